@@ -1,0 +1,144 @@
+"""The ``perfkit`` command line: a thin layer over the library.
+
+Each command module under :mod:`perfkit.cli` parses options and calls one core
+function; heavy imports (pandas, psycopg, sqlglot, pglast) happen inside command
+bodies so that ``perfkit --help`` stays fast. Errors are mapped to exit codes in
+one place: :meth:`PerfkitGroup.invoke`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import typer
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
+
+from perfkit import __version__
+from perfkit.cli.common import CliState
+from perfkit.errors import EXIT_INTERRUPTED, EXIT_USAGE, PerfkitError
+
+_GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+
+class PerfkitGroup(TyperGroup):
+    """Typer group with perfkit's error mapping and position-free global flags."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        # `perfkit analyze x.log --debug` should work like `perfkit --debug analyze x.log`
+        if "--" in args:
+            cut = args.index("--")
+            head, tail = args[:cut], args[cut:]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if a in _GLOBAL_FLAGS]
+        rest = [a for a in head if a not in _GLOBAL_FLAGS]
+        return super().parse_args(ctx, flags + rest + tail)
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PerfkitError as exc:
+            _report_error(ctx, exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("perfkit: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if _debug(ctx):
+                traceback.print_exc()
+            typer.echo(
+                f"perfkit: internal error: {type(exc).__name__}: {exc}"
+                + ("" if _debug(ctx) else " (run with --debug for the traceback)"),
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE) from None
+
+
+def _debug(ctx: ClickContext) -> bool:
+    state = ctx.find_object(CliState)
+    return bool(state and state.debug)
+
+
+def _report_error(ctx: ClickContext, exc: PerfkitError) -> None:
+    if _debug(ctx):
+        traceback.print_exc()
+    typer.echo(f"perfkit: error: {exc}", err=True)
+    if exc.hint:
+        typer.echo(f"  hint: {exc.hint}", err=True)
+
+
+app = typer.Typer(
+    cls=PerfkitGroup,
+    name="perfkit",
+    help="PostgreSQL and serverless performance toolkit: pools, query logs, indexes, "
+    "cold starts, SQS batches, and a CI regression gate.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no notes on stderr."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and skipped lines."),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="Config file (default: ./perfkit.toml if present).",
+        show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    from perfkit.config import default_map, load_config
+
+    try:
+        cfg = load_config(config)
+    except PerfkitError as exc:
+        _report_error(ctx, exc)
+        raise typer.Exit(exc.exit_code) from None
+    ctx.obj = CliState(debug=debug, quiet=quiet, config=cfg)
+    ctx.default_map = default_map(cfg)
+
+
+def _register() -> None:
+    # Each module adds its own commands; modules import only typer at top level.
+    from perfkit.cli import (
+        analyze,
+        batch,
+        check,
+        coldstart,
+        db,
+        demo,
+        explain,
+        pool,
+        replay,
+    )
+
+    for module in (analyze, pool, db, explain, coldstart, batch, replay, check, demo):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="perfkit")
+    sys.exit(0)

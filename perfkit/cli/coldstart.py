@@ -1,0 +1,9 @@
+"""CLI for `perfkit coldstart` (owned by its capability package)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""

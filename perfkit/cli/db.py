@@ -1,0 +1,104 @@
+"""CLI for `perfkit db`: manage the embedded default cluster and inspect the target."""
+
+from __future__ import annotations
+
+import typer
+
+from perfkit.cli.common import emit, note
+from perfkit.cli.common import state as cli_state
+from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt
+
+db_app = typer.Typer(
+    name="db",
+    help="The embedded default database (status, start, stop, url, reset) and the current target.",
+    no_args_is_help=True,
+)
+
+SCHEMA_VERSION = 1
+
+
+@db_app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    dsn: DsnOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Which database perfkit would use, and whether the embedded cluster runs."""
+    from perfkit.db import embedded
+    from perfkit.db.target import resolve_target
+    from perfkit.report.model import Column, Document, Table
+
+    target = resolve_target(dsn, cli_state(ctx).config.data)
+    st = embedded.status()
+    rows = [
+        ("target", target.masked if not target.embedded else "embedded"),
+        ("target source", target.source),
+        ("embedded data dir", str(st.data_dir)),
+        ("embedded initialized", st.initialized),
+        ("embedded running", st.running),
+        ("embedded pid", st.pid),
+        ("embedded url", st.uri),
+        ("embedded PostgreSQL", st.version),
+    ]
+    doc = Document(
+        kind="db-status",
+        schema_version=SCHEMA_VERSION,
+        data={
+            "target": {"dsn": target.masked, "source": target.source},
+            "embedded": {
+                "data_dir": str(st.data_dir),
+                "initialized": st.initialized,
+                "running": st.running,
+                "pid": st.pid,
+                "url": st.uri,
+                "version": st.version,
+            },
+        },
+        tables=(Table("status", "", (Column("item", "Item"), Column("value", "Value")), rows),),
+    )
+    emit(doc, fmt, output, ctx=ctx)
+
+
+@db_app.command("start")
+def start_cmd(ctx: typer.Context) -> None:
+    """Create (first time) and start the embedded cluster."""
+    from perfkit.db import embedded
+
+    uri = embedded.ensure_running()
+    note(f"embedded PostgreSQL running at {uri}", ctx)
+
+
+@db_app.command("stop")
+def stop_cmd(ctx: typer.Context) -> None:
+    """Stop the embedded cluster (its data is kept)."""
+    from perfkit.db import embedded
+
+    note("stopped" if embedded.stop() else "embedded cluster was not running", ctx)
+
+
+@db_app.command("url")
+def url_cmd() -> None:
+    """Print the embedded cluster's connection URL (starting it if needed)."""
+    from perfkit.db import embedded
+
+    typer.echo(embedded.ensure_running())
+
+
+@db_app.command("reset")
+def reset_cmd(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Stop and delete the embedded cluster and all its data."""
+    from perfkit.db import embedded
+
+    path = embedded.data_dir()
+    if not yes and not typer.confirm(f"Delete the embedded cluster at {path}?", default=False):
+        raise typer.Exit(1)
+    embedded.reset()
+    note(f"deleted {path}", ctx)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app)
