@@ -1,0 +1,1 @@
+"""Query logs: readers for every supported format, fingerprints, statistics and cache replay."""
