@@ -70,6 +70,9 @@ def load_config(path: str | Path | None, *, search_cwd: bool = True) -> Config:
     return Config(p, data)
 
 
+_PARAM_ALIASES = {"format": "fmt"}
+
+
 def default_map(config: Config) -> dict[str, Any]:
     """Turn sections into click's ``default_map`` (option names use underscores)."""
 
@@ -77,6 +80,8 @@ def default_map(config: Config) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in section.items():
             key = k.replace("-", "_")
+            # every command names its --format parameter `fmt` (format is a builtin)
+            key = _PARAM_ALIASES.get(key, key)
             out[key] = norm(v) if isinstance(v, Mapping) else v
         return out
 

@@ -1,9 +1,118 @@
-"""CLI for `perfkit analyze` (owned by its capability package)."""
+"""CLI for `perfkit analyze`: fingerprints, statistics, slow queries and cache replay."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from perfkit.cli.common import emit, progress
+from perfkit.cli.common import state as cli_state
+from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
+
+_FORMATS_HELP = "stderr, csvlog, jsonlog, cnpg, sql, jsonl, pgss-csv, pgss-json"
+
+
+def _ttls(text: str) -> tuple[float, ...]:
+    from perfkit.errors import UsageError
+    from perfkit.units import parse_duration, parse_list
+
+    try:
+        values = parse_list(text, parse_duration)
+    except ValueError as exc:
+        raise UsageError("--ttl", str(exc)) from None
+    if any(v <= 0 for v in values):
+        raise UsageError("--ttl", "a TTL must be positive")
+    return tuple(sorted(set(values)))
+
+
+def analyze_cmd(
+    ctx: typer.Context,
+    logs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Log files (- for stdin; .gz, .bz2, .zst read transparently).",
+            metavar="LOG",
+            show_default=False,
+        ),
+    ],
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help=f"Force the input format ({_FORMATS_HELP}); default: detected per file.",
+            show_default=False,
+        ),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            help="log_line_prefix of stderr/syslog logs, e.g. '%m [%p] %q%u@%d '; "
+            "default: inferred from common prefixes.",
+            show_default=False,
+        ),
+    ] = None,
+    slow_ms: Annotated[
+        float,
+        typer.Option("--slow-ms", min=0, help="List statements at least this slow (ms)."),
+    ] = 500.0,
+    slow_limit: Annotated[
+        int,
+        typer.Option("--slow-limit", min=0, help="Keep at most this many slow statements."),
+    ] = 100,
+    ttl: Annotated[
+        str,
+        typer.Option(
+            "--ttl",
+            metavar="SECONDS[,...]",
+            help="Cache TTL(s) for the replay; several (1,10,60,300) are swept in one pass.",
+        ),
+    ] = "60",
+    cache_entries: Annotated[
+        int | None,
+        typer.Option(
+            "--cache-entries",
+            min=1,
+            help="Bound the simulated cache to N entries (LRU eviction); default: unbounded.",
+            show_default=False,
+        ),
+    ] = None,
+    no_replay: Annotated[bool, typer.Option("--no-replay", help="Skip the cache replay.")] = False,
+    top: Annotated[
+        int,
+        typer.Option("--top", min=0, help="Fingerprints shown in the tables (0 = all)."),
+    ] = 20,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail on the first line that cannot be parsed."),
+    ] = False,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs."""
+    from perfkit.querylog.analyze import AnalyzeOptions, analyze
+    from perfkit.querylog.document import to_document
+
+    st = cli_state(ctx)
+    options = AnalyzeOptions(
+        slow_ms=slow_ms,
+        slow_limit=slow_limit,
+        ttls=_ttls(ttl),
+        cache_entries=cache_entries,
+        replay=not no_replay,
+    )
+    result = analyze(
+        logs,
+        options,
+        log_format=log_format,
+        prefix=prefix,
+        strict=strict,
+        progress=progress(ctx),
+    )
+    emit(to_document(result, top=top, debug=st.debug), fmt, output, ctx=ctx)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("analyze")(analyze_cmd)

@@ -1,9 +1,152 @@
-"""CLI for `perfkit check` (owned by its capability package)."""
+"""CLI for `perfkit check` (the CI regression gate) and `perfkit init` (a starter config)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from perfkit.cli.common import emit, note, progress
+from perfkit.cli.common import state as cli_state
+from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt, StatementTimeoutOpt
+
+_FileOpt = dict(dir_okay=False, show_default=False)
+
+
+def check_cmd(
+    ctx: typer.Context,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline", help="Compare with this baseline (from --save-baseline).", **_FileOpt
+        ),
+    ] = None,
+    save_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-baseline",
+            help="Record every metric with all its samples to FILE (atomically).",
+            **_FileOpt,
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries", min=0, help="Re-measure a timing that crosses its limit up to N times."
+        ),
+    ] = 2,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha",
+            min=0.0001,
+            max=0.5,
+            help="Significance level of the one-sided Mann-Whitney U test on timings.",
+        ),
+    ] = 0.05,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only this check (repeatable).", show_default=False),
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="Also write a Markdown report (e.g. $GITHUB_STEP_SUMMARY).",
+            **_FileOpt,
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write JUnit XML: one testcase per check.", **_FileOpt),
+    ] = None,
+    dsn: DsnOpt = None,
+    statement_timeout: StatementTimeoutOpt = "30s",
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+) -> None:
+    """Run the checks of [check] in perfkit.toml; exit 1 on a regression, 2 if one cannot run."""
+    from perfkit.check import (
+        GateOptions,
+        load_baseline,
+        parse_gate_config,
+        run_gate,
+        to_document,
+        to_junit,
+    )
+    from perfkit.check import (
+        save_baseline as write_baseline,
+    )
+    from perfkit.check.types import RunEnv
+    from perfkit.errors import FindingError, PerfkitError
+    from perfkit.report.output import write_atomic
+    from perfkit.report.render import render
+
+    st = cli_state(ctx)
+    gate = parse_gate_config(st.config)
+    base = load_baseline(baseline) if baseline is not None else None
+    env = RunEnv(
+        config=st.config, dsn=dsn, statement_timeout=statement_timeout, progress=progress(ctx)
+    )
+    result = run_gate(
+        gate, base, GateOptions(alpha=alpha, retries=retries, only=only or (), env=env)
+    )
+    doc = to_document(result, raw=fmt == OutputFormat.csv)
+    for o in result.errors:
+        if o.detail and st.debug:
+            typer.echo(o.detail, err=True)
+    emit(doc, fmt, output, ctx=ctx)
+    if markdown is not None:
+        write_atomic(markdown, render(to_document(result), "markdown"))
+        note(f"wrote {markdown}", ctx)
+    if junit is not None:
+        write_atomic(junit, to_junit(result))
+        note(f"wrote {junit}", ctx)
+    if result.errors:
+        # exit 2: the gate is incomplete, which CI must not read as "no regression"
+        if save_baseline is not None:
+            note(f"baseline not written to {save_baseline}: it would lack those checks", ctx)
+        raise PerfkitError(doc.verdict)
+    if save_baseline is not None:
+        write_baseline(save_baseline, result, gate)
+        note(f"wrote baseline {save_baseline}", ctx)
+    if result.regressions:
+        raise FindingError(doc.verdict)
+
+
+def init_cmd(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path,
+        typer.Argument(help="Project folder to look at.", file_okay=False, exists=True),
+    ] = Path("."),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the config (default: DIRECTORY/perfkit.toml).",
+            **_FileOpt,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the [check] section of an existing file (others are kept)."
+        ),
+    ] = False,
+) -> None:
+    """Write a starter perfkit.toml with checks for what this project has."""
+    from perfkit.check.init import write_starter_config
+
+    target = output if output is not None else directory / "perfkit.toml"
+    written = write_starter_config(directory, target, force=force)
+    typer.echo(f"wrote {target}: {written.summary}")
+    note("next: perfkit check --save-baseline baseline.json, then --baseline baseline.json", ctx)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("check")(check_cmd)
+    app.command("init")(init_cmd)

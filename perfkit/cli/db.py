@@ -23,17 +23,38 @@ def status_cmd(
     dsn: DsnOpt = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Connect to the target and show its server version (starts the embedded "
+        "cluster if that is the target).",
+    ),
 ) -> None:
     """Which database perfkit would use, and whether the embedded cluster runs."""
     from perfkit.db import embedded
     from perfkit.db.target import resolve_target
     from perfkit.report.model import Column, Document, Table
 
-    target = resolve_target(dsn, cli_state(ctx).config.data)
+    config = cli_state(ctx).config
+    target = resolve_target(dsn, config.data)
+    server: dict[str, object] | None = None
+    if check:
+        server = _server_info(target, config.data, str(config.path or "perfkit.toml"))
     st = embedded.status()
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("target", target.masked if not target.embedded else "embedded"),
         ("target source", target.source),
+    ]
+    if server is not None:
+        rows += [
+            ("server version", server["server_version"]),
+            ("server supported", server["supported"]),
+            ("database", server["database"]),
+            ("user", server["user"]),
+            ("in recovery", server["in_recovery"]),
+            ("max_connections", server["max_connections"]),
+        ]
+    rows += [
         ("embedded data dir", str(st.data_dir)),
         ("embedded initialized", st.initialized),
         ("embedded running", st.running),
@@ -46,6 +67,7 @@ def status_cmd(
         schema_version=SCHEMA_VERSION,
         data={
             "target": {"dsn": target.masked, "source": target.source},
+            "server": server,
             "embedded": {
                 "data_dir": str(st.data_dir),
                 "initialized": st.initialized,
@@ -58,6 +80,27 @@ def status_cmd(
         tables=(Table("status", "", (Column("item", "Item"), Column("value", "Value")), rows),),
     )
     emit(doc, fmt, output, ctx=ctx)
+
+
+def _server_info(target: object, config: object, path: str) -> dict[str, object]:
+    from collections.abc import Mapping
+
+    from perfkit.db.connect import connect, detect_server_version, session_defaults
+    from perfkit.db.sql import load_sql
+    from perfkit.db.target import Target
+
+    assert isinstance(target, Target)
+    defaults = session_defaults(config if isinstance(config, Mapping) else None, path=path)
+    with connect(target, **defaults.kwargs()) as conn:
+        version = detect_server_version(conn)
+        cur = conn.execute(load_sql("server_info", version.num).encode())
+        row = cur.fetchone()
+        names = [d.name for d in cur.description or ()]
+    info: dict[str, object] = dict(zip(names, row or (), strict=False))
+    info["server_version"] = version.text
+    info["server_version_num"] = version.num
+    info["supported"] = version.supported
+    return info
 
 
 @db_app.command("start")

@@ -86,6 +86,11 @@ def ensure_running(pgdata: Path | None = None) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = mod.get_server(pgdata, cleanup_mode=None)
+            if _postmaster(pgdata) is None:
+                # get_server() caches one handle per pgdata and trusts it: after a stop
+                # (ours, or the server dying) the cached handle must start it again
+                with server._lock:
+                    server.ensure_postgres_running()
         return str(server.get_uri())
     except (
         subprocess.CalledProcessError,

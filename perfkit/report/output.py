@@ -17,6 +17,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     if not directory.is_dir():
         raise InputError(target, "output directory does not exist")
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if target.exists() and not target.is_file():
+        # /dev/null, a FIFO, a terminal: renaming over it would replace the device itself
+        with open(target, "wb") as fh:
+            fh.write(payload)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -1,0 +1,293 @@
+"""perfkit analyze vs pgBadger on the same real PostgreSQL log.
+
+1. ``--generate`` (root, local PostgreSQL 15 "15 main" at 127.0.0.1:5432): logs a pgbench
+   run with ``log_min_duration_statement = 0`` - a simple-protocol part and a
+   ``-M prepared`` part, each in its own file - into ``benchmarks/work/`` (git-ignored).
+   The server's settings are restored afterwards (ALTER SYSTEM RESET + restart), even on
+   error. Without ``--generate`` the existing logs are reused.
+2. Times ``pgbadger -j 1`` and ``perfkit analyze`` on the whole log (one process each),
+   and ``read_logs`` alone (the readers without statistics), and prints MB/s and ratios.
+3. Compares per-fingerprint call counts with pgBadger's on the simple-protocol part.
+4. Peak RSS of ``perfkit analyze`` on the log and on a 10x larger one (the log
+   concatenated 10 times, each copy shifted by a year so time keeps moving forward).
+
+    python benchmarks/bench_analyze_vs_pgbadger.py --generate      # ~2 min + pgBadger time
+    python benchmarks/bench_analyze_vs_pgbadger.py --skip-big      # reuse logs, no 500 MB run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+PREFIX = "%m [%p] %q%u@%d "
+DB = "perfkit_bench"
+LOGDIR = "/tmp/perfkit-bench-logs"
+PSQL = ["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+CLUSTER = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main"]
+SETTINGS = (
+    "log_min_duration_statement",
+    "logging_collector",
+    "log_destination",
+    "log_directory",
+    "log_filename",
+    "log_line_prefix",
+    "log_rotation_age",
+    "log_rotation_size",
+)
+
+
+def sh(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)  # type: ignore[call-overload,no-any-return]
+
+
+def psql(db: str, *sql: str) -> None:
+    args = [*PSQL, "-d", db]
+    for s in sql:
+        args += ["-c", s]
+    sh(args)
+
+
+# -- 1. log generation -------------------------------------------------------------------------
+def generate(simple_txns: int, prepared_txns: int, clients: int) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    sh(["rm", "-rf", LOGDIR])
+    os.makedirs(LOGDIR)
+    sh(["chown", "postgres", LOGDIR])
+    psql("postgres", f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}")
+    try:
+        sh(["pgbench", "-q", "-i", "-s", "10", "-h", "127.0.0.1", "-U", "postgres", DB])
+        psql(
+            "postgres",
+            "ALTER SYSTEM SET logging_collector = on",
+            "ALTER SYSTEM SET log_destination = 'stderr'",
+            f"ALTER SYSTEM SET log_directory = '{LOGDIR}'",
+            "ALTER SYSTEM SET log_filename = 'simple.log'",
+            "ALTER SYSTEM SET log_rotation_age = 0",
+            "ALTER SYSTEM SET log_rotation_size = 0",
+            f"ALTER SYSTEM SET log_line_prefix = '{PREFIX}'",
+            "ALTER SYSTEM SET log_min_duration_statement = 0",
+        )
+        sh([*CLUSTER, "restart"])
+        bench = ["pgbench", "-n", "-c", str(clients), "-h", "127.0.0.1", "-U", "postgres"]
+        t0 = time.time()
+        sh([*bench, "-t", str(simple_txns), DB])
+        psql(
+            "postgres", "ALTER SYSTEM SET log_filename = 'prepared.log'", "SELECT pg_reload_conf()"
+        )
+        time.sleep(1)
+        psql("postgres", "SELECT pg_rotate_logfile()")
+        time.sleep(1)
+        sh([*bench, "-M", "prepared", "-t", str(prepared_txns), DB])
+        time.sleep(1)
+        print(f"pgbench runs took {time.time() - t0:.0f} s")
+    finally:
+        psql("postgres", *(f"ALTER SYSTEM RESET {s}" for s in SETTINGS))
+        sh([*CLUSTER, "restart"])
+        psql("postgres", f"DROP DATABASE IF EXISTS {DB}")
+    simple = Path(LOGDIR, "simple.log").read_bytes()
+    prepared = Path(LOGDIR, "prepared.log").read_bytes()
+    (WORK / "simple.log").write_bytes(simple)
+    (WORK / "prepared.log").write_bytes(prepared)
+    (WORK / "bench.log").write_bytes(simple + prepared)
+    sh(["rm", "-rf", LOGDIR])
+    print(f"logs: simple {len(simple) / 1e6:.1f} MB, prepared {len(prepared) / 1e6:.1f} MB")
+
+
+def make_big(src: Path, dst: Path, copies: int = 10) -> None:
+    """``copies`` x the log, copy k shifted by k years (timestamps keep increasing)."""
+    data = src.read_bytes()
+    year = data[:4]
+    with dst.open("wb") as out:
+        for k in range(copies):
+            y = str(int(year) + k).encode()
+            out.write(y + data[4:].replace(b"\n" + year + b"-", b"\n" + y + b"-"))
+
+
+# -- 2. timings -----------------------------------------------------------------------------------
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one process, via /usr/bin/time.
+
+    CPU time (user + system) is the fairer figure on a shared machine: wall time also
+    counts the time the process waited for a core.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        subprocess.run(
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name, *cmd],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        elapsed = time.perf_counter() - t0
+        user, system, rss_kb = tf.read().strip().splitlines()[-1].split()
+    return elapsed, float(user) + float(system), int(rss_kb) / 1024
+
+
+def only_database(src: Path, dst: Path, db: str) -> None:
+    """The lines of one database's sessions (the server is shared with other work)."""
+    marker = f"@{db} ".encode()
+    keep = False
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        for line in fin:
+            if not line.startswith(b"\t"):
+                keep = marker in line
+            if keep:
+                fout.write(line)
+
+
+def pgbadger(log: Path, out: Path) -> list[str]:
+    return [
+        "pgbadger",
+        "-j",
+        "1",
+        "-q",
+        "-f",
+        "stderr",
+        "--prefix",
+        PREFIX,
+        "-x",
+        "json",
+        "-o",
+        str(out),
+        str(log),
+    ]
+
+
+def perfkit(log: Path, out: Path) -> list[str]:
+    exe = [sys.executable, "-m", "perfkit"]
+    return [*exe, "analyze", str(log), "--prefix", PREFIX, "--format", "json", "--output", str(out)]
+
+
+def readers_only(log: Path) -> list[str]:
+    code = (
+        "import sys; from perfkit.querylog.readers import read_logs\n"
+        "n = sum(1 for _ in read_logs([sys.argv[1]], prefix=sys.argv[2]))\n"
+    )
+    return [sys.executable, "-c", code, str(log), PREFIX]
+
+
+# -- 3. per-fingerprint counts ------------------------------------------------------------------
+_NORM = [
+    (re.compile(r"'(?:[^']|'')*'"), "?"),
+    (re.compile(r"\$\d+"), "?"),
+    (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?"), "?"),
+    (re.compile(r"\b(?:true|false)\b"), "?"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def norm(q: str) -> str:
+    """A neutral key both tools' normalised texts map to (they spell placeholders apart)."""
+    q = q.lower()
+    for rx, rep in _NORM:
+        q = rx.sub(rep, q)
+    return q.strip().rstrip(";").strip()
+
+
+def pgbadger_counts(path: Path) -> Counter[str]:
+    data = json.loads(path.read_text())
+    counts: Counter[str] = Counter()
+    for per_db in data["normalyzed_info"].values():
+        for q, info in per_db.items():
+            counts[norm(q)] += int(info.get("count", 0))
+    return counts
+
+
+def perfkit_counts(path: Path) -> Counter[str]:
+    data = json.loads(path.read_text())
+    counts: Counter[str] = Counter()
+    for fp in data["fingerprints"]:
+        counts[norm(fp["query"])] += int(fp["calls"])
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--generate", action="store_true", help="(re)generate the log on the local server"
+    )
+    ap.add_argument(
+        "--simple-txns", type=int, default=6500, help="pgbench -t per client, simple part"
+    )
+    ap.add_argument(
+        "--prepared-txns", type=int, default=2200, help="pgbench -t per client, prepared part"
+    )
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--skip-big", action="store_true", help="skip the 10x log memory run")
+    args = ap.parse_args()
+    if args.generate or not (WORK / "bench.log").exists():
+        generate(args.simple_txns, args.prepared_txns, args.clients)
+    log = WORK / "bench.log"
+    size_mb = log.stat().st_size / 1e6
+    print(
+        f"log: {log} ({size_mb:.1f} MB; simple {(WORK / 'simple.log').stat().st_size / 1e6:.1f} MB)"
+    )
+
+    out = WORK / "out"
+    out.mkdir(exist_ok=True)
+    runs = {
+        "pgbadger -j 1": timed(pgbadger(log, out / "pgbadger.json")),
+        "perfkit analyze": timed(perfkit(log, out / "perfkit.json")),
+        "read_logs only": timed(readers_only(log)),
+    }
+    for name, (wall, cpu, rss) in runs.items():
+        print(
+            f"{name:<16}: wall {wall:6.1f} s ({size_mb / wall:5.1f} MB/s)  "
+            f"cpu {cpu:6.1f} s ({size_mb / cpu:5.1f} MB/s)  peak RSS {rss:5.0f} MB"
+        )
+    pgb, pk, rd = runs["pgbadger -j 1"], runs["perfkit analyze"], runs["read_logs only"]
+    print(
+        f"throughput perfkit analyze / pgBadger: {pgb[1] / pk[1]:.1f}x by CPU time, "
+        f"{pgb[0] / pk[0]:.1f}x by wall time (read_logs alone: {pgb[1] / rd[1]:.1f}x CPU)"
+    )
+    pgb_all = pgbadger_counts(out / "pgbadger.json")
+    pk_all = perfkit_counts(out / "perfkit.json")
+    print(f"statements: pgBadger {sum(pgb_all.values())}, perfkit {sum(pk_all.values())}")
+
+    # per-fingerprint counts on the simple-protocol part of the pgbench database
+    simple = WORK / "simple-bench.log"
+    only_database(WORK / "simple.log", simple, DB)
+    subprocess.run(pgbadger(simple, out / "pgbadger-simple.json"), check=True)
+    subprocess.run(
+        perfkit(simple, out / "perfkit-simple.json"), check=True, stdout=subprocess.DEVNULL
+    )
+    a, b = (
+        pgbadger_counts(out / "pgbadger-simple.json"),
+        perfkit_counts(out / "perfkit-simple.json"),
+    )
+    same = sum(1 for k in a.keys() | b.keys() if a.get(k) == b.get(k))
+    print(
+        f"simple part ({DB} only, {simple.stat().st_size / 1e6:.1f} MB): {len(a)} pgBadger "
+        f"fingerprints, {len(b)} perfkit; identical call counts for {same}"
+    )
+    for k in sorted(a.keys() | b.keys(), key=lambda k: -(a.get(k) or b.get(k) or 0)):
+        flag = "==" if a.get(k) == b.get(k) else "!="
+        print(f"  {a.get(k, 0):>8} {flag} {b.get(k, 0):<8} {k[:90]}")
+
+    if not args.skip_big:
+        big = WORK / "bench-x10.log"
+        if not big.exists() or big.stat().st_size < 9 * log.stat().st_size:
+            make_big(log, big)
+        big_mb = big.stat().st_size / 1e6
+        wall, cpu, rss_big = timed(perfkit(big, out / "perfkit-x10.json"))
+        print(
+            f"perfkit analyze on {big_mb:.0f} MB: wall {wall:.1f} s, cpu {cpu:.1f} s "
+            f"({big_mb / cpu:.1f} MB/s), peak RSS {rss_big:.0f} MB = {rss_big / pk[2]:.2f}x "
+            f"the {size_mb:.0f} MB run"
+        )
+
+
+if __name__ == "__main__":
+    main()

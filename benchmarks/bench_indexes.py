@@ -1,0 +1,107 @@
+"""Time to advise 200 distinct query fingerprints on the embedded database (trial mode).
+
+    python benchmarks/bench_indexes.py [--queries 200]
+    python benchmarks/bench_indexes.py --admin-dsn postgresql://postgres@127.0.0.1/test --method hypopg
+
+Builds a scratch database in the embedded cluster (8 tables x 20,000 rows), generates
+distinct queries over them (equality, two-column equality, range, ORDER BY ... LIMIT,
+joins), runs ``suggest_indexes`` and prints the wall time and EXPLAIN calls it took.
+The scratch database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from perfkit.db import embedded
+from perfkit.db.connect import connect
+from perfkit.indexes.advisor import SuggestOptions, suggest_indexes
+from perfkit.indexes.workload import load_workload
+
+TABLES = 8
+ROWS = 20_000
+COLS = ("a", "b", "c", "d", "e", "f")
+
+
+def schema() -> str:
+    parts = []
+    for t in range(TABLES):
+        parts.append(
+            f"CREATE TABLE t{t} (id int PRIMARY KEY, a int, b int, c int, d int, e int, f text, "
+            "created_at timestamptz);"
+            f"INSERT INTO t{t} SELECT g, g % 1000, g % 37, g % 5000, g % 7, g % 20000, 'x' || g % 300, "
+            f"timestamptz '2024-01-01' + g * interval '1 minute' FROM generate_series(1, {ROWS}) g;"
+        )
+    return "".join(parts) + "ANALYZE;"
+
+
+def queries(n: int, rnd: random.Random) -> list[str]:
+    from perfkit.querylog.fingerprint import fingerprint
+
+    out: dict[str, str] = {}
+    while len(out) < n:
+        t = rnd.randrange(TABLES)
+        x, y = rnd.sample(COLS[:5], 2)
+        shape = rnd.randrange(5)
+        if shape == 0:
+            q = f"SELECT * FROM t{t} WHERE {x} = 1"
+        elif shape == 1:
+            q = f"SELECT id FROM t{t} WHERE {x} = 1 AND {y} = 2"
+        elif shape == 2:
+            q = f"SELECT id, {y} FROM t{t} WHERE {x} = 3 AND created_at > '2024-01-05'"
+        elif shape == 3:
+            q = f"SELECT * FROM t{t} WHERE {x} = 4 ORDER BY {y} DESC LIMIT 10"
+        else:
+            u = (t + 1) % TABLES
+            q = f"SELECT t{t}.id FROM t{t} JOIN t{u} ON t{u}.{x} = t{t}.id WHERE t{t}.{y} = 5"
+        # varied select lists make more distinct fingerprints than the 5 x 8 x 20 shapes
+        extra = rnd.sample(COLS, rnd.randrange(1, 4))
+        q = q.replace("SELECT ", "SELECT " + ", ".join(f"t{t}.{c}" for c in extra) + ", ", 1)
+        out.setdefault(fingerprint(q).id, q)
+    return sorted(out.values())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--admin-dsn", help="a server allowing CREATE DATABASE; default: embedded")
+    ap.add_argument("--method", default="trial", choices=("trial", "hypopg"))
+    args = ap.parse_args()
+    was_running = embedded.status().running or bool(args.admin_dsn)
+    admin = args.admin_dsn or embedded.ensure_running()
+    name = f"pk_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(admin, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(schema().encode())
+        wl = load_workload(statements=queries(args.queries, random.Random(args.seed)))
+        with connect(dsn) as conn:
+            t0 = time.perf_counter()
+            result = suggest_indexes(
+                conn, wl, SuggestOptions(method=args.method, allow_trial=True), embedded=True
+            )
+            elapsed = time.perf_counter() - t0
+        print(f"fingerprints: {len(wl.queries)}")
+        print(f"wall time: {elapsed:.1f} s")
+        print(f"EXPLAIN calls: {result.explain_calls}")
+        print(f"costing: {result.method}")
+        print(f"candidates costed: {result.candidates_costed}")
+        print(f"suggestions: {len(result.suggestions)}")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not was_running:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

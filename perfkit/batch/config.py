@@ -1,0 +1,326 @@
+"""Settings and results of a batch run (frozen dataclasses), and the latency model."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from perfkit.errors import InputError, UsageError
+
+Mode = Literal["live", "simulate"]
+MAX_FIFO_BATCH = 10
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How the queue and the event source mapping behave (the SQS model)."""
+
+    batch_size: int = 10
+    concurrency: int = 1
+    batching_window: float = 0.0
+    visibility_timeout: float = 30.0
+    max_receive_count: int = 3
+    fifo: bool | None = None
+    arrival_from_sent: bool = True
+    max_time: float | None = None
+    # FIFO: how many read-ahead messages the group interleaving sees; a standard queue
+    # only needs enough to fill every consumer's batch (kept small: cache-friendly).
+    lookahead: int = 10_000
+
+    def check(self, fifo: bool) -> None:
+        if self.batch_size < 1 or self.batch_size > MAX_BATCH:
+            raise UsageError("--batch-size", f"must be between 1 and {MAX_BATCH}")
+        if fifo and self.batch_size > MAX_FIFO_BATCH:
+            raise UsageError(
+                "--batch-size",
+                f"{self.batch_size} is over {MAX_FIFO_BATCH}, the limit for FIFO queues",
+            )
+        if self.concurrency < 1:
+            raise UsageError("--concurrency", "must be at least 1")
+        if self.max_receive_count < 1:
+            raise UsageError("--max-receive-count", "must be at least 1")
+        if self.visibility_timeout <= 0:
+            raise UsageError("--visibility-timeout", "must be more than 0")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of one record inside an invocation: exponential backoff, full jitter."""
+
+    retries: int = 0
+    backoff_base: float = 0.1
+    backoff_cap: float = 5.0
+
+    def delay(self, attempt: int, uniform: float) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt)); ``uniform`` in [0, 1)."""
+        return uniform * min(self.backoff_cap, self.backoff_base * (2.0**attempt))
+
+
+LatencyKind = Literal["const", "uniform", "lognormal", "exp", "empirical"]
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Per-record handler time (seconds) and failure behaviour for the simulator.
+
+    ``failure_rate`` is the chance that one attempt fails (transient); ``poison_rate``
+    the share of messages that fail every attempt. ``batch_overhead`` is added once per
+    invocation (poll, invoke, delete).
+    """
+
+    kind: LatencyKind = "lognormal"
+    params: tuple[float, ...] = (0.020, 0.060)
+    sample: tuple[float, ...] = ()
+    batch_overhead: float = 0.010
+    failure_rate: float = 0.0
+    poison_rate: float = 0.0
+    source: str = "flags"
+
+    def describe(self) -> str:
+        if self.kind == "empirical":
+            return f"empirical ({len(self.sample)} samples from {self.source})"
+        ms = ",".join(f"{p * 1000:g}" for p in self.params)
+        return f"{self.kind}:{ms} ms"
+
+    def draw(self, gen: Any, n: int) -> Any:
+        """``n`` latencies (seconds) as a numpy array from ``gen`` (a numpy Generator)."""
+        import numpy as np
+
+        if self.kind == "const":
+            return np.full(n, self.params[0])
+        if self.kind == "uniform":
+            return gen.uniform(self.params[0], self.params[1], n)
+        if self.kind == "exp":
+            return gen.exponential(self.params[0], n)
+        if self.kind == "empirical":
+            return gen.choice(np.asarray(self.sample), n)
+        median, p95 = self.params
+        sigma = max(1e-9, math.log(p95 / median) / 1.6448536269514722)
+        return gen.lognormal(math.log(median), sigma, n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "params_ms": [p * 1000 for p in self.params],
+            "sample_ms": [round(s * 1000, 4) for s in self.sample],
+            "batch_overhead_ms": self.batch_overhead * 1000,
+            "failure_rate": self.failure_rate,
+            "poison_rate": self.poison_rate,
+        }
+
+
+def parse_latency(text: str) -> tuple[LatencyKind, tuple[float, ...]]:
+    """``20`` / ``const:20`` / ``uniform:5,50`` / ``lognormal:20,80`` (median, p95) / ``exp:20``;
+    all in milliseconds."""
+    kind, _, rest = text.partition(":")
+    if not rest:
+        kind, rest = "const", text
+    kind = kind.strip().lower()
+    try:
+        nums = tuple(float(x) / 1000.0 for x in rest.split(","))
+    except ValueError:
+        raise UsageError("--latency-ms", f"{text!r}: numbers expected") from None
+    want = {"const": 1, "uniform": 2, "lognormal": 2, "exp": 1}
+    if kind not in want:
+        raise UsageError(
+            "--latency-ms",
+            f"{text!r}: use const:MS, uniform:LO,HI, lognormal:MEDIAN,P95 or exp:MEAN",
+        )
+    if len(nums) != want[kind] or any(n < 0 for n in nums):
+        raise UsageError(
+            "--latency-ms", f"{text!r}: {kind} takes {want[kind]} non-negative numbers"
+        )
+    if kind == "lognormal" and not (0 < nums[0] <= nums[1]):
+        raise UsageError("--latency-ms", f"{text!r}: need 0 < median <= p95")
+    if kind == "uniform" and nums[0] > nums[1]:
+        raise UsageError("--latency-ms", f"{text!r}: low is above high")
+    return kind, nums  # type: ignore[return-value]
+
+
+def load_model(path: Path) -> LatencyModel:
+    """The model fitted by a previous ``--mode live --format json`` run."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(path, f"not valid JSON: {exc}") from None
+    fit = None
+    if isinstance(doc, dict):
+        run = doc.get("run") or (doc.get("runs") or [None])[0] or doc
+        fit = run.get("fitted_model") if isinstance(run, dict) else None
+    if not isinstance(fit, Mapping):
+        raise InputError(path, "no fitted_model: use the JSON report of a --mode live run")
+    try:
+        sample = tuple(float(x) / 1000.0 for x in fit["sample_ms"])
+        if not sample:
+            raise ValueError("empty sample")
+        return LatencyModel(
+            kind="empirical",
+            params=(),
+            sample=sample,
+            batch_overhead=float(fit.get("batch_overhead_ms", 0.0)) / 1000.0,
+            failure_rate=float(fit.get("failure_rate", 0.0)),
+            poison_rate=float(fit.get("poison_rate", 0.0)),
+            source=str(path),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"fitted_model is malformed ({exc})") from None
+
+
+class LatencyHistogram:
+    """Log-bucketed histogram (about 1% resolution) so percentiles need fixed memory."""
+
+    __slots__ = ("count", "counts", "max", "min")
+    _BASE = 1e-6
+    _K = 100.0
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.count = 0
+        self.min = math.inf
+        self.max = 0.0
+
+    def add(self, x: float) -> None:
+        b = int(math.log(x / self._BASE) * self._K) if x > self._BASE else 0
+        c = self.counts
+        c[b] = c.get(b, 0) + 1
+        self.count += 1
+        if x < self.min:
+            self.min = x
+        if x > self.max:
+            self.max = x
+
+    def add_many(self, xs: list[float]) -> None:
+        """Add many values at once (vectorised; the simulator's hot path)."""
+        if not xs:
+            return
+        import numpy as np
+
+        a = np.asarray(xs, dtype=float)
+        b = np.where(a > self._BASE, np.log(np.maximum(a, self._BASE) / self._BASE) * self._K, 0)
+        keys, counts = np.unique(b.astype(np.int64), return_counts=True)
+        c = self.counts
+        for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
+            c[k] = c.get(k, 0) + n
+        self.count += len(xs)
+        self.min = min(self.min, float(a.min()))
+        self.max = max(self.max, float(a.max()))
+
+    def percentile(self, q: float) -> float | None:
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(q / 100.0 * self.count))
+        seen = 0
+        for b in sorted(self.counts):
+            seen += self.counts[b]
+            if seen >= rank:
+                mid = self._BASE * math.exp((b + 0.5) / self._K) if b else self._BASE
+                return min(max(mid, self.min), self.max)
+        return self.max
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One invocation: which records Lambda would retry and why."""
+
+    batch: int
+    start: float
+    duration: float
+    message_ids: tuple[str, ...]
+    failures: tuple[str, ...]
+    whole_batch_failed: bool = False
+    handler_bug: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "start_s": round(self.start, 6),
+            "duration_ms": round(self.duration * 1000, 3),
+            "size": len(self.message_ids),
+            "message_ids": list(self.message_ids),
+            "batchItemFailures": [{"itemIdentifier": i} for i in self.failures],
+            "whole_batch_failed": self.whole_batch_failed,
+            "handler_bug": self.handler_bug,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Conservation:
+    """Every input message ends in exactly one bucket; ``ok`` when they add up."""
+
+    messages_in: int
+    succeeded: int
+    dlq: int
+    in_flight: int
+    never_read: int
+
+    @property
+    def ok(self) -> bool:
+        return self.messages_in == self.succeeded + self.dlq + self.in_flight + self.never_read
+
+    def line(self) -> str:
+        mark = "ok" if self.ok else "MISMATCH"
+        return (
+            f"{self.messages_in} in = {self.succeeded} succeeded + {self.dlq} DLQ + "
+            f"{self.in_flight + self.never_read} still in flight: {mark}"
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run (one batch size / concurrency setting) measured."""
+
+    mode: Mode
+    settings: QueueSettings
+    fifo: bool
+    handler: str
+    handler_kind: str
+    conservation: Conservation
+    deliveries: int
+    retried: int
+    duplicate_deliveries: int
+    duplicate_processed: int
+    record_retries: int
+    failed_attempts: int
+    batches: int
+    batches_with_failures: int
+    handler_bugs: int
+    elapsed: float
+    latency_from: str
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+    batch_log: tuple[BatchOutcome, ...]
+    batch_log_omitted: int
+    stopped: str
+    time_scale: float = 1.0
+    seed: int | None = None
+    model: LatencyModel | None = None
+    fitted_model: Mapping[str, Any] | None = None
+    dlq_out: str | None = None
+    sink: Mapping[str, Any] | None = None
+    last_success: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Messages succeeded per second, up to the last success (a DLQ tail of
+        visibility timeouts does not dilute it; ``elapsed`` is the full drain time)."""
+        span = self.last_success or self.elapsed
+        return self.conservation.succeeded / span if span > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    runs: tuple[RunResult, ...]
+    best: int | None
+    target_p95: float | None
+    plot: str | None = None
+    notes: Sequence[str] = field(default_factory=tuple)

@@ -1,0 +1,147 @@
+"""Verdict on one metric: limits crossed, and for timings a significant difference too.
+
+A timing metric regresses only when its median crosses a limit *and* a one-sided
+Mann-Whitney U test (``scipy.stats.mannwhitneyu``, as asv does) says the new
+samples are worse than the baseline's at level ``alpha``. The test runs only when a
+limit is crossed, so a passing gate never pays for importing scipy; faster timings
+pass with their change shown (a label "improved" would need the test). A limit crossed without
+significance is ``noisy``: the gate re-measures it (``--retries``) and passes it if
+the difference stays insignificant. Deterministic metrics (plan cost, module
+count) compare exactly unless limits say how much change is acceptable.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+from perfkit.check.fmt import fmt_value
+from perfkit.check.model import Limits, Metric, MetricResult
+
+
+def mann_whitney_p(current: Sequence[float], baseline: Sequence[float], worse: str) -> float:
+    """One-sided p-value that ``current`` is stochastically greater (``worse="greater"``) or less."""
+    from scipy.stats import mannwhitneyu
+
+    if len(set(current) | set(baseline)) == 1:
+        return 1.0  # all equal: nothing to test (scipy would still answer, slowly)
+    p = float(mannwhitneyu(current, baseline, alternative=worse).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def min_p_value(n: int, m: int) -> float:
+    """The smallest one-sided p-value an exact U test can give with n and m samples."""
+    return 1.0 / math.comb(n + m, n) if n and m else 1.0
+
+
+def crossed(value: float, base: float | None, limits: Limits, better: str, unit: str) -> str | None:
+    """Which limit ``value`` crosses, as a short phrase ("over +10%"), or None."""
+    rel = limits.relative
+    if better == "lower":
+        if rel is not None and base is not None and value > base * (1 + rel):
+            return f"over +{rel * 100:g}%"
+        if limits.max is not None and value > limits.max:
+            return f"over max {fmt_value(limits.max, unit)}"
+    else:
+        if rel is not None and base is not None and value < base * (1 - rel):
+            return f"under -{rel * 100:g}%"
+        if limits.min is not None and value < limits.min:
+            return f"under min {fmt_value(limits.min, unit)}"
+    return None
+
+
+def compare_metric(
+    check: str,
+    current: Metric,
+    baseline: Metric | None,
+    limits: Limits,
+    *,
+    alpha: float,
+    have_baseline: bool,
+) -> MetricResult:
+    """The verdict on ``current`` against ``baseline`` (None: no baseline for this metric)."""
+    cur = current.value
+    base = baseline.value if baseline is not None else None
+    unit = current.unit
+    result = MetricResult(
+        check=check,
+        name=current.name,
+        unit=unit,
+        kind=current.kind,
+        better=current.better,
+        status="pass",
+        current=current.samples,
+        baseline=baseline.samples if baseline is not None else (),
+        limits=limits,
+    )
+    hit = crossed(cur, base, limits, current.better, unit)
+
+    if baseline is None:
+        if have_baseline and current.fail_if_new:
+            return _with(result, "regression", "new since the baseline")
+        if hit:
+            return _with(result, "regression", f"{hit}; no baseline")
+        return _with(
+            result, "new" if have_baseline else "pass", "no baseline" if have_baseline else ""
+        )
+
+    assert base is not None
+    if current.kind == "deterministic":
+        if limits.empty:
+            worse = cur > base if current.better == "lower" else cur < base
+            if worse:
+                return _with(result, "regression", "compared exactly")
+            if cur != base:
+                return _with(result, "improved", "")
+            return result
+        if hit:
+            return _with(result, "regression", hit)
+        if cur != base and (cur < base) == (current.better == "lower"):
+            return _with(result, "improved", "")
+        return result
+
+    worse_alt = "greater" if current.better == "lower" else "less"
+    # The test runs only where it decides something: importing scipy costs more than a
+    # quick check, and a median inside its limits passes whatever p says.
+    if hit:
+        p = mann_whitney_p(current.samples, baseline.samples, worse_alt)
+        if p < alpha:
+            return _with(result, "regression", f"{hit}; p={p:.3g} < {alpha:g}", p)
+        floor = min_p_value(len(current.samples), len(baseline.samples))
+        why = (
+            f"; {len(current.samples)}+{len(baseline.samples)} samples cannot reach it: raise runs"
+            if floor >= alpha
+            else ""
+        )
+        return _with(result, "noisy", f"{hit} but not significant (p={p:.3g} >= {alpha:g}){why}", p)
+    return result
+
+
+def _with(result: MetricResult, status: str, note: str, p: float | None = None) -> MetricResult:
+    from dataclasses import replace
+
+    return replace(
+        result,
+        status=status,  # type: ignore[arg-type]
+        note=note,
+        p_value=p if p is not None else result.p_value,
+    )
+
+
+def gone_metric(check: str, metric: Metric) -> MetricResult:
+    """A baseline metric that no check produces any more: shown, never dropped."""
+    return MetricResult(
+        check=check,
+        name=metric.name,
+        unit=metric.unit,
+        kind=metric.kind,
+        better=metric.better,
+        status="gone",
+        baseline=metric.samples,
+        note="in the baseline, not produced by any check now",
+    )
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))

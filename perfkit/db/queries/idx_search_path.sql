@@ -1,0 +1,2 @@
+-- Schemas an unqualified table name is looked up in, in order.
+SELECT current_schemas(false) AS search_path

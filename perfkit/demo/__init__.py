@@ -1,0 +1,1 @@
+"""``perfkit demo``: the whole toolkit on a sample CRM database in the embedded cluster."""

@@ -1,0 +1,177 @@
+"""``DemoResult`` -> ``Document`` (pure): one summary of every tool's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfkit.demo.run import DemoResult
+from perfkit.report.model import Column, Document, Table
+
+SCHEMA_VERSION = 1
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _pool_rows(pool: Any) -> list[list[Any]]:
+    rows = []
+    for p in pool.points:
+        if p.status != "ok" or p.latency is None:
+            continue
+        rows.append(
+            [
+                p.mode,
+                p.clients,
+                p.pool_size if p.pool_size is not None else "",
+                round(p.throughput, 1),
+                round(p.latency.p50_ms, 3),
+                round(p.latency.p95_ms, 3),
+            ]
+        )
+    return rows
+
+
+def to_document(result: DemoResult) -> Document:
+    from perfkit.indexes.report import to_document as suggest_document
+
+    an = result.analyze
+    sg = result.suggest
+    top = list(an.fingerprints[:8])
+    verified = [(s, v) for s in sg.suggestions for v in s.verification]
+    data: dict[str, Any] = {
+        "database": result.database,
+        "kept": result.kept,
+        "size": {
+            "users": result.size.users,
+            "accounts": result.size.accounts,
+            "leads": result.size.leads,
+            "activities": result.size.activities,
+        },
+        "statements": result.statements,
+        "workload_s": round(result.workload_s, 3),
+        "log_bytes": result.log_bytes,
+        "log_events": result.log_events,
+        "steps": [{"step": s, "seconds": round(t, 3)} for s, t in result.steps],
+        "total_s": round(result.total_s, 3),
+        "analyze": {
+            "queries": an.summary.queries,
+            "fingerprints": an.summary.fingerprints,
+            "total_ms": an.summary.total_ms,
+            "top": [
+                {
+                    "id": f.id,
+                    "query": f.query,
+                    "calls": f.calls,
+                    "total_ms": f.total_ms,
+                    "p95_ms": f.p95_ms,
+                    "share": f.share,
+                }
+                for f in top
+            ],
+        },
+        "suggest_indexes": dict(suggest_document(sg).data),
+        "pool": None,
+        "pool_note": result.pool_note,
+    }
+    tables = [
+        Table(
+            "fingerprints",
+            "analyze: where the time goes",
+            [
+                Column("query", "query"),
+                Column("calls", "calls", "right"),
+                Column("total_ms", "total ms", "right", "{:,.1f}"),
+                Column("p95_ms", "p95 ms", "right", "{:.2f}"),
+                Column("share", "share", "right", "{:.0%}"),
+            ],
+            [[_short(f.query), f.calls, f.total_ms, f.p95_ms, f.share] for f in top],
+        ),
+        Table(
+            "suggestions",
+            "suggest-indexes --verify: measured before -> after",
+            [
+                Column("index", "index"),
+                Column("query", "query"),
+                Column("before", "before ms", "right", "{:.2f}"),
+                Column("after", "after ms", "right", "{:.2f}"),
+            ],
+            [
+                [s.statement.partition(" ON ")[2], _short(v.query, 40), v.before_ms, v.after_ms]
+                for s, v in verified
+            ],
+        ),
+    ]
+    summary = [
+        f"database {result.database}: {result.size.leads:,} leads, "
+        f"{result.size.activities:,} activities, {result.size.accounts:,} accounts, "
+        f"{result.size.users} users",
+        f"workload: {result.statements:,} statements in {result.workload_s:.1f} s, logged "
+        f"({result.log_events:,} log events read back)",
+        f"analyze: {an.summary.fingerprints} fingerprints, {an.summary.total_ms:,.0f} ms in total",
+        f"suggest-indexes: {len(sg.suggestions)} index(es) from {len(sg.queries)} fingerprints "
+        f"({sg.explain_calls} EXPLAIN calls, {sg.method})",
+    ]
+    if result.pool is not None:
+        rows = _pool_rows(result.pool)
+        data["pool"] = {
+            "recommended_pool_size": (
+                result.pool.recommendations[0].pool_size if result.pool.recommendations else None
+            ),
+            "points": [
+                dict(
+                    zip(
+                        ("mode", "clients", "pool_size", "throughput", "p50_ms", "p95_ms"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in rows
+            ],
+        }
+        tables.append(
+            Table(
+                "pool",
+                "pool: fresh connections vs a pool",
+                [
+                    Column("mode", "mode"),
+                    Column("clients", "clients", "right"),
+                    Column("pool_size", "pool", "right"),
+                    Column("throughput", "req/s", "right", "{:,.1f}"),
+                    Column("p50", "p50 ms", "right", "{:.3f}"),
+                    Column("p95", "p95 ms", "right", "{:.3f}"),
+                ],
+                rows,
+            )
+        )
+        if result.pool.recommendations:
+            summary.append(f"pool: recommended size {result.pool.recommendations[0].pool_size}")
+    elif result.pool_note:
+        summary.append(result.pool_note)
+    summary.append(
+        "steps: "
+        + ", ".join(f"{s} {t:.1f} s" for s, t in result.steps)
+        + f"; total {result.total_s:.1f} s"
+    )
+    if verified:
+        before = sum(v.before_ms for _, v in verified)
+        after = sum(v.after_ms for _, v in verified)
+        verdict = (
+            f"{len(sg.suggestions)} index(es) take the verified queries from {before:.1f} ms "
+            f"to {after:.1f} ms"
+        )
+    else:
+        verdict = "no index was verified"
+    if result.kept:
+        verdict += f"; database {result.database} kept"
+    return Document(
+        kind="demo",
+        schema_version=SCHEMA_VERSION,
+        data=data,
+        tables=tables,
+        title="perfkit demo",
+        summary=summary,
+        verdict=verdict,
+        warnings=tuple(sg.warnings),
+    )

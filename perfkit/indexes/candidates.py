@@ -1,0 +1,324 @@
+"""Candidate indexes for one query, from its column usage and the table's statistics."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from perfkit.indexes.analysis import Key, TableAccess
+from perfkit.indexes.catalog import Catalog, ExistingIndex
+
+MAX_KEYS = 3
+MAX_INCLUDE = 3
+#: A constant predicate selecting at most this share of a table earns a partial index.
+PARTIAL_MAX_SHARE = 0.1
+
+# PostgreSQL's reserved key words: identifiers spelled like these must be quoted.
+_RESERVED = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "collation",
+        "column",
+        "concurrently",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "not",
+        "notnull",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "tablesample",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as PostgreSQL needs it written (quoted only when necessary)."""
+    if _PLAIN.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_table(qualified: str) -> str:
+    schema, _, name = qualified.partition(".")
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    """An index perfkit may suggest."""
+
+    table: str  # schema.name
+    keys: tuple[Key, ...]
+    include: tuple[str, ...] = ()
+    where: str | None = None
+    partitioned: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return [k.column or k.text for k in self.keys]
+
+    @property
+    def expression(self) -> str | None:
+        exprs = [k.text for k in self.keys if k.is_expr]
+        return ", ".join(exprs) if exprs else None
+
+    def key_sql(self) -> str:
+        parts = []
+        for k in self.keys:
+            text = f"({k.text})" if k.is_expr else quote_ident(k.text)
+            parts.append(text + (" DESC" if k.desc else ""))
+        return ", ".join(parts)
+
+    @property
+    def signature(self) -> str:
+        inc = ",".join(self.include)
+        return f"{self.table}|{self.key_sql()}|{inc}|{self.where or ''}"
+
+    def name(self) -> str:
+        """A readable index name within PostgreSQL's 63-byte limit."""
+        _, _, table = self.table.partition(".")
+        words = [
+            re.sub(r"[^a-z0-9]+", "_", (k.column or k.text).lower()).strip("_") for k in self.keys
+        ]
+        if any(k.is_expr for k in self.keys):
+            words = [re.sub(r"[^a-z0-9]+", "_", k.text.lower()).strip("_") for k in self.keys]
+        base = "_".join([table.lower(), *words])
+        if self.where:
+            base += "_part"
+        suffix = "_idx"
+        if len(base) + len(suffix) > 63 or not re.match(r"^[a-z_][a-z0-9_]*$", base):
+            digest = hashlib.sha1(self.signature.encode()).hexdigest()[:8]
+            base = re.sub(r"[^a-z0-9_]+", "_", base.lower())[: 63 - len(suffix) - 9] + "_" + digest
+        return base + suffix
+
+    def statement(self, *, concurrently: bool = True, name: str | None = None) -> str:
+        conc = concurrently and not self.partitioned
+        sql = "CREATE INDEX " + ("CONCURRENTLY " if conc else "")
+        sql += f"{quote_ident(name or self.name())} ON {quote_table(self.table)} ({self.key_sql()})"
+        if self.include:
+            sql += " INCLUDE (" + ", ".join(quote_ident(c) for c in self.include) + ")"
+        if self.where:
+            sql += f" WHERE {self.where}"
+        return sql
+
+    def is_prefix_of(self, other: IndexDef) -> bool:
+        if self.table != other.table or self.where != other.where or self.include:
+            return False
+        n = len(self.keys)
+        return n <= len(other.keys) and [k.text for k in self.keys] == [
+            k.text for k in other.keys[:n]
+        ]
+
+
+def _existing_keys(ix: ExistingIndex) -> list[str]:
+    out = []
+    for col in ix.keys:
+        text = col.strip()
+        if text.startswith('"') and text.endswith('"'):
+            text = text[1:-1].replace('""', '"')
+        out.append(text.lower() if not text.startswith("(") else text)
+    return out
+
+
+def covered_by_existing(cand: IndexDef, catalog: Catalog) -> ExistingIndex | None:
+    """A valid btree index whose leading keys already are ``cand``'s keys."""
+    want = [k.text.lower() if not k.is_expr else k.text for k in cand.keys]
+    for ix in catalog.indexes_on(cand.table):
+        if not ix.valid or ix.method != "btree" or (ix.predicate and not cand.where):
+            continue
+        if (
+            ix.predicate
+            and cand.where
+            and ix.predicate.replace(" ", "") != cand.where.replace(" ", "")
+        ):
+            continue
+        have = _existing_keys(ix)
+        if len(want) <= len(have) and [w.lower() for w in want] == [
+            h.lower() for h in have[: len(want)]
+        ]:
+            if cand.include and not set(cand.include) <= set(ix.columns):
+                continue
+            return ix
+    return None
+
+
+def _distinct(catalog: Catalog, table: str, key: Key) -> float:
+    rel = catalog.relations.get(table)
+    st = catalog.stats(table, key.column) if key.column else None
+    if st is None or rel is None:
+        return 0.0
+    return st.distinct(rel.rows)
+
+
+def candidates_for(access: TableAccess, catalog: Catalog) -> list[IndexDef]:
+    """Btree candidates for one table access: equality columns first (most selective
+    first), then a range or sort column; expression, partial and covering variants."""
+    rel = catalog.relations.get(access.table)
+    partitioned = rel is not None and rel.relkind == "p"
+    eq = sorted(access.eq, key=lambda k: -_distinct(catalog, access.table, k))
+    out: list[IndexDef] = []
+
+    def add(keys: list[Key], **kw: object) -> None:
+        keys = keys[:MAX_KEYS]
+        if keys:
+            out.append(IndexDef(access.table, tuple(keys), partitioned=partitioned, **kw))  # type: ignore[arg-type]
+
+    sort = list(access.sort)
+    if sort and all(k.desc for k in sort):
+        # a btree scans backwards: ORDER BY a DESC, b DESC is served by (a, b)
+        sort = [Key(k.text, k.is_expr, False, k.column) for k in sort]
+    for n in range(1, min(MAX_KEYS, len(eq)) + 1):
+        add(eq[:n])
+    for r in access.range[:2]:
+        add([*eq[: MAX_KEYS - 1], r])
+        if eq:
+            add([r])
+    if sort:
+        add([*eq, *sort] if len(eq) + len(sort) <= MAX_KEYS else [*eq[:1], *sort])
+    for j in access.join:
+        add([j])
+        if eq:
+            add([*eq[:1], j])
+    if access.group and not eq:
+        add(list(access.group))
+    # partial indexes: a constant that selects few rows goes in the WHERE clause
+    for column, value, sql in access.constants:
+        st = catalog.stats(access.table, column)
+        share = None
+        if st is not None:
+            share = st.null_frac if value == "NULL" else st.frequency(value)
+        if share is None or share > PARTIAL_MAX_SHARE:
+            continue
+        rest = [k for k in eq if k.column != column]
+        tail = rest[: MAX_KEYS - 1] + (sort or access.range[:1] or access.join[:1])
+        if tail:  # a partial index on the predicate column alone would fit one value only
+            add(tail[:MAX_KEYS], where=sql)
+    # covering: a few more columns in INCLUDE turn the best scan into an index-only scan
+    if out and access.referenced:
+        best = max(out, key=lambda c: (c.where is None, len(c.keys)))
+        in_keys = {k.column for k in best.keys if not k.is_expr}
+        extra = sorted(access.referenced - in_keys)
+        if (
+            0 < len(extra) <= MAX_INCLUDE
+            and best.where is None
+            and not any(k.is_expr for k in best.keys)
+        ):
+            out.append(IndexDef(best.table, best.keys, tuple(extra), partitioned=partitioned))
+    seen: set[str] = set()
+    unique = []
+    for c in out:
+        if c.signature not in seen:
+            seen.add(c.signature)
+            unique.append(c)
+    return unique
+
+
+def advice_for(access: TableAccess) -> list[tuple[str, str, str]]:
+    """(kind, column, statement) for predicates a btree cannot serve (not costed)."""
+    out = []
+    for kind, column in access.advice:
+        table = quote_table(access.table)
+        col = quote_ident(column)
+        if kind == "trigram":
+            out.append(
+                (
+                    kind,
+                    column,
+                    f"CREATE INDEX CONCURRENTLY ON {table} USING gin ({col} gin_trgm_ops)",
+                )
+            )
+        elif kind == "gin":
+            out.append((kind, column, f"CREATE INDEX CONCURRENTLY ON {table} USING gin ({col})"))
+    return out

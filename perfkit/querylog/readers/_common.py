@@ -1,0 +1,404 @@
+"""Pieces shared by the server-log readers (stderr, syslog, csvlog, jsonlog, CNPG).
+
+:class:`Linker` turns PostgreSQL *messages* into statement events. It is where the
+rules about what counts as one executed statement live:
+
+* ``duration: X ms  statement: Q`` -> one simple-protocol event.
+* ``duration: X ms  execute NAME: Q`` (+ ``DETAIL:  parameters: ...``) -> one
+  extended-protocol event with the bound values. ``parse`` and ``bind`` messages of the
+  same statement are *not* events and their durations are not added: pgBadger does the
+  same (it reports them apart), so call counts and totals compare one to one. The
+  ``duration`` of an extended event is the execute phase, as PostgreSQL measured it.
+* ``statement: Q`` / ``execute NAME: Q`` without a duration (``log_statement = all``)
+  -> an event with ``duration_ms=None``, unless the same session then logs the
+  duration: a bare ``duration: X ms`` (``log_duration = on``) or ``duration: X ms
+  statement: Q`` with the same text (``log_min_duration_statement`` as well) completes
+  the pending event instead of adding a second one. Events stay in log order.
+* An ``ERROR`` with its ``STATEMENT:`` line is not an executed statement (the
+  statement failed; its text may be anything the client sent), so it yields nothing;
+  nor do connection, checkpoint, autovacuum, ``plan:`` (auto_explain) or other messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import deque
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any
+
+from perfkit.errors import InputError
+from perfkit.querylog.model import LogEvent
+
+if TYPE_CHECKING:
+    from perfkit.querylog.readers import LogStream
+
+SAMPLE_LIMIT = 50
+
+# every severity PostgreSQL writes in English; anything else means lc_messages != C/en
+SEVERITIES = frozenset(
+    [
+        "LOG",
+        "ERROR",
+        "WARNING",
+        "FATAL",
+        "PANIC",
+        "DETAIL",
+        "STATEMENT",
+        "HINT",
+        "CONTEXT",
+        "NOTICE",
+        "INFO",
+        "DEBUG",
+        "DEBUG1",
+        "DEBUG2",
+        "DEBUG3",
+        "DEBUG4",
+        "DEBUG5",
+        "LOCATION",
+        "QUERY",
+    ]
+)
+STATEMENT_STARTS = ("duration: ", "statement: ", "execute ")
+# a translated "duration: 1.5 ms" (Dauer, durée, duración, продолжительность, ...)
+_FOREIGN_DURATION = re.compile(r"^[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+)?: *\d+[.,]\d+ ms")
+
+Meta = tuple[
+    "dt.datetime | None",  # ts
+    "str | None",  # session
+    "int | None",  # pid
+    "str | None",  # user
+    "str | None",  # database
+    "str | None",  # application
+    "str | None",  # client
+]
+
+
+class Context:
+    """Per-file bookkeeping shared by a reader and the :class:`LogStream`."""
+
+    def __init__(self, stream: LogStream, source: str, strict: bool) -> None:
+        self.stream = stream
+        self.source = source
+        self.strict = strict
+        self._foreign_warned = False
+        self._order_warned = False
+        self._last_ts: dt.datetime | None = None
+
+    def skip(self, line: int, text: str, why: str = "cannot parse line") -> None:
+        if self.strict:
+            raise InputError(self.source, f"{why} (--strict): {_clip(text)}", line=line)
+        st = self.stream
+        st.skipped_lines += 1
+        if len(st.skipped_samples) < SAMPLE_LIMIT:
+            st.skipped_samples.append((self.source, line, text[:500]))
+
+    def warn(self, message: str) -> None:
+        self.stream.warnings.append(message)
+
+    def foreign(self, line: int, what: str) -> None:
+        """A server message in another language: its statements cannot be recognised."""
+        if not self._foreign_warned:
+            self._foreign_warned = True
+            self.warn(
+                f"{self.source}:{line}: non-English server messages ({_clip(what, 40)}); "
+                "statements in translated messages are not counted. Set lc_messages = 'C' "
+                "on the server to get logs perfkit (and pgBadger) can read"
+            )
+
+    def check_order(self, ts: dt.datetime | None, line: int) -> None:
+        if ts is None:
+            return
+        last = self._last_ts
+        self._last_ts = ts
+        if last is not None and ts < last:
+            self.disorder(last, ts, line)
+
+    def disorder(self, last: dt.datetime, ts: dt.datetime, line: int) -> None:
+        """``ts`` follows the later ``last``; sub-second jitter between sessions is normal."""
+        if not self._order_warned and last - ts > dt.timedelta(seconds=1):
+            self._order_warned = True
+            self.warn(
+                f"{self.source}:{line}: entries are not in time order ({ts.isoformat()} "
+                f"after {last.isoformat()}); time-ordered results (timeline, cache replay) "
+                "follow the order of the file"
+            )
+
+
+def _clip(text: str, n: int = 120) -> str:
+    text = text.replace("\n", "\\n")
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+_PARAM = re.compile(r"\$(\d+) = (?:'((?:[^']|'')*)'|(NULL))")
+# the whole text must be such a list (a trailing "..." of truncated logs is tolerated)
+_PARAM_LIST = re.compile(r"(?:\$\d+ = (?:'(?:[^']|'')*'|NULL)(?:, |$))+")
+
+
+def parse_parameters(text: str) -> tuple[str | None, ...] | None:
+    """``$1 = 'a''b', $2 = NULL`` -> ``("a'b", None)``; ``None`` if not a parameter list.
+
+    Values are in ``$n`` order; PostgreSQL truncates long values itself
+    (``log_parameter_max_length``) and those are kept as logged.
+    """
+    if not _PARAM_LIST.match(text):
+        return None
+    found = _PARAM.findall(text)
+    if all(n == str(i) for i, (n, _v, _z) in enumerate(found, 1)):  # the usual $1..$n
+        return tuple(None if z else v.replace("''", "'") for _n, v, z in found)
+    values = {int(n): None if z else v.replace("''", "'") for n, v, z in found}
+    top = max(values)
+    return tuple(values.get(i) for i in range(1, top + 1))
+
+
+def format_parameters(values: tuple[str | None, ...]) -> str:
+    """The inverse of :func:`parse_parameters`, as PostgreSQL writes it (for tests)."""
+    parts = []
+    for i, v in enumerate(values, 1):
+        parts.append(f"${i} = NULL" if v is None else f"${i} = '" + v.replace("'", "''") + "'")
+    return ", ".join(parts)
+
+
+class Linker:
+    """Links the messages of one input into statement events (see module docstring).
+
+    ``handle`` appends finished events to ``out``; the reader yields and clears it.
+    """
+
+    QUEUE_LIMIT = 10_000
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.source = ctx.source
+        self.out: list[LogEvent] = []
+        # events waiting for a duration, per session; the queue keeps log order
+        self._pending: dict[str | None, list[object]] = {}
+        self._queue: deque[list[object]] = deque()
+
+    # -- output ordering -------------------------------------------------------------
+    def _emit(self, ev: LogEvent) -> None:
+        if self._queue:
+            self._queue.append([ev, True])
+            self._drain()
+        else:
+            self.out.append(ev)
+
+    def _drain(self) -> None:
+        q = self._queue
+        while q and q[0][1]:
+            ev = q.popleft()[0]
+            self.out.append(ev)  # type: ignore[arg-type]
+        if len(q) > self.QUEUE_LIMIT:
+            # a session that never logs its duration must not hold everything back
+            head = q[0]
+            head[1] = True
+            self._pending.pop(head[0].session, None)  # type: ignore[attr-defined]
+            self._drain()
+
+    def _complete(self, session: str | None, duration: float | None) -> bool:
+        entry = self._pending.pop(session, None)
+        if entry is None:
+            return False
+        if duration is not None:
+            entry[0] = replace(entry[0], duration_ms=duration)  # type: ignore[type-var]
+        entry[1] = True
+        self._drain()
+        return True
+
+    def finish(self) -> None:
+        for entry in self._queue:
+            entry[1] = True
+        self._pending.clear()
+        self._drain()
+
+    # -- messages ----------------------------------------------------------------------
+    def handle(self, msg: str, detail: str | None, meta: Meta, line: int) -> LogEvent | None:
+        """One LOG message (its text and DETAIL) of the session in ``meta``.
+
+        Returns the event when it can go out at once; events that had to wait for
+        earlier ones (``log_statement`` linking) are appended to ``out`` instead.
+        """
+        if msg.startswith("duration: "):
+            i = msg.find(" ms", 10)
+            if i < 0:
+                return None
+            try:
+                duration = float(msg[10:i])
+            except ValueError:
+                self.ctx.skip(line, msg, "bad duration")
+                return None
+            j = i + 3
+            if msg.startswith("  statement: ", j):
+                query = msg[j + 13 :]
+                if not query or query.isspace():
+                    return None  # an empty query (connection probes): not a statement
+                if self._pending:
+                    session = meta[1]
+                    pending = self._pending.get(session)
+                    if pending is not None:
+                        if pending[0].query == query:  # type: ignore[attr-defined]
+                            self._complete(session, duration)
+                            return None
+                        self._complete(session, None)
+                ev = _event(meta, duration, query, self.source, line, None, "simple", None)
+                if self._queue or self.out:
+                    self._emit(ev)
+                    return None
+                return ev
+            if msg.startswith("  execute ", j):
+                name, equery = _split_named(msg[j + 10 :])
+                if equery is None:
+                    self.ctx.skip(line, msg, "bad execute message")
+                    return None
+                if self._pending:
+                    session = meta[1]
+                    pending = self._pending.get(session)
+                    if pending is not None:
+                        if pending[0].query == equery:  # type: ignore[attr-defined]
+                            self._complete(session, duration)
+                            return None
+                        self._complete(session, None)
+                params = _params(detail)
+                ev = _event(meta, duration, equery, self.source, line, params, "extended", name)
+                if self._queue or self.out:
+                    self._emit(ev)
+                    return None
+                return ev
+            if j >= len(msg) or msg[j:].isspace():
+                # log_duration: belongs to the statement this session logged before
+                if self._pending:
+                    self._complete(meta[1], duration)
+                return None
+            # parse/bind (counted at execute), plan: (auto_explain), fastpath calls
+            return None
+        if msg.startswith("statement: "):
+            if msg[11:].isspace() or len(msg) == 11:
+                return None
+            self._hold(_event(meta, None, msg[11:], self.source, line, None, "simple", None))
+            return None
+        if msg.startswith("execute "):
+            name, equery = _split_named(msg[8:])
+            if equery is None:
+                self.ctx.skip(line, msg, "bad execute message")
+                return None
+            ev = _event(meta, None, equery, self.source, line, _params(detail), "extended", name)
+            self._hold(ev)
+        return None
+
+    def check_foreign(self, msg: str, line: int) -> None:
+        """Called for LOG messages that matched nothing: are they translated?"""
+        if _FOREIGN_DURATION.match(msg):
+            self.ctx.foreign(line, msg)
+
+    def _hold(self, ev: LogEvent) -> None:
+        session = ev.session
+        if session in self._pending:
+            self._complete(session, None)
+        entry: list[object] = [ev, False]
+        self._pending[session] = entry
+        self._queue.append(entry)
+        if len(self._queue) > self.QUEUE_LIMIT:
+            self._drain()
+
+
+def _split_named(text: str) -> tuple[str | None, str | None]:
+    """``S_1: SELECT`` / ``fetch from S_1/C_2: SELECT`` -> (statement name, query)."""
+    i = text.find(": ")
+    if i < 0:
+        return None, None
+    name = text[:i]
+    if name.startswith("fetch from "):
+        name = name[11:]
+    slash = name.find("/")
+    if slash >= 0:
+        name = name[:slash]
+    return name, text[i + 2 :]
+
+
+def _params(detail: str | None) -> tuple[str | None, ...] | None:
+    if detail and detail.startswith("parameters: "):
+        return parse_parameters(detail[12:])
+    return None
+
+
+# LogEvent is a frozen dataclass: its __init__ sets each of 16 fields through
+# object.__setattr__, which costs more than the rest of parsing a log line. Events are
+# built by writing the slots directly (same object, same values, about half the cost);
+# if the record's fields ever change, the checked fallback uses the constructor.
+_FIELDS = tuple(f.name for f in fields(LogEvent))
+_EXPECTED = (
+    "ts", "duration_ms", "query", "source", "line", "params", "session", "pid", "user",
+    "database", "application", "client", "protocol", "statement_name", "calls", "rows",
+)  # fmt: skip
+_FAST = _FIELDS == _EXPECTED and all(
+    type(getattr(LogEvent, n, None)).__name__ == "member_descriptor" for n in _FIELDS
+)
+
+
+def _event_init(
+    meta: Meta,
+    duration: float | None,
+    query: str,
+    source: str,
+    line: int,
+    params: tuple[str | None, ...] | None,
+    protocol: str,
+    name: str | None,
+) -> LogEvent:
+    return LogEvent(
+        meta[0],
+        duration,
+        query,
+        source,
+        line,
+        params,
+        meta[1],
+        meta[2],
+        meta[3],
+        meta[4],
+        meta[5],
+        meta[6],
+        protocol,  # type: ignore[arg-type]
+        name,
+    )
+
+
+def _make_fast() -> Any:
+    new = object.__new__
+    cls = LogEvent
+    (s_ts, s_dur, s_q, s_src, s_line, s_params, s_sess, s_pid, s_user, s_db, s_app, s_client,
+     s_proto, s_name, s_calls, s_rows) = (cls.__dict__[n].__set__ for n in _FIELDS)  # fmt: skip
+
+    def _event_fast(
+        meta: Meta,
+        duration: float | None,
+        query: str,
+        source: str,
+        line: int,
+        params: tuple[str | None, ...] | None,
+        protocol: str,
+        name: str | None,
+    ) -> LogEvent:
+        ev = new(cls)
+        s_ts(ev, meta[0])
+        s_dur(ev, duration)
+        s_q(ev, query)
+        s_src(ev, source)
+        s_line(ev, line)
+        s_params(ev, params)
+        s_sess(ev, meta[1])
+        s_pid(ev, meta[2])
+        s_user(ev, meta[3])
+        s_db(ev, meta[4])
+        s_app(ev, meta[5])
+        s_client(ev, meta[6])
+        s_proto(ev, protocol)
+        s_name(ev, name)
+        s_calls(ev, 1)
+        s_rows(ev, None)
+        return ev
+
+    return _event_fast
+
+
+_event = _make_fast() if _FAST else _event_init

@@ -1,0 +1,200 @@
+"""csvlog, jsonlog (PostgreSQL 15+) and the CloudNativePG JSON envelope.
+
+All three carry one message per record with its DETAIL, session id and the
+connection's user/database/application, so they feed the same :class:`Linker` as
+the stderr reader. csvlog fields may contain newlines: the csv module reads records,
+not lines. Layouts: 23 columns (PostgreSQL 9.0-12), 24 (13, ``backend_type``) and 26
+(14+, ``leader_pid`` and ``query_id``) - the fields used are at the same positions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from perfkit.querylog.model import LogEvent
+from perfkit.querylog.readers._common import SEVERITIES, STATEMENT_STARTS, Context, Linker
+from perfkit.querylog.readers._time import TimestampParser
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+MIN_CSV_COLUMNS = 23
+
+
+def _client(conn: str | None) -> str | None:
+    """``10.0.0.1:5432`` / ``[local]`` / ``::1:5432`` -> host."""
+    if not conn:
+        return None
+    if conn.startswith("[") or ":" not in conn:
+        return conn
+    host, _, port = conn.rpartition(":")
+    return host if port.isdigit() else conn
+
+
+def read_csvlog(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
+    parse_ts = TimestampParser(ctx.warn)
+    linker = Linker(ctx)
+    out = linker.out
+    starts = STATEMENT_STARTS
+    reader = csv.reader(lines)
+    prev_end = 0
+    while True:
+        try:
+            r = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            ctx.skip(reader.line_num, str(exc), "bad csv record")
+            prev_end = reader.line_num
+            continue
+        line = prev_end + 1
+        prev_end = reader.line_num
+        if len(r) < MIN_CSV_COLUMNS:
+            if r and any(r):
+                ctx.skip(line, ",".join(r), f"csv record with {len(r)} columns, expected 23+")
+            continue
+        sev = r[11]
+        if sev != "LOG":
+            if sev not in SEVERITIES:
+                ctx.foreign(line, f"severity {sev!r}")
+            continue
+        msg = r[13]
+        if not msg.startswith(starts):
+            linker.check_foreign(msg, line)
+            continue
+        pid_text = r[3]
+        ts = parse_ts(r[0]) if r[0] else None
+        ctx.check_order(ts, line)
+        meta = (
+            ts,
+            r[5] or pid_text or None,
+            int(pid_text) if pid_text.isdigit() else None,
+            r[1] or None,
+            r[2] or None,
+            r[22] or None,
+            _client(r[4]),
+        )
+        ev = linker.handle(msg, r[14] or None, meta, line)
+        if ev is not None:
+            yield ev
+        elif out:
+            yield from out
+            out.clear()
+    linker.finish()
+    yield from out
+    out.clear()
+
+
+# (timestamp, user, db, pid, client host, session, severity, message, detail, app)
+_JSONLOG_KEYS = (
+    "timestamp",
+    "user",
+    "dbname",
+    "pid",
+    "remote_host",
+    "session_id",
+    "error_severity",
+    "message",
+    "detail",
+    "application_name",
+)
+_CNPG_KEYS = (
+    "log_time",
+    "user_name",
+    "database_name",
+    "process_id",
+    "connection_from",
+    "session_id",
+    "error_severity",
+    "message",
+    "detail",
+    "application_name",
+)
+# substrings one of which every statement record contains (cheap prefilter)
+_MARKERS = ('"duration: ', '"statement: ', '"execute ')
+
+
+def read_json_records(
+    lines: Iterable[tuple[int, str]], ctx: Context, *, envelope: bool
+) -> Iterator[LogEvent]:
+    """jsonlog (``envelope=False``) or CNPG (``{"logger":"postgres","record":{...}}``)."""
+    parse_ts = TimestampParser(ctx.warn)
+    linker = Linker(ctx)
+    out = linker.out
+    keys = _CNPG_KEYS if envelope else _JSONLOG_KEYS
+    k_ts, k_user, k_db, k_pid, k_host, k_sess, k_sev, k_msg, k_detail, k_app = keys
+    loads = json.loads
+    starts = STATEMENT_STARTS
+    checked = 0
+    for lineno, line in lines:
+        # records without a statement are only fully parsed at the start (validation)
+        if checked >= 200 and not any(mk in line for mk in _MARKERS):
+            if line[:1] != "{" and line.strip():
+                ctx.skip(lineno, line, "not a JSON record")
+            continue
+        checked += 1
+        if not line.strip():
+            continue
+        try:
+            obj: Any = loads(line)
+        except ValueError:
+            ctx.skip(lineno, line, "not a JSON record")
+            continue
+        if not isinstance(obj, dict):
+            ctx.skip(lineno, line, "not a JSON object")
+            continue
+        if envelope:
+            rec = obj.get("record")
+            if not isinstance(rec, dict):
+                # CNPG also logs its own (non-postgres) messages in the same stream
+                if "logger" not in obj and "level" not in obj:
+                    ctx.skip(lineno, line, "not a CloudNativePG record")
+                continue
+        else:
+            rec = obj
+        sev = rec.get(k_sev)
+        if sev != "LOG":
+            if sev is None:
+                ctx.skip(lineno, line, "JSON record without error_severity")
+            elif sev not in SEVERITIES:
+                ctx.foreign(lineno, f"severity {sev!r}")
+            continue
+        msg = rec.get(k_msg)
+        if not isinstance(msg, str):
+            continue
+        if not msg.startswith(starts):
+            linker.check_foreign(msg, lineno)
+            continue
+        pid = rec.get(k_pid)
+        try:
+            pid_int = int(pid) if pid is not None else None
+        except (TypeError, ValueError):
+            pid_int = None
+        ts_text = rec.get(k_ts)
+        ts = parse_ts(ts_text) if isinstance(ts_text, str) else None
+        ctx.check_order(ts, lineno)
+        session = rec.get(k_sess) or (str(pid) if pid is not None else None)
+        host = rec.get(k_host)
+        client = _client(host) if envelope else host
+        detail = rec.get(k_detail)
+        meta = (
+            ts,
+            session,
+            pid_int,
+            rec.get(k_user) or None,
+            rec.get(k_db) or None,
+            rec.get(k_app) or None,
+            client or None,
+        )
+        ev = linker.handle(msg, detail if isinstance(detail, str) else None, meta, lineno)
+        if ev is not None:
+            yield ev
+        elif out:
+            yield from out
+            out.clear()
+    linker.finish()
+    yield from out
+    out.clear()

@@ -1,0 +1,189 @@
+"""Streaming statistics for query durations: percentiles in bounded memory.
+
+:class:`DurationDigest` keeps the exact values of the first :data:`EXACT_LIMIT`
+observations (percentiles are exact below that), then switches to a log-bucketed
+histogram (the DDSketch construction) whose quantiles have a relative error of at most
+:data:`RELATIVE_ERROR` (1%): every reported value ``v`` satisfies
+``|v - true| <= 0.01 * true`` for the rank's true value. Memory is bounded by the
+number of buckets spanned by the data (about 230 per factor of 10 of range, i.e. at
+most ~2,800 for durations from 1 µs to 1 h), never by the number of observations.
+
+Percentiles use the nearest-rank definition: the ``q`` quantile of ``n`` values is the
+``ceil(q * n)``-th smallest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["EXACT_LIMIT", "RELATIVE_ERROR", "DurationDigest", "Timeline", "TimelinePoint"]
+
+RELATIVE_ERROR = 0.01
+EXACT_LIMIT = 512
+
+_GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+_INV_LOG_GAMMA = 1 / math.log(_GAMMA)
+_ceil = math.ceil
+_log = math.log
+# Durations at or below this (ms) share one bucket, reported as 0 (below log precision).
+_MIN_MS = 1e-6
+
+
+#: Bucket of durations too small to bucket logarithmically (reported as 0).
+ZERO_INDEX = -(2**31)
+
+
+def bucket_index(ms: float) -> int:
+    """The histogram bucket of ``ms``: bucket ``i`` holds (gamma^(i-1), gamma^i]."""
+    return _ceil(_log(ms) * _INV_LOG_GAMMA) if ms > _MIN_MS else ZERO_INDEX
+
+
+def _rank(q: float, n: int) -> int:
+    """0-based nearest rank of quantile ``q`` among ``n`` values."""
+    return max(0, min(n - 1, math.ceil(q * n) - 1))
+
+
+class DurationDigest:
+    """Count, sum, min, max and quantiles of a stream of non-negative durations (ms)."""
+
+    __slots__ = ("_buckets", "_exact", "count", "max", "min", "total")
+
+    def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self._exact: list[float] | None = [] if exact_limit > 0 else None
+        self._buckets: dict[int, int] = {}
+
+    def add(self, ms: float, index: int | None = None) -> None:
+        """Add one duration; ``index`` is :func:`bucket_index` (``ms``) if already known."""
+        self.count += 1
+        self.total += ms
+        if ms < self.min:
+            self.min = ms
+        if ms > self.max:
+            self.max = ms
+        exact = self._exact
+        if exact is not None:
+            exact.append(ms)
+            if len(exact) > EXACT_LIMIT:
+                self._exact = None
+                for v in exact:
+                    self._bucket(bucket_index(v))
+            return
+        self._bucket(bucket_index(ms) if index is None else index)
+
+    def _bucket(self, i: int) -> None:
+        b = self._buckets
+        b[i] = b.get(i, 0) + 1
+
+    @property
+    def exact(self) -> bool:
+        return self._exact is not None
+
+    def quantile(self, q: float) -> float | None:
+        if self.count == 0:
+            return None
+        k = _rank(q, self.count)
+        if self._exact is not None:
+            return sorted(self._exact)[k]
+        seen = 0
+        for i in sorted(self._buckets):
+            seen += self._buckets[i]
+            if seen > k:
+                value = 0.0 if i == ZERO_INDEX else 2 * _GAMMA**i / (_GAMMA + 1)
+                # The extremes are known exactly; never report outside them.
+                return min(max(value, self.min), self.max)
+        return self.max
+
+    def quantiles(self, qs: tuple[float, ...]) -> tuple[float | None, ...]:
+        if self._exact is not None and self.count:
+            values = sorted(self._exact)
+            return tuple(values[_rank(q, self.count)] for q in qs)
+        return tuple(self.quantile(q) for q in qs)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    start: float  # epoch seconds of the bucket start
+    calls: int
+    timed_calls: int
+    total_ms: float
+    p95_ms: float | None
+
+
+class _Bucket:
+    __slots__ = ("calls", "digest")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.digest = DurationDigest(exact_limit=0)
+
+
+class Timeline:
+    """Calls and p95 per time bucket (60 s; doubled while there are more than
+    ``max_buckets`` buckets, so a log spanning months stays bounded)."""
+
+    __slots__ = ("_buckets", "bucket_s", "max_buckets")
+
+    def __init__(self, bucket_s: float = 60.0, max_buckets: int = 10_080) -> None:
+        self.bucket_s = bucket_s
+        self.max_buckets = max_buckets
+        self._buckets: dict[int, _Bucket] = {}
+
+    def add(self, ts: float, ms: float | None, index: int | None = None) -> None:
+        idx = int(ts // self.bucket_s)
+        b = self._buckets.get(idx)
+        if b is None:
+            if len(self._buckets) >= self.max_buckets:
+                self._coarsen()
+                idx = int(ts // self.bucket_s)
+                b = self._buckets.get(idx)
+            if b is None:
+                b = self._buckets[idx] = _Bucket()
+        b.calls += 1
+        if ms is not None:
+            b.digest.add(ms, index)
+
+    def _coarsen(self) -> None:
+        merged: dict[int, _Bucket] = {}
+        for idx, b in sorted(self._buckets.items()):
+            m = merged.get(idx // 2)
+            if m is None:
+                merged[idx // 2] = b
+            else:
+                m.calls += b.calls
+                _merge(m.digest, b.digest)
+        self._buckets = merged
+        self.bucket_s *= 2
+
+    def points(self) -> list[TimelinePoint]:
+        return [
+            TimelinePoint(
+                start=idx * self.bucket_s,
+                calls=b.calls,
+                timed_calls=b.digest.count,
+                total_ms=b.digest.total,
+                p95_ms=b.digest.quantile(0.95),
+            )
+            for idx, b in sorted(self._buckets.items())
+        ]
+
+
+def _merge(into: DurationDigest, other: DurationDigest) -> None:
+    if other._exact is not None:
+        for v in other._exact:
+            into.add(v)
+        return
+    if into._exact is not None:
+        exact, into._exact = into._exact, None
+        for v in exact:
+            into._bucket(bucket_index(v))
+    into.count += other.count
+    into.total += other.total
+    into.min = min(into.min, other.min)
+    into.max = max(into.max, other.max)
+    for i, n in other._buckets.items():
+        into._buckets[i] = into._buckets.get(i, 0) + n
