@@ -481,3 +481,21 @@ def test_cli_csv_and_max_time_in_flight(cli: Any, tmp_path: Path) -> None:
     rows = dict(line.split(",", 1) for line in res.stdout.strip().splitlines()[1:])
     # one consumer, 10 records x 100 ms per batch: 10 messages done by t = 1 s
     assert (rows["messages in"], rows["succeeded"], rows["still in flight"]) == ("100", "10", "90")
+
+
+def test_latency_histogram_percentiles_within_one_percent() -> None:
+    import random
+
+    from perfkit.batch.config import LatencyHistogram
+
+    rng = random.Random(5)
+    xs = [rng.lognormvariate(-3, 1.2) for _ in range(20_000)]
+    h = LatencyHistogram()
+    h.add_many(xs[:10_000])
+    for x in xs[10_000:]:
+        h.add(x)
+    xs.sort()
+    for q in (50, 95, 99):
+        exact = xs[int(q / 100 * len(xs)) - 1]
+        got = h.percentile(q)
+        assert got is not None and abs(got - exact) / exact < 0.01

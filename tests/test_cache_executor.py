@@ -278,3 +278,18 @@ def test_async_executor(db: str) -> None:
             assert plan is not None and "Plan" in plan
 
     asyncio.run(main())
+
+
+def test_async_executor_with_a_pool(db: str) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    async def main() -> None:
+        async with AsyncConnectionPool(db, min_size=2, max_size=2, open=False) as pool:
+            ex = AsyncCachedExecutor(pool)
+            results = await asyncio.gather(*(ex.execute(Q, (i % 3 + 1,)) for i in range(30)))
+            assert [r.rows for r in results] == [[((i % 3 + 1) * 10,)] for i in range(30)]
+            assert ex.stats.hits + ex.stats.misses == 30 and ex.stats.misses >= 3
+            await ex.execute("DELETE FROM items WHERE id = 1")
+            assert (await ex.execute(Q, (1,))).rows == []
+
+    asyncio.run(main())

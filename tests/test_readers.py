@@ -464,3 +464,16 @@ def test_jsonl_variants_and_pgss_old_column_names(tmp_path: Path) -> None:
     stream, evs = events(str(pgss))
     assert stream.files[0].format == "pgss-csv" and not stream.has_timeline
     assert [(e.query, e.calls, e.duration_ms, e.rows) for e in evs] == [("SELECT $1", 10, 25.5, 10)]
+
+
+def test_postgres_13_plus_capitalised_parameters_detail(tmp_path: Path) -> None:
+    # PostgreSQL 13+ writes "DETAIL:  Parameters:"; the values must not be dropped
+    log = tmp_path / "pg18.log"
+    log.write_text(
+        "2026-11-25 02:08:21.409 UTC [12470] LOG:  duration: 6.808 ms  execute <unnamed>: "
+        "SELECT id FROM leads WHERE email = $1 AND owner_id = $2\n"
+        "2026-11-25 02:08:21.409 UTC [12470] DETAIL:  Parameters: $1 = 'a''b@x.io', $2 = NULL\n"
+    )
+    (ev,) = list(read_logs([log]))
+    assert ev.protocol == "extended"
+    assert ev.params == ("a'b@x.io", None)

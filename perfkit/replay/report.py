@@ -168,7 +168,8 @@ def to_document(result: ReplayResult, top: int = 20) -> Document:
                 errors[key][4] = max(errors[key][4], e.count)
             else:
                 errors[key] = [e.fingerprint, _short(e.query, 50), e.sqlstate, e.message, e.count]
-    tables = [latency_table, fp_table, runs_table]
+    has_cache = any(r.cache is not None for r in result.runs)
+    tables = [latency_table, fp_table, runs_table] if has_cache else [latency_table, runs_table]
     if errors:
         tables.append(
             Table(

@@ -316,7 +316,8 @@ def _split_named(text: str) -> tuple[str | None, str | None]:
 
 
 def _params(detail: str | None) -> tuple[str | None, ...] | None:
-    if detail and detail.startswith("parameters: "):
+    # PostgreSQL 13+ writes "Parameters:", older servers "parameters:"
+    if detail and detail[1:].startswith("arameters: ") and detail[0] in "pP":
         return parse_parameters(detail[12:])
     return None
 
