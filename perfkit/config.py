@@ -74,7 +74,8 @@ _PARAM_ALIASES = {"format": "fmt"}
 
 
 def default_map(config: Config) -> dict[str, Any]:
-    """Turn sections into click's ``default_map`` (option names use underscores)."""
+    """Turn sections into click's ``default_map``: ``[suggest-indexes] min-savings`` ->
+    ``{"suggest-indexes": {"min_savings": ...}}`` (section names are command names)."""
 
     def norm(section: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -85,4 +86,19 @@ def default_map(config: Config) -> dict[str, Any]:
             out[key] = norm(v) if isinstance(v, Mapping) else v
         return out
 
-    return norm(config.data)
+    return {
+        name: norm(value) if isinstance(value, Mapping) else value
+        for name, value in config.data.items()
+    }
+
+
+def unknown_options(config: Config, command: str, params: set[str]) -> list[str]:
+    """Keys of section ``[command]`` that are not options of that command."""
+    section = config.data.get(command)
+    if not isinstance(section, Mapping):
+        return []
+    return [
+        k
+        for k in section
+        if _PARAM_ALIASES.get(k.replace("-", "_"), k.replace("-", "_")) not in params
+    ]

@@ -471,7 +471,7 @@ def test_csv_has_plain_numbers_in_base_units(cli: Any, tmp_path: Path) -> None:
     cfg = write_config(
         tmp_path, '[check.t]\ntype = "command"\nrun = "true"\nruns = 2\nmax = "5s"\n'
     )
-    r = cli("--config", str(cfg), "check", "--format", "csv")
+    r = cli("check", "--format", "csv", "--config", str(cfg))  # --config anywhere on the line
     assert r.exit_code == 0
     lines = r.stdout.splitlines()
     assert lines[0] == (

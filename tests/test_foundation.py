@@ -164,3 +164,41 @@ def test_unreachable_server_is_a_connection_error_without_password() -> None:
         connect("postgresql://u:hunter2@127.0.0.1:1/x", connect_timeout=1)
     assert "hunter2" not in str(info.value)
     assert str(info.value).startswith("postgresql://u:***@127.0.0.1:1/x: cannot connect")
+
+
+def test_config_section_sets_option_defaults_and_rejects_unknown_keys(
+    tmp_path: Path, cli: object
+) -> None:
+    cfg = tmp_path / "perfkit.toml"
+    cfg.write_text(
+        '[db]\nstatement_timeout = "9s"\n\n[suggest-indexes]\nmin-savings = "40%"\nslo_ms = 3\n'
+    )
+    result = cli("--config", str(cfg), "suggest-indexes", "-s", "SELECT 1")  # type: ignore[operator]
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"perfkit: error: {cfg}: [suggest-indexes.slo_ms] unknown option for perfkit suggest-indexes\n"
+    )
+    good = tmp_path / "good.toml"
+    good.write_text('[analyze]\nformat = "json"\nslow-ms = 0\n')
+    log = Path(__file__).resolve().parent.parent / "sample_configs" / "logs" / "stderr.log"
+    result = cli("--config", str(good), "analyze", str(log))  # type: ignore[operator]
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["schema_version"] >= 1
+    assert len(payload["slow"]) > 0  # slow-ms = 0 from the file: every statement is slow
+
+
+def test_every_sample_config_key_is_a_real_option(cli: object) -> None:
+    from perfkit.cli import app
+    from perfkit.config import load_config, unknown_options
+    from typer.main import get_command
+
+    group = get_command(app)
+    sample = Path(__file__).resolve().parent.parent / "sample_configs" / "perfkit.toml"
+    cfg = load_config(sample)
+    for name in cfg.data:
+        if name in ("db", "check"):
+            continue
+        cmd = group.commands[name]  # type: ignore[attr-defined]
+        params = {p.name for p in cmd.params if p.name}
+        assert unknown_options(cfg, name, params) == [], name

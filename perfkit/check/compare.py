@@ -1,19 +1,18 @@
 """Verdict on one metric: limits crossed, and for timings a significant difference too.
 
 A timing metric regresses only when its median crosses a limit *and* a one-sided
-Mann-Whitney U test (``scipy.stats.mannwhitneyu``, as asv does) says the new
-samples are worse than the baseline's at level ``alpha``. The test runs only when a
-limit is crossed, so a passing gate never pays for importing scipy; faster timings
-pass with their change shown (a label "improved" would need the test). A limit crossed without
-significance is ``noisy``: the gate re-measures it (``--retries``) and passes it if
-the difference stays insignificant. Deterministic metrics (plan cost, module
-count) compare exactly unless limits say how much change is acceptable.
+Mann-Whitney U test (``scipy.stats.mannwhitneyu``, as asv does) says the new samples
+are worse than the baseline's at level ``alpha``. The test runs only when a limit is
+crossed, so a passing gate never pays for importing scipy; faster timings pass with
+their change shown. A limit crossed without significance is ``noisy`` (a pass). The
+gate re-measures any crossed timing before its verdict (see :mod:`perfkit.check.gate`).
+Deterministic metrics (plan cost, module count) compare exactly unless limits say how
+much change is acceptable.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 
 from perfkit.check.fmt import fmt_value
@@ -141,7 +140,3 @@ def gone_metric(check: str, metric: Metric) -> MetricResult:
         baseline=metric.samples,
         note="in the baseline, not produced by any check now",
     )
-
-
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values))

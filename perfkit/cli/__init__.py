@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from perfkit import __version__
 from perfkit.cli.common import CliState
+from perfkit.config import Config
 from perfkit.errors import EXIT_INTERRUPTED, EXIT_USAGE, PerfkitError
 
 _GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
@@ -33,8 +34,20 @@ class PerfkitGroup(TyperGroup):
             head, tail = args[:cut], args[cut:]
         else:
             head, tail = args, []
-        flags = [a for a in head if a in _GLOBAL_FLAGS]
-        rest = [a for a in head if a not in _GLOBAL_FLAGS]
+        flags: list[str] = []
+        rest: list[str] = []
+        i = 0
+        while i < len(head):
+            arg = head[i]
+            if arg in _GLOBAL_FLAGS or arg.startswith("--config="):
+                flags.append(arg)
+            elif arg == "--config" and i + 1 < len(head):
+                # `perfkit check --config ci.toml` like `perfkit --config ci.toml check`
+                flags += head[i : i + 2]
+                i += 1
+            else:
+                rest.append(arg)
+            i += 1
         return super().parse_args(ctx, flags + rest + tail)
 
     def invoke(self, ctx: ClickContext) -> Any:
@@ -115,6 +128,31 @@ def _root(
         raise typer.Exit(exc.exit_code) from None
     ctx.obj = CliState(debug=debug, quiet=quiet, config=cfg)
     ctx.default_map = default_map(cfg)
+    _check_section(ctx, cfg)
+
+
+# Sections with their own structure, validated by their readers.
+_FREE_SECTIONS = frozenset({"db", "check"})
+
+
+def _check_section(ctx: typer.Context, cfg: Config) -> None:
+    """A misspelt key in ``[analyze]`` must not be silently ignored."""
+    from perfkit.config import unknown_options
+    from perfkit.errors import ConfigError
+
+    name = ctx.invoked_subcommand
+    if not name or name in _FREE_SECTIONS or cfg.path is None:
+        return
+    group = ctx.command
+    cmd = group.get_command(ctx, name) if isinstance(group, TyperGroup) else None
+    if cmd is None:
+        return
+    params = {p.name for p in cmd.params if p.name}
+    bad = unknown_options(cfg, name, params)
+    if bad:
+        exc = ConfigError(cfg.path, f"unknown option for perfkit {name}", section=name, key=bad[0])
+        _report_error(ctx, exc)
+        raise typer.Exit(exc.exit_code)
 
 
 def _register() -> None:
