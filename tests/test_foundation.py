@@ -189,9 +189,10 @@ def test_config_section_sets_option_defaults_and_rejects_unknown_keys(
 
 
 def test_every_sample_config_key_is_a_real_option(cli: object) -> None:
+    from typer.main import get_command
+
     from perfkit.cli import app
     from perfkit.config import load_config, unknown_options
-    from typer.main import get_command
 
     group = get_command(app)
     sample = Path(__file__).resolve().parent.parent / "sample_configs" / "perfkit.toml"
