@@ -321,6 +321,9 @@ def test_cli_errors_exit_2_without_perfkit_traceback(cli: Any, tmp_path: Path) -
     assert r.stderr == (
         "perfkit: error: --lambda-memory-mb: Lambda memory is between 128 and 10240 MB\n"
     )
+    r = cli("coldstart", "x", "--html", str(tmp_path / "no" / "c.html"))
+    assert r.exit_code == 2
+    assert r.stderr == f"perfkit: error: --html: directory {tmp_path / 'no'} does not exist\n"
     r = cli("coldstart", "x", "--importtime-log", str(tmp_path / "a.log"))
     assert r.exit_code == 2
     assert r.stderr == "perfkit: error: TARGET: give a target or --importtime-log, not both\n"
@@ -388,3 +391,11 @@ def test_a_function_called_indirectly_at_import_time_is_demoted_by_the_probe(
     assert [c.module for c in r.candidates] == ["csv"]
     assert r.candidates[0].saving_ms is not None
     assert not r.warnings
+
+
+def test_python_path_relative_to_cwd(tmp_path: Path) -> None:
+    write_project(tmp_path, {"h.py": "X = 1\n"})
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    r = profile("h", runs=1, cwd=tmp_path, python="venv/bin/python")
+    assert r.python_version == ".".join(map(str, sys.version_info[:3]))

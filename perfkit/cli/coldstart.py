@@ -127,6 +127,10 @@ def coldstart_cmd(
     """Where a handler's cold start goes: import tree, statistics, lazy-load candidates."""
     from perfkit.errors import UsageError
 
+    for option, file in (("--output", output), ("--html", html)):
+        # fail before minutes of runs, not after
+        if file is not None and not file.parent.is_dir() and str(file.parent):
+            raise UsageError(option, f"directory {file.parent} does not exist")
     if importtime_log:
         if target:
             raise UsageError("TARGET", "give a target or --importtime-log, not both")

@@ -43,7 +43,7 @@ def to_document(result: ColdstartResult, *, top: int = 20, terminal: bool = Fals
             f"${lam.cost_per_million_cold_starts:.2f} per million cold starts"
         )
         if lam.init_share is not None:
-            line += f", {lam.init_share * 100:.0f}% of a cold invocation"
+            line += f", {lam.init_share * 100:.1f}% of a cold invocation"
         if lam.saving_per_million_cold_starts is not None and r.candidates:
             line += f"; deferring saves ${lam.saving_per_million_cold_starts:.2f}/million"
         summary.append(line)
