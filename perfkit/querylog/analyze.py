@@ -224,9 +224,11 @@ class _Acc:
         self.last: dt.datetime | None = None
         self.first_f = math.inf
         self.last_f = -math.inf
-        self.dbs: set[str] = set()
-        self.users: set[str] = set()
-        self.apps: set[str] = set()
+        # insertion-ordered (dicts, not sets): "the first MAX_NAMES seen" must merge
+        # across the ranges of a parallel run exactly as in one pass
+        self.dbs: dict[str, None] = {}
+        self.users: dict[str, None] = {}
+        self.apps: dict[str, None] = {}
         self.example = ev
         self.cls: StatementClass | None = None
 
@@ -369,11 +371,11 @@ class _Accumulator:
                 else:
                     untimed += 1
                 if ev.database is not None and len(a.dbs) < MAX_NAMES:
-                    a.dbs.add(ev.database)
+                    a.dbs[ev.database] = None
                 if ev.user is not None and len(a.users) < MAX_NAMES:
-                    a.users.add(ev.user)
+                    a.users[ev.user] = None
                 if ev.application is not None and len(a.apps) < MAX_NAMES:
-                    a.apps.add(ev.application)
+                    a.apps[ev.application] = None
                 t = ev.ts
                 if t is None:
                     untimed_ts += 1

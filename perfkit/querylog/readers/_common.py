@@ -205,6 +205,10 @@ class Linker:
         self._drain()
         return True
 
+    def has_pending(self) -> bool:
+        """Statements still wait for a duration (or hold later events back)."""
+        return bool(self._pending or self._queue)
+
     def finish(self) -> None:
         for entry in self._queue:
             entry[1] = True

@@ -29,8 +29,27 @@ _NOT_EVENTS = ("parse ", "bind ", "plan:")
 _ATTACHED = frozenset({"DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY", "LOCATION"})
 
 
+class ChunkEdges:
+    """What a reader of one byte range of a log reports for joining it to its neighbours
+    (parallel ``analyze``): the first timestamp it order-checked would have been compared
+    with the previous range's last one, and statements still waiting for a duration
+    (``log_statement`` linking) mean the split point was not safe."""
+
+    __slots__ = ("check_tail", "first", "last", "pending")
+
+    def __init__(self, check_tail: bool) -> None:
+        self.check_tail = check_tail  # another range follows: order-check the last message
+        # (ts, line, number of warnings written before the check)
+        self.first: tuple[dt.datetime, int, int] | None = None
+        self.last: dt.datetime | None = None
+        self.pending = False
+
+
 def read_stderr(
-    lines: Iterable[tuple[int, str]], ctx: Context, prefix: CompiledPrefix
+    lines: Iterable[tuple[int, str]],
+    ctx: Context,
+    prefix: CompiledPrefix,
+    edges: ChunkEdges | None = None,
 ) -> Iterator[LogEvent]:
     """Events from numbered lines of a stderr log (line ends may still be there)."""
     match = prefix.regex.match
@@ -81,8 +100,11 @@ def read_stderr(
             meta: Meta = meta_of(cur)  # type: ignore[assignment]
             ts = meta[0]
             if ts is not None:
-                if prev_ts is not None and ts < prev_ts:
-                    ctx.disorder(prev_ts, ts, cur_line)
+                if prev_ts is not None:
+                    if ts < prev_ts:
+                        ctx.disorder(prev_ts, ts, cur_line)
+                elif edges is not None:
+                    edges.first = (ts, cur_line, len(ctx.stream.warnings))
                 prev_ts = ts
             ev = handle(cur_msg, "\n".join(detail) if detail is not None else None, meta, cur_line)
             if ev is not None:
@@ -112,14 +134,28 @@ def read_stderr(
     if cur is not None:
         if cur_parts:
             cur_msg = "\n".join([cur_msg, *cur_parts])
+        meta = meta_of(cur)  # type: ignore[assignment]
+        if edges is not None and edges.check_tail:
+            # a whole log checks this message when the next range's first line arrives
+            ts = meta[0]
+            if ts is not None:
+                if prev_ts is not None:
+                    if ts < prev_ts:
+                        ctx.disorder(prev_ts, ts, cur_line)
+                else:
+                    edges.first = (ts, cur_line, len(ctx.stream.warnings))
+                prev_ts = ts
         ev = handle(
             cur_msg,
             "\n".join(detail) if detail is not None else None,
-            meta_of(cur),  # type: ignore[arg-type]
+            meta,
             cur_line,
         )
         if ev is not None:
             yield ev
+    if edges is not None:
+        edges.last = prev_ts
+        edges.pending = linker.has_pending()
     linker.finish()
     yield from out
     out.clear()
