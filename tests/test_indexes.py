@@ -409,3 +409,11 @@ def test_quote_ident_round_trips_through_a_sql_parser(name: str) -> None:
     table = tree.find(exp.Table)
     assert table is not None
     assert table.name == name or (not table.this.quoted and table.name.lower() == name)
+
+
+def test_a_mistyped_statement_given_with_s_is_reported_not_dropped() -> None:
+    from perfkit.indexes.workload import load_workload
+
+    wl = load_workload(statements=["SELEC 1", "SET work_mem = '64MB'", "SELECT 1"])
+    assert sorted(q.sql for q in wl.queries) == ["SELEC 1", "SELECT 1"]
+    assert wl.skipped == 1  # SET is not a query: skipped, not reported as an error

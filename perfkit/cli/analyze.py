@@ -87,6 +87,17 @@ def analyze_cmd(
         bool,
         typer.Option("--strict", help="Fail on the first line that cannot be parsed."),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for a large uncompressed stderr log (same results as 1, "
+            "which reads in this process); default: one per core.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:
@@ -109,6 +120,7 @@ def analyze_cmd(
         prefix=prefix,
         strict=strict,
         progress=progress(ctx),
+        jobs=jobs,
     )
     emit(to_document(result, top=top, debug=st.debug), fmt, output, ctx=ctx)
 

@@ -42,7 +42,7 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
         if warnings:
             raise UsageError("--from-stats", warnings[0])
         raise UsageError(
-            "QUERIES",
+            "FILES",
             "no queries to work on: give a .sql file or a log, -s SQL, or --from-stats"
             + (f" ({wl.filtered} below --min-calls/--min-time-ms)" if wl.filtered else ""),
         )

@@ -45,6 +45,16 @@ def is_plannable(sql: str) -> bool:
     return _PLANNABLE.match(sql) is not None
 
 
+# Statements a user may pass with -s that are not queries at all; anything else given
+# explicitly is planned, so that a typo is reported ("could not parse") rather than dropped.
+_UTILITY = re.compile(
+    r"^\s*(?:SET|RESET|SHOW|BEGIN|START|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|CREATE|ALTER|DROP|"
+    r"GRANT|REVOKE|VACUUM|ANALYZE|COPY|LISTEN|NOTIFY|DISCARD|DEALLOCATE|PREPARE|EXECUTE|"
+    r"LOCK|CHECKPOINT|TRUNCATE|COMMENT|CALL|DO|FETCH|CLOSE|DECLARE|MOVE)\b",
+    re.I,
+)
+
+
 class _Acc:
     __slots__ = (
         "calls",
@@ -76,7 +86,8 @@ def _fold(
     accs: dict[str, _Acc] = {}
     skipped = 0
     for sql, params, calls, ms, source in items:
-        if not is_plannable(sql):
+        explicit = source.startswith("-s #")
+        if not is_plannable(sql) and (not explicit or _UTILITY.match(sql)):
             skipped += 1
             continue
         f = fp(sql)

@@ -259,20 +259,58 @@ def analyze(
     prefix: str | None = None,
     strict: bool = False,
     progress: ProgressSink | None = None,
+    jobs: int | None = 1,
 ) -> AnalyzeResult:
-    """Read ``paths`` (``-`` = stdin, compressed files transparently) and analyse them."""
+    """Read ``paths`` (``-`` = stdin, compressed files transparently) and analyse them.
+
+    ``jobs`` > 1 (``None``: one per core) reads a single large uncompressed stderr log
+    in byte ranges with that many worker processes; the result is the same as with
+    ``jobs=1`` (see :mod:`perfkit.querylog.parallel`). Other inputs are read in one pass.
+    """
     from perfkit.querylog.readers import read_logs
 
     opts = options or AnalyzeOptions()
     stream = read_logs(
         paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
     )
-    acc = _Accumulator(opts, has_timeline=True)
-    acc.consume(stream)
     files = tuple(
         FileSummary(f.path, f.format, f.prefix, f.prefix_inferred, f.compression)
         for f in stream.files
     )
+    if jobs is None:
+        from perfkit.querylog.parallel import default_jobs
+
+        jobs = default_jobs()
+    if jobs > 1:
+        from perfkit.querylog import parallel
+
+        compiled = stream._plans[0].compiled if stream._plans else None
+        if compiled is not None and parallel.eligible(stream, jobs):
+            pacc = _Accumulator(opts, has_timeline=True)
+            gc_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                merged = parallel.run(
+                    pacc, stream, compiled, jobs=jobs, strict=strict, progress=progress
+                )
+            except parallel.NotSplittable:
+                # a cut fell inside log_statement linking: read it in one pass instead
+                stream = read_logs(
+                    paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
+                )
+            else:
+                return pacc.result(
+                    skipped_lines=merged.skipped_lines,
+                    files=files,
+                    warnings=tuple(merged.warnings),
+                    skipped_samples=tuple(merged.skipped_samples),
+                    has_timeline=True,
+                )
+            finally:
+                if gc_enabled:
+                    gc.enable()
+    acc = _Accumulator(opts, has_timeline=True)
+    acc.consume(stream)
     return acc.result(
         skipped_lines=stream.skipped_lines,
         files=files,
@@ -406,6 +444,31 @@ class _Accumulator:
             )
             self.slow_count, self.stats_rows, self.untimed_ts = slow_count, stats_rows, untimed_ts
             self.first_f, self.first, self.last_f, self.last = first_f, first, last_f, last
+
+    def consume_records(
+        self, records: Iterable[tuple[float | None, str, int, float | None, object]]
+    ) -> None:
+        """The order-dependent half of ``_consume`` for records made by the workers of a
+        parallel run (see :mod:`perfkit.querylog.parallel`), fed in file order."""
+        accs = self.accs
+        timeline_add = self.timeline.add
+        replay_add = self.replay.add if self.replay is not None and self.has_timeline else None
+        total_ms = self.total_ms
+        try:
+            for tf, fid, key, d, session in records:
+                a = accs[fid]
+                bi = 0
+                if d is not None:
+                    bi = bucket_index(d)
+                    a.digest.add(d, bi)
+                    total_ms += d
+                if tf is None:
+                    continue
+                timeline_add(tf, d, bi)
+                if replay_add is not None:
+                    replay_add(tf, fid, key, d, session, a.cls)  # type: ignore[arg-type]
+        finally:
+            self.total_ms = total_ms
 
     def result(
         self,

@@ -1,0 +1,526 @@
+"""Parallel ``analyze`` of one large stderr log: byte ranges read by worker processes.
+
+The file is cut into ranges at lines that start a new log entry (the prefix matches and
+the message is not one of the lines attached to the previous message: ``DETAIL``,
+``STATEMENT``, ...; never a tab continuation line), so every message is read whole by
+one worker. Each worker (a forked process) runs the stderr reader on its range, then
+fingerprints and counts per fingerprint (calls, first/last seen, names, example), keeps
+its slow-query candidates, and turns every event into a compact record
+``(ts, fingerprint id, cache key hash, duration, session)``.
+
+The parent merges ranges strictly in file order and replays the records in order, so
+everything order-dependent is computed exactly as in one pass: duration digests and
+float totals (additions happen in the same order), the timeline, the cache replay
+(through the same reorder buffer), "first seen" values, the first N names, the slowest
+statements (ties broken by global position), skipped-line samples and once-per-file
+warnings (the time-order check across a cut is done by the parent). At most
+``jobs + 1`` ranges are in flight, so memory stays flat whatever the log's size.
+
+What could differ from one pass is ``log_statement`` linking: a ``statement:`` line
+waiting for its session's ``duration:`` line in a later range. A worker reports
+statements still waiting at the end of its range; the parent then drops the parallel
+run and reads the file in one pass (correct, just slower; logs with
+``log_min_duration_statement`` alone never wait).
+
+Only where ``fork`` exists (the workers inherit the parsed prefix, and Python's string
+hash seed that the cache keys rely on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import heapq
+import io
+import math
+import multiprocessing
+import os
+import signal
+import stat
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from perfkit.errors import PerfkitError
+from perfkit.querylog.classify import StatementClass, classify
+from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
+from perfkit.querylog.model import LogEvent
+from perfkit.querylog.readers._common import SAMPLE_LIMIT, Context
+from perfkit.querylog.readers.prefix import CompiledPrefix
+from perfkit.querylog.readers.stderr import _ATTACHED, ChunkEdges, read_stderr
+
+if TYPE_CHECKING:
+    from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
+    from perfkit.querylog.readers import LogStream
+    from perfkit.report.progress import ProgressSink
+
+__all__ = ["CHUNK_ENV", "MIN_PARALLEL_BYTES", "NotSplittable", "default_jobs", "plan_chunks"]
+
+#: Files smaller than this are read in one process (start-up would cost more).
+MIN_PARALLEL_BYTES = 16 << 20
+#: Internal knob (tests, benchmarks): range size in bytes; also lifts the size threshold.
+CHUNK_ENV = "PERFKIT_ANALYZE_CHUNK_BYTES"
+_MAX_CHUNK = 4 << 20
+_MIN_CHUNK = 1 << 20
+_ORDER = "order"
+_FOREIGN = "foreign"
+_ZONE = "zone"
+
+
+class NotSplittable(Exception):
+    """A cut fell between linked messages: the caller reads the file in one pass."""
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def eligible(stream: LogStream, jobs: int) -> bool:
+    """One uncompressed regular stderr file, large enough (or the knob set)."""
+    if jobs < 2 or len(stream.files) != 1 or not fork_available():
+        return False
+    info = stream.files[0]
+    if info.format != "stderr" or info.compression != "none" or info.path == "<stdin>":
+        return False
+    try:
+        st = os.stat(info.path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    return _chunk_env() is not None or st.st_size >= MIN_PARALLEL_BYTES
+
+
+def _chunk_env() -> int | None:
+    raw = os.environ.get(CHUNK_ENV)
+    if not raw:
+        return None
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        return None
+
+
+# -- cutting --------------------------------------------------------------------------
+def _is_entry_start(line: bytes, prefix: CompiledPrefix) -> bool:
+    if not line or line[:1] in (b"\t", b"\n", b"\r"):
+        return False
+    if b"\r" in line.rstrip(b"\r\n"):
+        return False  # a lone CR would split this line differently when read as text
+    text = line.decode("utf-8", "replace")
+    m = prefix.regex.match(text) or (prefix.slow or prefix.regex).match(text)
+    return m is not None and m.group("sev") not in _ATTACHED
+
+
+def _count_lines(data: bytes) -> int:
+    # as io.TextIOWrapper(newline="") splits: \n, \r\n and a lone \r end a line
+    n = data.count(b"\n")
+    cr = data.count(b"\r")
+    if cr:
+        n += cr - data.count(b"\r\n")
+    return n
+
+
+def plan_chunks(
+    path: str, prefix: CompiledPrefix, jobs: int, chunk: int | None = None
+) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, first line number)`` of each range, in file order (lazily)."""
+    size = os.path.getsize(path)
+    if chunk is None:
+        chunk = _chunk_env()
+    if chunk is None:
+        chunk = min(_MAX_CHUNK, max(_MIN_CHUNK, math.ceil(size / (4 * jobs))))
+    with open(path, "rb") as f:
+        start = 0
+        line0 = 1
+        while start < size:
+            end = size
+            target = start + chunk
+            if target < size:
+                f.seek(target)
+                f.readline()  # to the next line start
+                pos = f.tell()
+                while pos < size:
+                    line = f.readline()
+                    if _is_entry_start(line, prefix):
+                        end = pos
+                        break
+                    pos += len(line)
+            f.seek(start)
+            data = f.read(end - start)
+            yield start, end, line0
+            line0 += _count_lines(data)
+            start = end
+
+
+# -- workers --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    prefix: CompiledPrefix
+    strict: bool
+    options: AnalyzeOptions
+
+
+_JOB: _Job | None = None  # set in the parent before forking; workers inherit it
+_FPR: Fingerprinter | None = None  # per worker process
+_CLASSES: dict[str, StatementClass] = {}
+
+
+class _ChunkStream:
+    def __init__(self) -> None:
+        self.skipped_lines = 0
+        self.skipped_samples: list[tuple[str, int, str]] = []
+        self.warnings: list[tuple[str, str]] = []
+
+
+class _ChunkContext(Context):
+    """Tags the warnings that are written once per file, so the parent can dedupe."""
+
+    _kind = ""
+
+    def warn(self, message: str) -> None:
+        kind = self._kind or (_ZONE if message.startswith("unknown time zone") else "")
+        cast(_ChunkStream, self.stream).warnings.append((kind, message))
+
+    def foreign(self, line: int, what: str) -> None:
+        self._kind = _FOREIGN
+        try:
+            super().foreign(line, what)
+        finally:
+            self._kind = ""
+
+    def disorder(self, last: dt.datetime, ts: dt.datetime, line: int) -> None:
+        self._kind = _ORDER
+        try:
+            super().disorder(last, ts, line)
+        finally:
+            self._kind = ""
+
+
+# (ts or None, fingerprint id, cache key hash, duration or None, session)
+Record = tuple["float | None", str, int, "float | None", "str | int | None"]
+
+
+@dataclass
+class _Part:
+    accs: dict[str, _Acc]
+    by_id: dict[str, Fingerprint]
+    records: list[Record]
+    slow: list[tuple[float, int, LogEvent, str]]
+    events: int
+    queries: int
+    timed: int
+    untimed: int
+    untimed_ts: int
+    slow_count: int
+    first: dt.datetime | None
+    first_f: float
+    last: dt.datetime | None
+    last_f: float
+    skipped_lines: int
+    skipped_samples: list[tuple[str, int, str]]
+    warnings: list[tuple[str, str]]
+    edges: ChunkEdges
+
+
+@dataclass
+class _Failure:
+    error: type[PerfkitError]
+    state: dict[str, Any]
+    args: tuple[Any, ...]
+
+    def rebuild(self) -> PerfkitError:
+        # PerfkitError subclasses take keyword-only constructor arguments, which pickle
+        # cannot replay: rebuild the same object from its state instead
+        exc = self.error.__new__(self.error)
+        exc.args = self.args
+        exc.__dict__.update(self.state)
+        return exc
+
+
+def _init_worker() -> None:
+    # Ctrl-C goes to the whole process group: the parent alone decides what to do
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Failure:
+    start, end, line0, last = task
+    job = _JOB
+    assert job is not None
+    gc.disable()
+    try:
+        with open(job.path, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
+        stream = _ChunkStream()
+        ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
+        edges = ChunkEdges(check_tail=not last)
+        events = read_stderr(enumerate(text, line0), ctx, job.prefix, edges)
+        return _consume(events, job.options, stream, edges)
+    except PerfkitError as exc:
+        return _Failure(type(exc), dict(exc.__dict__), exc.args)
+
+
+def _consume(
+    events: Iterable[LogEvent], opts: AnalyzeOptions, stream: _ChunkStream, edges: ChunkEdges
+) -> _Part:
+    """The per-event work of ``_Accumulator._consume`` that does not depend on order
+    across ranges; the rest becomes one record per event."""
+    from perfkit.querylog.analyze import MAX_NAMES, _Acc, _naive_ts
+
+    global _FPR
+    # one fingerprinter and class cache per worker, kept across its ranges: a range
+    # must not pay again for parsing shapes the worker has seen (by_id keeps the first
+    # fingerprint of an id from an earlier range of this worker, which the parent's
+    # in-order merge has then already taken; same for classes)
+    if _FPR is None:
+        _FPR = Fingerprinter()
+    fpr = _FPR
+    classes = _CLASSES
+    accs: dict[str, _Acc] = {}
+    records: list[Record] = []
+    rec = records.append
+    slow_ms = opts.slow_ms
+    slow_limit = opts.slow_limit
+    slow_heap: list[tuple[float, int, LogEvent, str]] = []
+    queries = timed = untimed = untimed_ts = slow_count = seq = 0
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    first_f, last_f = math.inf, -math.inf
+    for ev in events:
+        seq += 1
+        q = ev.query
+        fid = fpr(q).id
+        a = accs.get(fid)
+        if a is None:
+            a = accs[fid] = _Acc(ev)
+            cls = classes.get(fid)
+            if cls is None:
+                cls = classes[fid] = classify(q)
+            a.cls = cls
+        a.calls += 1  # stderr events are single calls
+        queries += 1
+        d = ev.duration_ms
+        if d is not None:
+            timed += 1
+            if d >= slow_ms:
+                slow_count += 1
+                if slow_limit:
+                    item = (d, -seq, ev, fid)
+                    if len(slow_heap) < slow_limit:
+                        heapq.heappush(slow_heap, item)
+                    elif item > slow_heap[0]:
+                        heapq.heapreplace(slow_heap, item)
+        else:
+            untimed += 1
+        if ev.database is not None and len(a.dbs) < MAX_NAMES:
+            a.dbs[ev.database] = None
+        if ev.user is not None and len(a.users) < MAX_NAMES:
+            a.users[ev.user] = None
+        if ev.application is not None and len(a.apps) < MAX_NAMES:
+            a.apps[ev.application] = None
+        session = ev.session if ev.session is not None else ev.pid
+        t = ev.ts
+        if t is None:
+            untimed_ts += 1
+            rec((None, fid, 0, d, session))
+            continue
+        tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
+        if tf < a.first_f:
+            a.first_f, a.first = tf, t
+        if tf > a.last_f:
+            a.last_f, a.last = tf, t
+        if tf < first_f:
+            first_f, first = tf, t
+        if tf > last_f:
+            last_f, last = tf, t
+        rec((tf, fid, hash((fid, q, ev.params)), d, session))
+    by_id = {fid: fpr.by_id[fid] for fid in accs}
+    return _Part(
+        accs,
+        by_id,
+        records,
+        slow_heap,
+        seq,
+        queries,
+        timed,
+        untimed,
+        untimed_ts,
+        slow_count,
+        first,
+        first_f,
+        last,
+        last_f,
+        stream.skipped_lines,
+        stream.skipped_samples,
+        stream.warnings,
+        edges,
+    )
+
+
+# -- parent ---------------------------------------------------------------------------
+class _Merger:
+    """Folds the ranges' parts, in file order, into the parent's accumulator."""
+
+    def __init__(self, acc: _Accumulator, stream: LogStream, source: str, strict: bool) -> None:
+        self.acc = acc
+        self.events = 0
+        self.skipped_lines = 0
+        self.skipped_samples: list[tuple[str, int, str]] = []
+        self.warnings: list[str] = list(stream.warnings)
+        self._sink = _ChunkStream()
+        self._ctx = Context(cast("LogStream", self._sink), source, strict)
+        self._zones: set[str] = set()
+        self._last_ts: dt.datetime | None = None
+
+    def _warn(self, kind: str, text: str) -> None:
+        ctx = self._ctx
+        if kind == _ORDER:
+            if ctx._order_warned:
+                return
+            ctx._order_warned = True
+        elif kind == _FOREIGN:
+            if ctx._foreign_warned:
+                return
+            ctx._foreign_warned = True
+        elif kind == _ZONE:
+            if text in self._zones:
+                return
+            self._zones.add(text)
+        self.warnings.append(text)
+
+    def _boundary(self, edges: ChunkEdges) -> None:
+        first = edges.first
+        if first is not None and self._last_ts is not None and first[0] < self._last_ts:
+            before = len(self._sink.warnings)
+            self._ctx.disorder(self._last_ts, first[0], first[1])
+            if len(self._sink.warnings) > before:
+                self.warnings.append(self._sink.warnings.pop())  # type: ignore[arg-type]
+
+    def add(self, part: _Part) -> None:
+        from perfkit.querylog.analyze import MAX_NAMES
+        from perfkit.querylog.stats import DurationDigest
+
+        acc = self.acc
+
+        # warnings, with the order check across the cut where one pass would do it
+        at = part.edges.first[2] if part.edges.first is not None else len(part.warnings)
+        for i, (kind, text) in enumerate(part.warnings):
+            if i == at:
+                self._boundary(part.edges)
+            self._warn(kind, text)
+        if at >= len(part.warnings):
+            self._boundary(part.edges)
+        if part.edges.last is not None:
+            self._last_ts = part.edges.last
+        self.skipped_lines += part.skipped_lines
+        room = SAMPLE_LIMIT - len(self.skipped_samples)
+        if room > 0:
+            self.skipped_samples.extend(part.skipped_samples[:room])
+
+        by_id = acc.fingerprinter.by_id
+        for fid, fp in part.by_id.items():
+            by_id.setdefault(fid, fp)
+        accs = acc.accs
+        for fid, pa in part.accs.items():
+            a = accs.get(fid)
+            if a is None:
+                pa.digest = DurationDigest()  # filled from the records, in order
+                accs[fid] = pa
+                continue
+            a.calls += pa.calls
+            if pa.first_f < a.first_f:
+                a.first_f, a.first = pa.first_f, pa.first
+            if pa.last_f > a.last_f:
+                a.last_f, a.last = pa.last_f, pa.last
+            for mine, theirs in ((a.dbs, pa.dbs), (a.users, pa.users), (a.apps, pa.apps)):
+                for name in theirs:
+                    if len(mine) >= MAX_NAMES:
+                        break
+                    mine[name] = None
+        acc.queries += part.queries
+        acc.timed += part.timed
+        acc.untimed += part.untimed
+        acc.untimed_ts += part.untimed_ts
+        acc.slow_count += part.slow_count
+        if part.first_f < acc.first_f:
+            acc.first_f, acc.first = part.first_f, part.first
+        if part.last_f > acc.last_f:
+            acc.last_f, acc.last = part.last_f, part.last
+        limit = acc.opts.slow_limit
+        heap = acc.slow_heap
+        for d, neg, ev, fid in part.slow:
+            item = (d, neg - self.events, ev, fid)  # the position in the whole file
+            if len(heap) < limit:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        self.events += part.events
+        acc.consume_records(part.records)
+
+
+def run(
+    acc: _Accumulator,
+    stream: LogStream,
+    prefix: CompiledPrefix,
+    *,
+    jobs: int,
+    strict: bool,
+    progress: ProgressSink | None,
+) -> _Merger:
+    """Read the single file of ``stream`` in ranges with ``jobs`` workers into ``acc``.
+
+    Raises :class:`NotSplittable` when the result could differ from one pass.
+    """
+    global _JOB
+    path = stream.files[0].path
+    size = os.path.getsize(path)
+    _JOB = _Job(path, prefix, strict, acc.opts)
+    merger = _Merger(acc, stream, path, strict)
+    ctx = multiprocessing.get_context("fork")
+    # fork before a progress bar starts its refresh thread
+    pool = ctx.Pool(jobs, initializer=_init_worker)
+    ok = False
+    try:
+        if progress is not None:
+            progress.start("Reading logs", total=float(size) or None)
+        chunks = plan_chunks(path, prefix, jobs)
+        inflight: deque[tuple[Any, int]] = deque()
+        nxt = next(chunks, None)
+        while nxt is not None or inflight:
+            while nxt is not None and len(inflight) <= jobs:
+                start, end, line0 = nxt
+                nxt = next(chunks, None)
+                inflight.append(
+                    (pool.apply_async(_run_chunk, ((start, end, line0, nxt is None),)), end)
+                )
+            res, end = inflight.popleft()
+            part = res.get()
+            if isinstance(part, _Failure):
+                raise part.rebuild()
+            if part.edges.pending and (nxt is not None or inflight):
+                raise NotSplittable(path)
+            merger.add(part)
+            if progress is not None:
+                progress.update(completed=float(end))
+        ok = True
+    finally:
+        if ok:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
+        _JOB = None
+        if progress is not None:
+            progress.finish()
+    return merger
