@@ -489,22 +489,41 @@ def run(
     merger = _Merger(acc, stream, path, strict)
     ctx = multiprocessing.get_context("fork")
     # fork before a progress bar starts its refresh thread
+    before = {p.pid for p in multiprocessing.active_children()}
     pool = ctx.Pool(jobs, initializer=_init_worker)
+    workers = {p.pid for p in multiprocessing.active_children()} - before
     ok = False
     try:
         if progress is not None:
             progress.start("Reading logs", total=float(size) or None)
         chunks = plan_chunks(path, prefix, jobs)
+        # ranges handed out ahead of the merge: workers stay busy while the parent
+        # replays a range, and at most this many parts wait in memory
+        window = 2 * jobs
         inflight: deque[tuple[Any, int]] = deque()
         nxt = next(chunks, None)
-        while nxt is not None or inflight:
-            while nxt is not None and len(inflight) <= jobs:
+
+        def fill() -> None:
+            nonlocal nxt
+            while nxt is not None and len(inflight) < window:
                 start, end, line0 = nxt
                 nxt = next(chunks, None)
-                inflight.append(
-                    (pool.apply_async(_run_chunk, ((start, end, line0, nxt is None),)), end)
-                )
+                task = (start, end, line0, nxt is None)
+                inflight.append((pool.apply_async(_run_chunk, (task,)), end))
+
+        fill()
+        while inflight:
             res, end = inflight.popleft()
+            fill()
+            while not res.ready():
+                res.wait(0.25)
+                # a killed worker (OOM killer...) is silently replaced by the pool and its
+                # range would never arrive
+                if not workers <= {p.pid for p in multiprocessing.active_children()}:
+                    raise PerfkitError(
+                        "a worker process died unexpectedly (out of memory?); "
+                        "try --jobs 1 to read the log in one process"
+                    )
             part = res.get()
             if isinstance(part, _Failure):
                 raise part.rebuild()

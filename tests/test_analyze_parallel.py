@@ -1,0 +1,164 @@
+"""analyze --jobs N: byte ranges read by worker processes give exactly the one-pass result."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfkit.querylog import parallel
+from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.document import to_document
+from perfkit.querylog.readers import read_logs
+from perfkit.report.render import render
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "querylog"
+SAMPLES = ROOT / "sample_configs" / "logs"
+# every statement is "slow" (the order of equal durations is by position in the file)
+# and two TTLs are swept, so the slow list, the replay and the per-fingerprint cache
+# figures all take part in the comparison; TOP25 keeps only the slowest 25
+ALL = AnalyzeOptions(slow_ms=0.0, slow_limit=100_000, ttls=(1.0, 60.0))
+TOP25 = AnalyzeOptions(slow_ms=0.5, slow_limit=25, ttls=(1.0, 60.0))
+
+
+def _json(path: Path, jobs: int, opts: AnalyzeOptions = ALL) -> str:
+    r = analyze([path], opts, jobs=jobs)
+    return render(to_document(r, top=0, debug=True), "json")
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Records whether the parallel path ran to the end, and over how many ranges."""
+    seen: dict[str, Any] = {"ranges": 0, "fallback": False}
+    real_run, real_plan = parallel.run, parallel.plan_chunks
+
+    def plan(*a: Any, **kw: Any) -> Any:
+        for c in real_plan(*a, **kw):
+            seen["ranges"] += 1
+            yield c
+
+    def run(*a: Any, **kw: Any) -> Any:
+        try:
+            return real_run(*a, **kw)
+        except parallel.NotSplittable:
+            seen["fallback"] = True
+            raise
+
+    monkeypatch.setattr(parallel, "plan_chunks", plan)
+    monkeypatch.setattr(parallel, "run", run)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("path", "chunk"),
+    [
+        (SAMPLES / "stderr.log", 2000),
+        (SAMPLES / "stderr.log", 700),
+        (DATA / "stderr.log", 1500),
+        (DATA / "multiline_param.log", 500),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
+)
+def test_parallel_equals_one_pass_on_real_logs(
+    path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    one = _json(path, 1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, str(chunk))
+    assert _json(path, 2) == one
+    assert spy["ranges"] >= 2 and not spy["fallback"]
+
+
+def test_warnings_skips_and_disorder_across_cuts_merge_like_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    # the real log's halves swapped (time goes back at the cut, and within ranges),
+    # plus unparseable lines in several ranges: warnings, skipped counts and samples,
+    # slow list and replay must all come out as in one pass
+    lines = (DATA / "stderr.log").read_text().splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if " LOG:  duration" in ln]
+    mid = starts[len(starts) // 2]
+    body = lines[mid:] + lines[:mid]
+    for k in (5, len(body) // 3, 2 * len(body) // 3):
+        if body[k].startswith("\t"):
+            k += 1
+        body.insert(k, f"garbage line {k}\n")
+    log = tmp_path / "swapped.log"
+    log.write_text("".join(body))
+    one = _json(log, 1, TOP25)
+    doc = json.loads(one)
+    assert doc["summary"]["skipped_lines"] == 3
+    assert any("not in time order" in w for w in doc["warnings"])
+    monkeypatch.setenv(parallel.CHUNK_ENV, "1200")
+    assert _json(log, 2, TOP25) == one
+    assert spy["ranges"] >= 4 and not spy["fallback"]
+
+
+def test_log_statement_pairs_across_a_cut_fall_back_to_one_pass(
+    monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    path = DATA / "stderr-log_statement.log"
+    one = _json(path, 1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "800")
+    assert _json(path, 2) == one
+    assert spy["fallback"]
+
+
+def test_cuts_are_at_entry_starts_with_right_line_numbers() -> None:
+    path = SAMPLES / "stderr.log"
+    prefix = read_logs([path])._plans[0].compiled
+    assert prefix is not None
+    data = path.read_bytes()
+    for size in (1, 300, 5000):
+        ranges = list(parallel.plan_chunks(str(path), prefix, 2, chunk=size))
+        assert ranges[0][0] == 0 and ranges[0][2] == 1 and ranges[-1][1] == len(data)
+        assert len(ranges) > 1
+        for (_, e0, _), (s1, _, line1) in itertools.pairwise(ranges):
+            assert e0 == s1 and data[s1 - 1 : s1] == b"\n"
+            assert line1 == data[:s1].count(b"\n") + 1
+            first = data[s1 : data.index(b"\n", s1)].decode()
+            assert not first.startswith("\t")
+            assert " LOG:  " in first or " ERROR:  " in first or " FATAL:  " in first
+
+
+def test_small_or_unsuitable_inputs_stay_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # below the size threshold, compressed, syslog or several files: one pass
+    assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 2)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "1000")
+    assert parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 2)
+    assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 1)
+    assert not parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
+    assert not parallel.eligible(read_logs([SAMPLES / "syslog.log"]), 2)
+    assert not parallel.eligible(read_logs([SAMPLES / "stderr.log", DATA / "stderr.log"]), 2)
+
+
+def test_cli_jobs_same_json_and_worker_errors_are_one_line(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    monkeypatch.setenv(parallel.CHUNK_ENV, "1500")
+    log = str(SAMPLES / "stderr.log")
+    one = cli("analyze", log, "--format", "json", "--jobs", "1")
+    two = cli("analyze", log, "--format", "json", "--jobs", "2")
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+    assert spy["ranges"] >= 2
+
+    # --strict: an unparseable line deep in the file fails inside a worker
+    lines = (SAMPLES / "stderr.log").read_text().splitlines(keepends=True)
+    k = 2 * len(lines) // 3
+    while lines[k].startswith("\t"):
+        k += 1
+    bad = tmp_path / "bad.log"
+    bad.write_text("".join([*lines[:k], "not a log line\n", *lines[k:]]))
+    r1 = cli("analyze", str(bad), "--strict", "--jobs", "1")
+    r2 = cli("analyze", str(bad), "--strict", "--jobs", "2")
+    assert r1.exit_code == r2.exit_code == 2
+    assert r2.stderr == r1.stderr
+    assert r2.stderr == (
+        f"perfkit: error: {bad}:{k + 1}: cannot parse line (--strict): 'not a log line'\n"
+    )
