@@ -483,19 +483,25 @@ def test_cli_csv_and_max_time_in_flight(cli: Any, tmp_path: Path) -> None:
     assert (rows["messages in"], rows["succeeded"], rows["still in flight"]) == ("100", "10", "90")
 
 
-def test_latency_histogram_percentiles_within_one_percent() -> None:
+def test_latency_digest_bulk_and_single_adds_agree_within_one_percent() -> None:
     import random
 
-    from perfkit.batch.config import LatencyHistogram
+    from perfkit.querylog.stats import DurationDigest
 
     rng = random.Random(5)
     xs = [rng.lognormvariate(-3, 1.2) for _ in range(20_000)]
-    h = LatencyHistogram()
-    h.add_many(xs[:10_000])
+    bulk, single = DurationDigest(), DurationDigest()
+    bulk.add_many(xs[:300])  # exact part first, then the switch to buckets mid-call
+    bulk.add_many(xs[300:10_000])
     for x in xs[10_000:]:
-        h.add(x)
+        bulk.add(x)
+    for x in xs:
+        single.add(x)
+    assert (bulk.count, bulk.min, bulk.max) == (single.count, single.min, single.max)
+    assert bulk.total == pytest.approx(single.total)
     xs.sort()
-    for q in (50, 95, 99):
-        exact = xs[int(q / 100 * len(xs)) - 1]
-        got = h.percentile(q)
+    for q in (0.5, 0.95, 0.99):
+        exact = xs[int(q * len(xs)) - 1]
+        got = bulk.quantile(q)
         assert got is not None and abs(got - exact) / exact < 0.01
+        assert got == pytest.approx(single.quantile(q), rel=1e-9)

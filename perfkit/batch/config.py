@@ -173,58 +173,6 @@ def load_model(path: Path) -> LatencyModel:
         raise InputError(path, f"fitted_model is malformed ({exc})") from None
 
 
-class LatencyHistogram:
-    """Log-bucketed histogram (about 1% resolution) so percentiles need fixed memory."""
-
-    __slots__ = ("count", "counts", "max", "min")
-    _BASE = 1e-6
-    _K = 100.0
-
-    def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
-        self.count = 0
-        self.min = math.inf
-        self.max = 0.0
-
-    def add(self, x: float) -> None:
-        b = int(math.log(x / self._BASE) * self._K) if x > self._BASE else 0
-        c = self.counts
-        c[b] = c.get(b, 0) + 1
-        self.count += 1
-        if x < self.min:
-            self.min = x
-        if x > self.max:
-            self.max = x
-
-    def add_many(self, xs: list[float]) -> None:
-        """Add many values at once (vectorised; the simulator's hot path)."""
-        if not xs:
-            return
-        import numpy as np
-
-        a = np.asarray(xs, dtype=float)
-        b = np.where(a > self._BASE, np.log(np.maximum(a, self._BASE) / self._BASE) * self._K, 0)
-        keys, counts = np.unique(b.astype(np.int64), return_counts=True)
-        c = self.counts
-        for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
-            c[k] = c.get(k, 0) + n
-        self.count += len(xs)
-        self.min = min(self.min, float(a.min()))
-        self.max = max(self.max, float(a.max()))
-
-    def percentile(self, q: float) -> float | None:
-        if not self.count:
-            return None
-        rank = max(1, math.ceil(q / 100.0 * self.count))
-        seen = 0
-        for b in sorted(self.counts):
-            seen += self.counts[b]
-            if seen >= rank:
-                mid = self._BASE * math.exp((b + 0.5) / self._K) if b else self._BASE
-                return min(max(mid, self.min), self.max)
-        return self.max
-
-
 @dataclass(frozen=True)
 class BatchOutcome:
     """One invocation: which records Lambda would retry and why."""

@@ -26,7 +26,6 @@ from typing import Any
 from perfkit.batch.config import (
     BatchOutcome,
     Conservation,
-    LatencyHistogram,
     QueueSettings,
     RetryPolicy,
     RunResult,
@@ -34,6 +33,7 @@ from perfkit.batch.config import (
 from perfkit.batch.handlers import Handler, LambdaContext, check_batch_response
 from perfkit.batch.inputs import Message
 from perfkit.batch.queue import SqsQueue
+from perfkit.querylog.stats import DurationDigest
 from perfkit.report.progress import NullProgress, ProgressSink
 
 MAX_BATCH_LOG = 1000
@@ -276,7 +276,7 @@ def run_live(
         time_scale=time_scale,
         on_dlq=on_dlq,
     )
-    hist = LatencyHistogram()
+    hist = DurationDigest()  # latencies in seconds; 1% relative error
     pending_lat: list[float] = []
     perf = time.perf_counter
     t0 = perf()
@@ -464,9 +464,9 @@ def run_live(
         handler_bugs=totals["bugs"],
         elapsed=elapsed,
         latency_from="SentTimestamp" if q.used_sent_timestamp else "run start",
-        latency_p50=hist.percentile(50),
-        latency_p95=hist.percentile(95),
-        latency_p99=hist.percentile(99),
+        latency_p50=hist.quantile(0.5),
+        latency_p95=hist.quantile(0.95),
+        latency_p99=hist.quantile(0.99),
         batch_log=tuple(batch_log),
         batch_log_omitted=omitted[0],
         stopped=stopped,

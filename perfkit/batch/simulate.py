@@ -13,7 +13,6 @@ from typing import Any
 from perfkit.batch.config import (
     BatchOutcome,
     Conservation,
-    LatencyHistogram,
     LatencyModel,
     QueueSettings,
     RetryPolicy,
@@ -21,6 +20,7 @@ from perfkit.batch.config import (
 )
 from perfkit.batch.inputs import Message
 from perfkit.batch.queue import SqsQueue
+from perfkit.querylog.stats import DurationDigest
 from perfkit.report.progress import NullProgress, ProgressSink
 
 _CHUNK = 1 << 15
@@ -64,7 +64,7 @@ def simulate(
         arrival_from_sent=settings.arrival_from_sent,
         on_dlq=on_dlq,
     )
-    hist = LatencyHistogram()
+    hist = DurationDigest()  # latencies in seconds; 1% relative error
     pending_lat: list[float] = []
     lats: list[float] = []
     li = 0
@@ -254,9 +254,9 @@ def simulate(
         handler_bugs=0,
         elapsed=end,
         latency_from="SentTimestamp" if q.used_sent_timestamp else "run start",
-        latency_p50=hist.percentile(50),
-        latency_p95=hist.percentile(95),
-        latency_p99=hist.percentile(99),
+        latency_p50=hist.quantile(0.5),
+        latency_p95=hist.quantile(0.95),
+        latency_p99=hist.quantile(0.99),
         batch_log=tuple(batch_log),
         batch_log_omitted=omitted,
         stopped=stopped,
