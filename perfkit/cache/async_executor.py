@@ -186,23 +186,7 @@ class AsyncCachedExecutor(_Core):
 
         items = [(s, None) if isinstance(s, str) else (s[0], s[1]) for s in statements]
         in_tx = self._tx_state(self._status())
-        results: list[ExecResult | None] = [None] * len(items)
-        calls: list[tuple[int, _Call]] = []
-        written: set[str] = set()
-        for i, (sql, params) in enumerate(items):
-            st = self.statement(sql)
-            dirty = bool(written) and (
-                "*" in written or any(t.rsplit(".", 1)[-1] in written for t in st.tables_read)
-            )
-            call = self._plan(sql, params, cache and not dirty, ttl, now, None, raw, in_tx)
-            if dirty and call.key is None and st.cls.cacheable:
-                call.reason = "a write earlier in the batch touched its tables"
-            written.update(t.rsplit(".", 1)[-1] for t in st.tables_written)
-            hit = self._lookup(call, False)
-            if hit is not None:
-                results[i] = hit
-            else:
-                calls.append((i, call))
+        results, calls, written = self._plan_batch(items, cache, ttl, now, raw, in_tx)
         if calls:
             async with self._connection() as conn:
                 cursors = []

@@ -14,7 +14,7 @@ callers that share it between threads hold a lock around each call.
   ``tables``; evicts least-recently-used entries beyond ``max_entries``/``max_bytes``.
   A value larger than ``max_bytes`` is not stored (counted in ``stats.rejected``).
 * ``invalidate(tables, now) -> int`` — drop every entry that read any of ``tables``
-  (matched on the unqualified name, see ``perfkit.querylog.classify.table_key``;
+  (matched on the unqualified name, see :func:`table_key`;
   ``"*"`` drops everything); returns how many live entries were dropped.
 * ``stats`` — a :class:`CacheStats` snapshot: hits, misses, evictions, invalidations,
   expirations, rejected, entries, bytes.
@@ -79,7 +79,9 @@ class CacheEntry:
         )
 
 
-def _bare(name: str) -> str:
+def table_key(name: str) -> str:
+    """The unqualified table name reads and writes are matched on (search_path is
+    unknown, so ``s.t`` and ``t`` must meet: over-invalidating is safe, missing is not)."""
     return name.rsplit(".", 1)[-1]
 
 
@@ -180,7 +182,7 @@ class QueryCache:
         if bare is None:
             if len(self._bare) > 4096:
                 self._bare.clear()
-            bare = self._bare[tabs] = tuple({_bare(t) for t in tabs})
+            bare = self._bare[tabs] = tuple({table_key(t) for t in tabs})
         entry = CacheEntry(value, tabs, size, now, now + self.ttl_s, bare)
         data[key] = entry
         self._bytes += size
@@ -207,7 +209,7 @@ class QueryCache:
             if t == ALL_TABLES:
                 dropped += self.clear(now)
                 continue
-            keys = self._by_table.pop(_bare(t), None)
+            keys = self._by_table.pop(table_key(t), None)
             if not keys:
                 continue
             for k in keys:

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from perfkit.cache.core import ALL_TABLES, table_key
 from perfkit.cache.store import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
@@ -334,6 +335,37 @@ class _Core:
             elif key is None:
                 self._bypassed += 1
         return _Call(sql, params, st, key, t, now, reason, prepare, raw)
+
+    def _plan_batch(
+        self,
+        items: list[tuple[str, Any]],
+        cache: bool,
+        ttl: float | None,
+        now: float | None,
+        raw: bool,
+        in_tx: bool,
+    ) -> tuple[list[ExecResult | None], list[tuple[int, _Call]], set[str]]:
+        """Serve what the cache can for a batch; the rest is to be sent. A read after a
+        write earlier in the same batch that touches its tables is never served. Also
+        returns the tables the batch writes (invalidated again once a pool commits)."""
+        results: list[ExecResult | None] = [None] * len(items)
+        calls: list[tuple[int, _Call]] = []
+        written: set[str] = set()
+        for i, (sql, params) in enumerate(items):
+            st = self.statement(sql)
+            dirty = bool(written) and (
+                ALL_TABLES in written or any(table_key(t) in written for t in st.tables_read)
+            )
+            call = self._plan(sql, params, cache and not dirty, ttl, now, None, raw, in_tx)
+            if dirty and call.key is None and st.cls.cacheable:
+                call.reason = "a write earlier in the batch touched its tables"
+            written.update(table_key(t) for t in st.tables_written)
+            hit = self._lookup(call, False)
+            if hit is not None:
+                results[i] = hit
+            else:
+                calls.append((i, call))
+        return results, calls, written
 
     def _lookup(self, call: _Call, explain: bool) -> ExecResult | None:
         if call.key is None:
@@ -746,23 +778,7 @@ class CachedExecutor(_Core):
 
         items = [(s, None) if isinstance(s, str) else (s[0], s[1]) for s in statements]
         in_tx = self._tx_state(self._status())
-        results: list[ExecResult | None] = [None] * len(items)
-        calls: list[tuple[int, _Call]] = []
-        written: set[str] = set()
-        for i, (sql, params) in enumerate(items):
-            st = self.statement(sql)
-            dirty = bool(written) and (
-                "*" in written or any(t.rsplit(".", 1)[-1] in written for t in st.tables_read)
-            )
-            call = self._plan(sql, params, cache and not dirty, ttl, now, None, raw, in_tx)
-            if dirty and call.key is None and st.cls.cacheable:
-                call.reason = "a write earlier in the batch touched its tables"
-            written.update(t.rsplit(".", 1)[-1] for t in st.tables_written)
-            hit = self._lookup(call, False)
-            if hit is not None:
-                results[i] = hit
-            else:
-                calls.append((i, call))
+        results, calls, written = self._plan_batch(items, cache, ttl, now, raw, in_tx)
         if calls:
             with self._connection() as conn:
                 cursors = []

@@ -59,7 +59,6 @@ def run_demo(
     """Run the whole demo on the embedded cluster and return what each tool found."""
     import tempfile
 
-    import psycopg
     from psycopg.conninfo import make_conninfo
 
     from perfkit.db import embedded
@@ -75,7 +74,7 @@ def run_demo(
     dsn = make_conninfo(admin, dbname=name)
     log = embedded.data_dir() / "log"
     try:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with connect(admin, read_only=False) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
             conn.execute(f'CREATE DATABASE "{name}"'.encode())
         t = time.perf_counter()
@@ -133,7 +132,7 @@ def run_demo(
     finally:
         if not opts.keep:
             try:
-                with psycopg.connect(admin, autocommit=True) as conn:
+                with connect(admin, read_only=False) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
             finally:
                 if not was_running:

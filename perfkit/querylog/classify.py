@@ -37,7 +37,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from perfkit.cache.core import ALL_TABLES  # "*": written by CALL/DO, effects unknown
+from perfkit.cache.core import (  # "*": written by CALL/DO, effects unknown
+    ALL_TABLES,
+    table_key,
+)
 
 Kind = Literal["read", "write", "ddl", "transaction", "other"]
 TxAction = Literal["begin", "commit", "rollback", "savepoint"]
@@ -67,11 +70,6 @@ class StatementClass:
     def is_write(self) -> bool:
         """Changes data or schema, so cached reads of its tables become stale."""
         return bool(self.tables_written)
-
-
-def table_key(name: str) -> str:
-    """The unqualified table name the cache matches on (search_path is unknown)."""
-    return name.rsplit(".", 1)[-1]
 
 
 # --- first-keyword routing for statements sqlglot does not model -----------------------
