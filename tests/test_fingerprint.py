@@ -176,3 +176,16 @@ def test_memo_agrees_with_the_parser(parts: list[list[str]]) -> None:
         except Exception:
             continue
         assert fpr(sql).id == expected, sql
+
+
+@settings(max_examples=300)
+@given(text=st.one_of(st.lists(piece, max_size=20).map("".join), st.text(max_size=60)))
+def test_memo_literal_pattern_is_the_readable_one(text: str) -> None:
+    """The memo key's literal pattern is written for speed; it blanks exactly what the
+    plain pattern (quoted strings, numbers not inside words) blanks."""
+    import re
+
+    from perfkit.querylog.fingerprint import _LITERALS
+
+    readable = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+    assert _LITERALS.sub("\x00", text) == readable.sub("\x00", text)

@@ -10,7 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfkit.querylog.readers import compile_prefix, read_logs, split_sql
-from perfkit.querylog.readers._common import format_parameters, parse_parameters
+from perfkit.querylog.readers._common import (
+    _parse_parameters_general,
+    format_parameters,
+    parse_parameters,
+)
 from perfkit.querylog.readers._time import TimestampParser
 
 values = st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=6).map(tuple)
@@ -19,6 +23,18 @@ values = st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_si
 @given(values)
 def test_parameters_round_trip(vals: tuple[str | None, ...]) -> None:
     assert parse_parameters(format_parameters(vals)) == vals
+
+
+# pieces of parameter lists, glued in any order: fast path and general parser must agree
+_pieces = st.lists(
+    st.sampled_from(["$1", "$2", "$3", "$10", " = ", "'", "''", "a", "NULL", ", ", "...", "x"]),
+    max_size=14,
+).map("".join)
+
+
+@given(st.one_of(values.map(format_parameters), _pieces))
+def test_parameters_fast_path_agrees_with_the_general_parser(text: str) -> None:
+    assert parse_parameters(text) == _parse_parameters_general(text)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])

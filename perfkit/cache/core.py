@@ -178,11 +178,7 @@ class QueryCache:
             self.rejected += 1
             return
         tabs = tables if isinstance(tables, frozenset) else frozenset(tables)
-        bare = self._bare.get(tabs)
-        if bare is None:
-            if len(self._bare) > 4096:
-                self._bare.clear()
-            bare = self._bare[tabs] = tuple({table_key(t) for t in tabs})
+        bare = self._bare_names(tabs)
         entry = CacheEntry(value, tabs, size, now, now + self.ttl_s, bare)
         data[key] = entry
         self._bytes += size
@@ -205,11 +201,16 @@ class QueryCache:
     def invalidate(self, tables: Iterable[str], now: float) -> int:
         """Drop entries that read any of ``tables``; returns the live entries dropped."""
         dropped = 0
-        for t in tables:
+        names = (
+            self._bare_names(tables)
+            if isinstance(tables, frozenset)
+            else [table_key(t) for t in tables]
+        )
+        for t in names:
             if t == ALL_TABLES:
                 dropped += self.clear(now)
                 continue
-            keys = self._by_table.pop(table_key(t), None)
+            keys = self._by_table.pop(t, None)
             if not keys:
                 continue
             for k in keys:
@@ -221,6 +222,16 @@ class QueryCache:
                     dropped += 1
         self.invalidations += dropped
         return dropped
+
+    def _bare_names(self, tables: frozenset[str]) -> tuple[str, ...]:
+        # the same few table sets come again and again: their unqualified names are
+        # memoised per set
+        bare = self._bare.get(tables)
+        if bare is None:
+            if len(self._bare) > 4096:
+                self._bare.clear()
+            bare = self._bare[tables] = tuple({table_key(t) for t in tables})
+        return bare
 
     def clear(self, now: float) -> int:
         """Drop everything; returns (without counting) the number of live entries."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perfkit.querylog.cachesim import CacheReplay
+from perfkit.querylog.cachesim import CacheReplay, ReplayItem
 from perfkit.querylog.classify import StatementClass, classify
 from perfkit.querylog.fingerprint import Fingerprinter
 from perfkit.querylog.model import LogEvent
@@ -52,6 +52,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: How many distinct databases/users/applications are kept per fingerprint.
 MAX_NAMES = 10
+_REPLAY_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,9 @@ class _Accumulator:
         slow_limit = self.opts.slow_limit
         slow_heap = self.slow_heap
         timeline_add = self.timeline.add
-        replay_add = self.replay.add if self.replay is not None and self.has_timeline else None
+        replay = self.replay if self.has_timeline else None
+        # replay items go to the simulator in blocks (one call per block, not per event)
+        pending: list[ReplayItem] | None = [] if replay is not None else None
         queries, timed, untimed, total_ms = self.queries, self.timed, self.untimed, self.total_ms
         slow_count, stats_rows, untimed_ts = self.slow_count, self.stats_rows, self.untimed_ts
         first_f, first, last_f, last = self.first_f, self.first, self.last_f, self.last
@@ -428,14 +431,19 @@ class _Accumulator:
                 if tf > last_f:
                     last_f, last = tf, t
                 timeline_add(tf, d, bi)
-                if replay_add is not None:
+                if pending is not None:
                     # The text is part of the key even with parameters: a prepared
                     # statement may embed literals the fingerprint ignores. A 64-bit hash
                     # keeps the key small and does not keep the text alive; a collision
                     # (p ~ n^2 / 2^64) cannot matter at log sizes.
                     session = ev.session if ev.session is not None else ev.pid
-                    replay_add(tf, fid, hash((fid, q, ev.params)), d, session, a.cls)  # type: ignore[arg-type]
+                    pending.append((tf, fid, hash((fid, q, ev.params)), d, session, a.cls))  # type: ignore[arg-type]
+                    if len(pending) >= _REPLAY_BLOCK:
+                        replay.add_many(pending)  # type: ignore[union-attr]
+                        pending.clear()
         finally:
+            if pending:
+                replay.add_many(pending)  # type: ignore[union-attr]
             self.queries, self.timed, self.untimed, self.total_ms = (
                 queries,
                 timed,
@@ -452,7 +460,9 @@ class _Accumulator:
         parallel run (see :mod:`perfkit.querylog.parallel`), fed in file order."""
         accs = self.accs
         timeline_add = self.timeline.add
-        replay_add = self.replay.add if self.replay is not None and self.has_timeline else None
+        replay = self.replay if self.has_timeline else None
+        items: list[ReplayItem] = []
+        item = items.append
         total_ms = self.total_ms
         try:
             for tf, fid, key, d, session in records:
@@ -465,10 +475,11 @@ class _Accumulator:
                 if tf is None:
                     continue
                 timeline_add(tf, d, bi)
-                if replay_add is not None:
-                    replay_add(tf, fid, key, d, session, a.cls)  # type: ignore[arg-type]
+                item((tf, fid, key, d, session, a.cls))  # type: ignore[arg-type]
         finally:
             self.total_ms = total_ms
+            if replay is not None:
+                replay.add_many(items)
 
     def result(
         self,

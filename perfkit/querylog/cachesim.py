@@ -26,13 +26,20 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from perfkit.cache.core import QueryCache
 from perfkit.querylog.classify import SessionTracker, StatementClass
 
-__all__ = ["CacheReplay", "FingerprintCache", "ReorderBuffer", "ReplayEvent", "TtlResult"]
+__all__ = [
+    "CacheReplay",
+    "FingerprintCache",
+    "ReorderBuffer",
+    "ReplayEvent",
+    "ReplayItem",
+    "TtlResult",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,8 @@ class FingerprintCache:
 
 # (ts, seq, fingerprint id, key, duration ms, session, class)
 ReplayEvent = tuple[float, int, str, Hashable, "float | None", Hashable, StatementClass]
+# what callers queue: (ts, fingerprint id, key, duration ms, session, class)
+ReplayItem = tuple[float, str, Hashable, "float | None", Hashable, StatementClass]
 
 
 class ReorderBuffer:
@@ -145,14 +154,35 @@ class CacheReplay:
         cls: StatementClass,
     ) -> None:
         """Queue one statement (``key`` identifies its parameter values)."""
-        self._seq += 1
-        out = self._buffer.push((ts, self._seq, fp_id, key, duration_ms, session, cls))
-        if out is not None:
-            self._replay(out)
+        self.add_many(((ts, fp_id, key, duration_ms, session, cls),))
+
+    def add_many(self, items: Iterable[ReplayItem]) -> None:
+        """Queue statements in log order: ``(ts, fp_id, key, duration_ms, session, cls)``.
+
+        The same as ``add`` for each; the reorder buffer's in-order path is inlined
+        here (a log replays hundreds of thousands of statements).
+        """
+        buf = self._buffer
+        fifo, heap, size = buf._fifo, buf._heap, buf._size
+        push, pop = heapq.heappush, buf._pop
+        seq = self._seq
+        ready: list[ReplayEvent] = []
+        out = ready.append
+        for ts, fp_id, key, duration, session, cls in items:
+            seq += 1
+            ev = (ts, seq, fp_id, key, duration, session, cls)
+            if not fifo or ts >= fifo[-1][0]:
+                fifo.append(ev)
+            else:
+                push(heap, ev)
+            if len(fifo) + len(heap) > size:
+                out(pop())
+        self._seq = seq
+        if ready:
+            self._replay(ready)
 
     def finish(self) -> tuple[TtlResult, ...]:
-        for ev in self._buffer.drain():
-            self._replay(ev)
+        self._replay(self._buffer.drain())
         return self.results()
 
     def results(self) -> tuple[TtlResult, ...]:
@@ -172,34 +202,41 @@ class CacheReplay:
             )
         return tuple(out)
 
-    def _replay(self, ev: ReplayEvent) -> None:
-        now, _, fp_id, key, duration, session, cls = ev
-        self.events += 1
+    def _replay(self, events: Iterable[ReplayEvent]) -> None:
+        caches = self._caches
+        n = len(caches)
+        saved = self._saved
+        per_fp = self.per_fingerprint
         sessions = self._sessions
-        blocked = sessions.observe(session, cls)
-        if cls.tables_written:
+        observe = sessions.observe
+        count = 0
+        for now, _, fp_id, key, duration, session, cls in events:
+            count += 1
+            blocked = observe(session, cls)
             written = cls.tables_written
-            for cache in self._caches:
-                cache.invalidate(written, now)
-        if sessions.committed_tables:
-            for cache in self._caches:
-                cache.invalidate(sessions.committed_tables, now)
-        if not cls.cacheable:
-            return
-        fpc = self.per_fingerprint.get(fp_id)
-        if fpc is None:
-            n = len(self._caches)
-            fpc = self.per_fingerprint[fp_id] = FingerprintCache([0] * n, [0.0] * n)
-        if blocked is not None:
-            fpc.bypassed[blocked] = fpc.bypassed.get(blocked, 0) + 1
-            return
-        fpc.lookups += 1
-        tables = cls.tables_read
-        for i, cache in enumerate(self._caches):
-            if cache.get(key, now) is not None:
-                fpc.hits[i] += 1
-                if duration is not None:
-                    fpc.saved_ms[i] += duration
-                    self._saved[i] += duration
-            else:
-                cache.put(key, None, tables, 0, now)
+            if written:
+                for cache in caches:
+                    cache.invalidate(written, now)
+            committed = sessions.committed_tables
+            if committed:
+                for cache in caches:
+                    cache.invalidate(committed, now)
+            if not cls.cacheable:
+                continue
+            fpc = per_fp.get(fp_id)
+            if fpc is None:
+                fpc = per_fp[fp_id] = FingerprintCache([0] * n, [0.0] * n)
+            if blocked is not None:
+                fpc.bypassed[blocked] = fpc.bypassed.get(blocked, 0) + 1
+                continue
+            fpc.lookups += 1
+            tables = cls.tables_read
+            for i, cache in enumerate(caches):
+                if cache.get(key, now) is not None:
+                    fpc.hits[i] += 1
+                    if duration is not None:
+                        fpc.saved_ms[i] += duration
+                        saved[i] += duration
+                else:
+                    cache.put(key, None, tables, 0, now)
+        self.events += count

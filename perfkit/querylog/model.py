@@ -7,15 +7,14 @@ Readers (``perfkit.querylog.readers``) turn any supported log format into a stre
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Protocol = Literal["simple", "extended", "file", "stats"]
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    """One executed statement.
+class LogEvent(NamedTuple):
+    """One executed statement (a named tuple: readers build hundreds of thousands per
+    second, and a tuple is built several times faster than a frozen dataclass).
 
     * ``duration_ms`` is ``None`` when the log recorded the statement without a duration
       (``log_statement = all``). For ``protocol == "stats"`` rows (pg_stat_statements

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from perfkit.errors import PerfkitError
-from perfkit.querylog.classify import StatementClass, classify
+from perfkit.querylog.classify import classify
 from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import SAMPLE_LIMIT, Context
@@ -172,7 +172,6 @@ class _Job:
 
 _JOB: _Job | None = None  # set in the parent before forking; workers inherit it
 _FPR: Fingerprinter | None = None  # per worker process
-_CLASSES: dict[str, StatementClass] = {}
 
 
 class _ChunkStream:
@@ -279,14 +278,13 @@ def _consume(
     from perfkit.querylog.analyze import MAX_NAMES, _Acc, _naive_ts
 
     global _FPR
-    # one fingerprinter and class cache per worker, kept across its ranges: a range
-    # must not pay again for parsing shapes the worker has seen (by_id keeps the first
-    # fingerprint of an id from an earlier range of this worker, which the parent's
-    # in-order merge has then already taken; same for classes)
+    # one fingerprinter per worker, kept across its ranges: a range must not pay again
+    # for parsing shapes the worker has seen (by_id keeps the first fingerprint of an id
+    # from an earlier range of this worker, which the parent's in-order merge has then
+    # already taken)
     if _FPR is None:
         _FPR = Fingerprinter()
     fpr = _FPR
-    classes = _CLASSES
     accs: dict[str, _Acc] = {}
     records: list[Record] = []
     rec = records.append
@@ -303,11 +301,7 @@ def _consume(
         fid = fpr(q).id
         a = accs.get(fid)
         if a is None:
-            a = accs[fid] = _Acc(ev)
-            cls = classes.get(fid)
-            if cls is None:
-                cls = classes[fid] = classify(q)
-            a.cls = cls
+            a = accs[fid] = _Acc(ev)  # classified by the parent (workers never load sqlglot)
         a.calls += 1  # stderr events are single calls
         queries += 1
         d = ev.duration_ms
@@ -436,6 +430,7 @@ class _Merger:
             a = accs.get(fid)
             if a is None:
                 pa.digest = DurationDigest()  # filled from the records, in order
+                pa.cls = classify(pa.example.query)  # its first text in file order
                 accs[fid] = pa
                 continue
             a.calls += pa.calls

@@ -24,8 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import deque
-from dataclasses import fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError
 from perfkit.querylog.model import LogEvent
@@ -135,12 +134,28 @@ _PARAM = re.compile(r"\$(\d+) = (?:'((?:[^']|'')*)'|(NULL))")
 _PARAM_LIST = re.compile(r"(?:\$\d+ = (?:'(?:[^']|'')*'|NULL)(?:, |$))+")
 
 
+# the usual list ($1..$n in order, quoted values without '' escapes, no NULL): one
+# split gives [before, n1, v1, between, n2, v2, ..., after], a third of the cost of
+# validating and extracting separately, on every DETAIL line of extended-protocol logs
+_SIMPLE_PARAM = re.compile(r"(?:^|, )\$(\d+) = '([^']*)'")
+_ORDINALS = [str(i) for i in range(1, 101)]
+
+
 def parse_parameters(text: str) -> tuple[str | None, ...] | None:
     """``$1 = 'a''b', $2 = NULL`` -> ``("a'b", None)``; ``None`` if not a parameter list.
 
     Values are in ``$n`` order; PostgreSQL truncates long values itself
     (``log_parameter_max_length``) and those are kept as logged.
     """
+    if text[:1] == "$":
+        parts = _SIMPLE_PARAM.split(text)
+        n = len(parts) // 3
+        if n and not any(parts[0::3]) and parts[1::3] == _ORDINALS[:n]:
+            return tuple(parts[2::3])
+    return _parse_parameters_general(text)
+
+
+def _parse_parameters_general(text: str) -> tuple[str | None, ...] | None:
     if not _PARAM_LIST.match(text):
         return None
     found = _PARAM.findall(text)
@@ -200,7 +215,7 @@ class Linker:
         if entry is None:
             return False
         if duration is not None:
-            entry[0] = replace(entry[0], duration_ms=duration)  # type: ignore[type-var]
+            entry[0] = entry[0]._replace(duration_ms=duration)  # type: ignore[attr-defined]
         entry[1] = True
         self._drain()
         return True
@@ -326,21 +341,10 @@ def _params(detail: str | None) -> tuple[str | None, ...] | None:
     return None
 
 
-# LogEvent is a frozen dataclass: its __init__ sets each of 16 fields through
-# object.__setattr__, which costs more than the rest of parsing a log line. Events are
-# built by writing the slots directly (same object, same values, about half the cost);
-# if the record's fields ever change, the checked fallback uses the constructor.
-_FIELDS = tuple(f.name for f in fields(LogEvent))
-_EXPECTED = (
-    "ts", "duration_ms", "query", "source", "line", "params", "session", "pid", "user",
-    "database", "application", "client", "protocol", "statement_name", "calls", "rows",
-)  # fmt: skip
-_FAST = _FIELDS == _EXPECTED and all(
-    type(getattr(LogEvent, n, None)).__name__ == "member_descriptor" for n in _FIELDS
-)
+_new = tuple.__new__
 
 
-def _event_init(
+def _event(
     meta: Meta,
     duration: float | None,
     query: str,
@@ -350,60 +354,10 @@ def _event_init(
     protocol: str,
     name: str | None,
 ) -> LogEvent:
-    return LogEvent(
-        meta[0],
-        duration,
-        query,
-        source,
-        line,
-        params,
-        meta[1],
-        meta[2],
-        meta[3],
-        meta[4],
-        meta[5],
-        meta[6],
-        protocol,  # type: ignore[arg-type]
-        name,
-    )
-
-
-def _make_fast() -> Any:
-    new = object.__new__
-    cls = LogEvent
-    (s_ts, s_dur, s_q, s_src, s_line, s_params, s_sess, s_pid, s_user, s_db, s_app, s_client,
-     s_proto, s_name, s_calls, s_rows) = (cls.__dict__[n].__set__ for n in _FIELDS)  # fmt: skip
-
-    def _event_fast(
-        meta: Meta,
-        duration: float | None,
-        query: str,
-        source: str,
-        line: int,
-        params: tuple[str | None, ...] | None,
-        protocol: str,
-        name: str | None,
-    ) -> LogEvent:
-        ev = new(cls)
-        s_ts(ev, meta[0])
-        s_dur(ev, duration)
-        s_q(ev, query)
-        s_src(ev, source)
-        s_line(ev, line)
-        s_params(ev, params)
-        s_sess(ev, meta[1])
-        s_pid(ev, meta[2])
-        s_user(ev, meta[3])
-        s_db(ev, meta[4])
-        s_app(ev, meta[5])
-        s_client(ev, meta[6])
-        s_proto(ev, protocol)
-        s_name(ev, name)
-        s_calls(ev, 1)
-        s_rows(ev, None)
-        return ev
-
-    return _event_fast
-
-
-_event = _make_fast() if _FAST else _event_init
+    # tuple.__new__ directly (as namedtuple's own _make does): half the cost of calling
+    # LogEvent(...), on the hottest path of every reader
+    return _new(
+        LogEvent,
+        (meta[0], duration, query, source, line, params, meta[1], meta[2], meta[3], meta[4],
+         meta[5], meta[6], protocol, name, 1, None),
+    )  # fmt: skip
