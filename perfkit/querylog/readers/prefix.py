@@ -286,15 +286,23 @@ def _meta_getter(
     ts_cache_get = ts_parser.base_cache().get
     ms = MILLISECONDS
 
+    last_t = ""
+    last_ts: dt.datetime | None = None
+
     def meta(m: re.Match[str]) -> tuple[object, ...]:
+        nonlocal last_t, last_ts
         if plain_ts:
             g = m.group(*present)
             t = g[0]
-            if len(t) > 23 and t[19] == "." and t[23] == " ":
-                base = ts_cache_get(t[:19] + t[23:])
-                ts = base + ms[t[20:23]] if base is not None else ts_parser(t)
+            if t == last_t:  # busy servers log many lines per millisecond
+                ts = last_ts
             else:
-                ts = ts_parser(t) if t else None
+                if len(t) > 23 and t[19] == "." and t[23] == " ":
+                    base = ts_cache_get(t[:19] + t[23:])
+                    ts = base + ms[t[20:23]] if base is not None else ts_parser(t)
+                else:
+                    ts = ts_parser(t) if t else None
+                last_t, last_ts = t, ts
             key = g[1:]
         else:
             if group_all:
