@@ -203,3 +203,28 @@ def test_every_sample_config_key_is_a_real_option(cli: object) -> None:
         cmd = group.commands[name]  # type: ignore[attr-defined]
         params = {p.name for p in cmd.params if p.name}
         assert unknown_options(cfg, name, params) == [], name
+
+
+def test_the_lean_app_of_each_command_is_the_full_apps_command() -> None:
+    """`perfkit NAME ...` runs an app holding only NAME: same options, help and output."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from perfkit.cli import COMMANDS, app, app_for
+
+    full = get_command(app)
+    assert set(full.commands) == set(COMMANDS)  # type: ignore[attr-defined]
+    runner = CliRunner()
+    env = {"COLUMNS": "100", "CI": "1"}
+    for name in COMMANDS:
+        for args in ([name, "--help"], ["--debug", name, "--help"], ["--config", "x", name]):
+            lean = app_for(args)
+            assert lean is not app
+            assert list(get_command(lean).commands) == [  # type: ignore[attr-defined]
+                n for n, m in COMMANDS.items() if m == COMMANDS[name]
+            ]
+        a = runner.invoke(app, [name, "--help"], env=env)
+        b = runner.invoke(app_for([name, "--help"]), [name, "--help"], env=env)
+        assert (a.exit_code, a.stdout) == (b.exit_code, b.stdout), name
+    for args in (["--help"], ["--version"], ["nonsense"], [], ["-x", "analyze"]):
+        assert app_for(args) is app

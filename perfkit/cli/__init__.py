@@ -8,6 +8,7 @@ one place: :meth:`PerfkitGroup.invoke`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from typing import Any
@@ -85,26 +86,12 @@ def _report_error(ctx: ClickContext, exc: PerfkitError) -> None:
         typer.echo(f"  hint: {exc.hint}", err=True)
 
 
-app = typer.Typer(
-    cls=PerfkitGroup,
-    name="perfkit",
-    help="PostgreSQL and serverless performance toolkit: pools, query logs, indexes, "
-    "cold starts, SQS batches, and a CI regression gate.",
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"perfkit {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     ctx: typer.Context,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no notes on stderr."),
@@ -155,28 +142,74 @@ def _check_section(ctx: typer.Context, cfg: Config) -> None:
         raise typer.Exit(exc.exit_code)
 
 
-def _register() -> None:
-    # Each module adds its own commands; modules import only typer at top level.
-    from perfkit.cli import (
-        analyze,
-        batch,
-        check,
-        coldstart,
-        db,
-        demo,
-        explain,
-        pool,
-        replay,
+def _make_app() -> typer.Typer:
+    new = typer.Typer(
+        cls=PerfkitGroup,
+        name="perfkit",
+        help="PostgreSQL and serverless performance toolkit: pools, query logs, indexes, "
+        "cold starts, SQS batches, and a CI regression gate.",
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
+    new.callback()(_root)
+    return new
 
-    for module in (analyze, pool, db, explain, coldstart, batch, replay, check, demo):
-        module.register(app)
+
+# The command modules, in `perfkit --help` order, and the commands each one registers.
+_MODULES = ("analyze", "pool", "db", "explain", "coldstart", "batch", "replay", "check", "demo")
+COMMANDS = {
+    "analyze": "analyze",
+    "pool": "pool",
+    "db": "db",
+    "explain": "explain",
+    "suggest-indexes": "explain",
+    "coldstart": "coldstart",
+    "batch": "batch",
+    "replay": "replay",
+    "check": "check",
+    "init": "check",
+    "demo": "demo",
+}
 
 
-_register()
+def _register(target: typer.Typer, modules: tuple[str, ...] = _MODULES) -> None:
+    # Each module adds its own commands; modules import only typer at top level.
+    for name in modules:
+        importlib.import_module(f"perfkit.cli.{name}").register(target)
+
+
+app = _make_app()
+_register(app)
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: one that holds only the invoked command when it is
+    a known one (Typer turns every registered command into a click command on each run,
+    ~50 ms for all of them, paid before any command starts), else the full app."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--config":
+            i += 2
+            continue
+        if arg.startswith("-"):
+            if arg in _GLOBAL_FLAGS or arg.startswith("--config="):
+                i += 1
+                continue
+            return app  # --help, --version, a mistake: the full app answers
+        module = COMMANDS.get(arg)
+        if module is None:
+            return app
+        lean = _make_app()
+        _register(lean, (module,))
+        return lean
+    return app
 
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="perfkit")
+    app_for(sys.argv[1:])(prog_name="perfkit")
     sys.exit(0)
