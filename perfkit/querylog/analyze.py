@@ -373,6 +373,8 @@ class _Accumulator:
         slow_count, stats_rows, untimed_ts = self.slow_count, self.stats_rows, self.untimed_ts
         first_f, first, last_f, last = self.first_f, self.first, self.last_f, self.last
         seq = 0
+        last_t: dt.datetime | None = None
+        last_tf = 0.0
         try:
             for ev in events:
                 seq += 1
@@ -421,7 +423,10 @@ class _Accumulator:
                 if t is None:
                     untimed_ts += 1
                     continue
-                tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
+                if t is not last_t:  # readers hand out one datetime per distinct time
+                    last_t = t
+                    last_tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
+                tf = last_tf
                 if tf < a.first_f:
                     a.first_f, a.first = tf, t
                 if tf > a.last_f:

@@ -318,6 +318,8 @@ def _consume(
     slow_limit = opts.slow_limit
     slow_heap: list[tuple[float, int, LogEvent, str]] = []
     queries = timed = untimed = untimed_ts = slow_count = seq = 0
+    last_t: dt.datetime | None = None
+    last_tf = 0.0
     first: dt.datetime | None = None
     last: dt.datetime | None = None
     first_f, last_f = math.inf, -math.inf
@@ -355,7 +357,10 @@ def _consume(
             untimed_ts += 1
             rec((None, fid, 0, d, session))
             continue
-        tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
+        if t is not last_t:  # readers hand out one datetime per distinct time
+            last_t = t
+            last_tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
+        tf = last_tf
         if tf < a.first_f:
             a.first_f, a.first = tf, t
         if tf > a.last_f:
