@@ -8,6 +8,8 @@ one place: :meth:`PerfkitGroup.invoke`.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 import traceback
@@ -211,5 +213,9 @@ def app_for(args: list[str]) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    # Runs last (atexit is last-in, first-out): the interpreter's shutdown collections
+    # then skip every object alive at exit, 50-70 ms after a large analyze. Outputs are
+    # closed by then, and the standard streams are flushed by the interpreter anyway.
+    atexit.register(gc.freeze)
     app_for(sys.argv[1:])(prog_name="perfkit")
     sys.exit(0)
