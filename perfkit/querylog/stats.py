@@ -74,7 +74,10 @@ class DurationDigest:
                 for v in exact:
                     self._bucket(bucket_index(v))
             return
-        self._bucket(bucket_index(ms) if index is None else index)
+        if index is None:
+            index = bucket_index(ms)
+        b = self._buckets
+        b[index] = b.get(index, 0) + 1
 
     def add_many(self, values: Sequence[float]) -> None:
         """Add many values at once; the same result as ``add`` for each, vectorised with
@@ -176,7 +179,18 @@ class Timeline:
                 b = self._buckets[idx] = _Bucket()
         b.calls += 1
         if ms is not None:
-            b.digest.add(ms, index)
+            # DurationDigest.add for a bucket-only digest, inlined: once per statement
+            d = b.digest
+            d.count += 1
+            d.total += ms
+            if ms < d.min:
+                d.min = ms
+            if ms > d.max:
+                d.max = ms
+            if index is None:
+                index = bucket_index(ms)
+            counts = d._buckets
+            counts[index] = counts.get(index, 0) + 1
 
     def _coarsen(self) -> None:
         merged: dict[int, _Bucket] = {}
