@@ -72,6 +72,22 @@ def test_parallel_equals_one_pass_on_real_logs(
     assert spy["ranges"] >= 2 and not spy["fallback"]
 
 
+@pytest.mark.parametrize("spill", ["none", "full"])
+def test_parts_come_back_whole_without_a_spill_directory(
+    spill: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    """Parts go through a file in /dev/shm; without one (no tmpfs, or a full one) they
+    come through the pool's pipe, with the same result."""
+    path = DATA / "stderr.log"
+    one = _json(path, 1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "1500")
+    # "full": a directory the workers cannot write to stands for a full tmpfs
+    target = None if spill == "none" else str(tmp_path / "missing")
+    monkeypatch.setattr(parallel, "_spill_dir", lambda: target)
+    assert _json(path, 2) == one
+    assert spy["ranges"] >= 2 and not spy["fallback"]
+
+
 def test_warnings_skips_and_disorder_across_cuts_merge_like_one_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
 ) -> None:

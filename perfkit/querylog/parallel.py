@@ -28,6 +28,7 @@ hash seed that the cache keys rely on).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import heapq
@@ -291,8 +292,13 @@ def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Spilled | _Failure:
     # waits for the parent's result thread, which competes for the GIL with the merge:
     # workers sat idle for 20-70 ms per range. A file in memory (tmpfs) is written at once.
     path = os.path.join(job.spill, f"{start}.part")
-    with open(path, "wb") as f:
-        pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with open(path, "wb") as f:
+            pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:  # tmpfs full (containers give /dev/shm 64 MB): the pipe then
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return part
     return _Spilled(path)
 
 
