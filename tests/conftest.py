@@ -106,7 +106,8 @@ def cli() -> Any:
 
 @pytest.fixture(scope="session")
 def corpora() -> Path:
-    """The shared real-log corpus (../shared beside the project), or the copy in tests/data."""
+    """The real-log corpus: the shared one (../shared beside the project) or the copy in
+    tests/data (pgBadger's test logs, PostgreSQL licence), so a clone anywhere runs it."""
     here = Path(__file__).resolve().parent
     for candidate in (here.parent.parent / "shared" / "corpora", here / "data" / "corpora"):
         if candidate.is_dir():
