@@ -18,6 +18,7 @@ that of the whole process tree (parent + workers, sampled from /proc every 20 ms
 
     python benchmarks/bench_analyze_vs_pgbadger.py --generate      # ~2 min + pgBadger time
     python benchmarks/bench_analyze_vs_pgbadger.py --skip-big      # reuse logs, no 500 MB run
+    python benchmarks/bench_analyze_vs_pgbadger.py --other-prefix  # + pgBadger's own prefix
 """
 
 from __future__ import annotations
@@ -210,7 +211,29 @@ def only_database(src: Path, dst: Path, db: str) -> None:
                 fout.write(line)
 
 
-def pgbadger(log: Path, out: Path, jobs: int = 1) -> list[str]:
+RECOMMENDED = "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h "  # pgBadger's advice
+_DEBIAN = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.\d{3} (\w+) \[(\d+)\] (?:(\S*)@(\S*) )?")
+
+
+def rewrite_prefix(src: Path, dst: Path) -> None:
+    """The same log as if written with pgBadger's recommended prefix (whole seconds,
+    per-session line numbers, four name fields): a second real layout to compare on."""
+    counters: dict[str, int] = {}
+    with src.open() as fin, dst.open("w") as fout:
+        for line in fin:
+            m = _DEBIAN.match(line)
+            if m is None:
+                fout.write(line)
+                continue
+            ts, zone, pid, user, db = m.groups()
+            n = counters[pid] = counters.get(pid, 0) + 1
+            fout.write(
+                f"{ts} {zone} [{pid}]: [{n}-1] user={user or '[unknown]'},"
+                f"db={db or '[unknown]'},app=pgbench,client=127.0.0.1 " + line[m.end() :]
+            )
+
+
+def pgbadger(log: Path, out: Path, jobs: int = 1, prefix: str = PREFIX) -> list[str]:
     return [
         "pgbadger",
         "-j",
@@ -219,7 +242,7 @@ def pgbadger(log: Path, out: Path, jobs: int = 1) -> list[str]:
         "-f",
         "stderr",
         "--prefix",
-        PREFIX,
+        prefix,
         "-x",
         "json",
         "-o",
@@ -228,14 +251,14 @@ def pgbadger(log: Path, out: Path, jobs: int = 1) -> list[str]:
     ]
 
 
-def perfkit(log: Path, out: Path, jobs: int = 1) -> list[str]:
+def perfkit(log: Path, out: Path, jobs: int = 1, prefix: str = PREFIX) -> list[str]:
     exe = [sys.executable, "-m", "perfkit"]
     return [
         *exe,
         "analyze",
         str(log),
         "--prefix",
-        PREFIX,
+        prefix,
         "--format",
         "json",
         "--output",
@@ -303,6 +326,11 @@ def main() -> None:
     )
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--skip-big", action="store_true", help="skip the 10x log memory run")
+    ap.add_argument(
+        "--other-prefix",
+        action="store_true",
+        help="also compare on the log rewritten with pgBadger's recommended prefix",
+    )
     ap.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 2, help="perfkit --jobs / pgbadger -j"
     )
@@ -372,6 +400,21 @@ def main() -> None:
     for k in sorted(a.keys() | b.keys(), key=lambda k: -(a.get(k) or b.get(k) or 0)):
         flag = "==" if a.get(k) == b.get(k) else "!="
         print(f"  {a.get(k, 0):>8} {flag} {b.get(k, 0):<8} {k[:90]}")
+
+    if args.other_prefix:
+        other = WORK / "bench-recommended-prefix.log"
+        rewrite_prefix(log, other)
+        other_mb = other.stat().st_size / 1e6
+        pgb_o = timed(pgbadger(other, out / "pgbadger-o.json", prefix=RECOMMENDED))
+        pk_o = median_run(perfkit(other, out / "perfkit-o.json", jobs, RECOMMENDED), 3)
+        same_total = sum(pgbadger_counts(out / "pgbadger-o.json").values()) == sum(
+            perfkit_counts(out / "perfkit-o.json").values()
+        )
+        print(
+            f"prefix {RECOMMENDED!r} ({other_mb:.1f} MB): pgbadger -j 1 {pgb_o[0]:.1f} s, "
+            f"perfkit -j {jobs} {pk_o[0]:.2f} s: {pgb_o[0] / pk_o[0]:.1f}x by wall time, "
+            f"{pgb_o[1] / pk_o[1]:.1f}x by CPU time; same statement total: {same_total}"
+        )
 
     if not args.skip_big:
         big = WORK / "bench-x10.log"

@@ -60,6 +60,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         (SAMPLES / "stderr.log", 700),
         (DATA / "stderr.log", 1500),
         (DATA / "multiline_param.log", 500),
+        (SAMPLES / "jsonlog.json", 3000),
+        (SAMPLES / "cnpg.json", 2500),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
@@ -111,6 +113,46 @@ def test_warnings_skips_and_disorder_across_cuts_merge_like_one_pass(
     monkeypatch.setenv(parallel.CHUNK_ENV, "1200")
     assert _json(log, 2, TOP25) == one
     assert spy["ranges"] >= 4 and not spy["fallback"]
+
+
+def test_jsonlog_disorder_garbage_and_pending_statements_across_cuts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    """CloudNativePG's newest-first export (real, from the corpus) with garbage lines past
+    the validated head: disorder, skips and warnings merge like one pass."""
+    import gzip
+
+    corpus = ROOT.parent / "shared" / "corpora" / "postgres-logs" / "cnpg.log.gz"
+    if not corpus.exists():
+        corpus = DATA.parent / "corpora" / "postgres-logs" / "cnpg.log.gz"
+    lines = gzip.decompress(corpus.read_bytes()).decode().splitlines(keepends=True)
+    for k in (100, 700, 1500):  # the first lies in the head one pass validates
+        lines.insert(k, "not json at all\n")
+    log = tmp_path / "cnpg.json"
+    log.write_text("".join(lines))
+    one = _json(log, 1, TOP25)
+    assert json.loads(one)["summary"]["queries"] == 400
+    monkeypatch.setenv(parallel.CHUNK_ENV, "4000")
+    assert _json(log, 2, TOP25) == one
+    assert spy["ranges"] >= 10 and not spy["fallback"]
+
+    # log_statement records wait for their duration record: a cut between them makes
+    # the parent read the file in one pass
+    rec = (
+        '{{"timestamp":"2024-05-01 10:00:{s:02d}.000 UTC","pid":7,"session_id":"a.7",'
+        '"error_severity":"LOG","message":"{m}","user":"u","dbname":"d"}}\n'
+    )
+    body = []
+    for i in range(40):
+        body.append(rec.format(s=i, m=f"statement: SELECT {i}"))
+        body.append(rec.format(s=i, m="duration: 1.500 ms"))
+    pending = tmp_path / "pending.json"
+    pending.write_text("".join(body))
+    one = _json(pending, 1)
+    assert json.loads(one)["summary"]["timed_queries"] == 40
+    monkeypatch.setenv(parallel.CHUNK_ENV, "420")  # ranges of three records
+    assert _json(pending, 2) == one
+    assert spy["fallback"]
 
 
 def test_log_statement_pairs_across_a_cut_fall_back_to_one_pass(

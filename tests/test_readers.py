@@ -477,3 +477,41 @@ def test_postgres_13_plus_capitalised_parameters_detail(tmp_path: Path) -> None:
     (ev,) = list(read_logs([log]))
     assert ev.protocol == "extended"
     assert ev.params == ("a'b@x.io", None)
+
+
+def test_jsonlog_parse_and_bind_records_are_skipped_but_never_a_statement(
+    tmp_path: Path,
+) -> None:
+    """Past the validated head, parse/bind duration records are dropped before JSON
+    decoding; statements whose text merely contains those words still count."""
+    import json
+
+    def rec(i: int, message: str) -> str:
+        obj = {
+            "timestamp": f"2024-05-01 10:{i // 60:02d}:{i % 60:02d}.000 UTC",
+            "pid": 7,
+            "session_id": "a.7",
+            "error_severity": "LOG",
+            "message": message,
+            "detail": "parameters: $1 = '5'",
+        }
+        return json.dumps(obj, separators=(",", ":")) + "\n"
+
+    tricky = [
+        "SELECT 'duration: 1.000 ms  bind S_1: x' WHERE a = $1",
+        'SELECT "message":"duration: 2 ms  parse x" FROM t WHERE a = $1',
+    ]
+    lines = []
+    for i in range(300):
+        lines.append(rec(i, f"duration: 0.010 ms  parse S_{i}: SELECT {i} WHERE a = $1"))
+        lines.append(rec(i, f"duration: 0.020 ms  bind S_{i}: SELECT {i} WHERE a = $1"))
+        q = tricky[i % 2] if i >= 250 else f"SELECT {i} WHERE a = $1"
+        lines.append(rec(i, f"duration: 0.030 ms  execute S_{i}: {q}"))
+    log = tmp_path / "pg.json"
+    log.write_text("".join(lines))
+    stream = read_logs([log])
+    events = list(stream)
+    assert stream.files[0].format == "jsonlog"
+    assert len(events) == 300 and stream.skipped_lines == 0
+    assert [e.query for e in events[250:252]] == tricky
+    assert all(e.params == ("5",) and e.duration_ms == 0.03 for e in events)

@@ -286,7 +286,9 @@ def analyze(
         from perfkit.querylog import parallel
 
         compiled = stream._plans[0].compiled if stream._plans else None
-        if compiled is not None and parallel.eligible(stream, jobs):
+        if (compiled is not None or stream.files[0].format != "stderr") and parallel.eligible(
+            stream, jobs
+        ):
             pacc = _Accumulator(opts, has_timeline=True)
             gc_enabled = gc.isenabled()
             gc.disable()

@@ -1,9 +1,11 @@
-"""Parallel ``analyze`` of one large stderr log: byte ranges read by worker processes.
+"""Parallel ``analyze`` of one large stderr, jsonlog or CloudNativePG log: byte ranges
+read by worker processes.
 
-The file is cut into ranges at lines that start a new log entry (the prefix matches and
-the message is not one of the lines attached to the previous message: ``DETAIL``,
-``STATEMENT``, ...; never a tab continuation line), so every message is read whole by
-one worker. Each worker (a forked process) runs the stderr reader on its range, then
+The file is cut into ranges at lines that start a new log entry (stderr: the prefix
+matches and the message is not one of the lines attached to the previous message:
+``DETAIL``, ``STATEMENT``, ...; never a tab continuation line; JSON: any line, one record
+each), so every message is read whole by one worker. Each worker (a forked process) runs
+the format's reader on its range, then
 fingerprints and counts per fingerprint (calls, first/last seen, names, example), keeps
 its slow-query candidates, and turns every event into a compact record
 ``(ts, fingerprint id, cache key hash, duration, session)``.
@@ -14,7 +16,8 @@ float totals (additions happen in the same order), the timeline, the cache repla
 (through the same reorder buffer), "first seen" values, the first N names, the slowest
 statements (ties broken by global position), skipped-line samples and once-per-file
 warnings (the time-order check across a cut is done by the parent). At most
-``jobs + 1`` ranges are in flight, so memory stays flat whatever the log's size.
+``4 x jobs`` ranges are in flight, so memory stays flat whatever the log's size; parts
+come back through files in ``/dev/shm`` (through the pool's pipe where there is none).
 
 What could differ from one pass is ``log_statement`` linking: a ``statement:`` line
 waiting for its session's ``duration:`` line in a later range. A worker reports
@@ -50,9 +53,10 @@ from perfkit.errors import PerfkitError
 from perfkit.querylog.classify import classify
 from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import SAMPLE_LIMIT, Context
+from perfkit.querylog.readers._common import SAMPLE_LIMIT, ChunkEdges, Context
 from perfkit.querylog.readers.prefix import CompiledPrefix
-from perfkit.querylog.readers.stderr import _ATTACHED, ChunkEdges, read_stderr
+from perfkit.querylog.readers.stderr import _ATTACHED, read_stderr
+from perfkit.querylog.readers.structured import read_json_records
 
 if TYPE_CHECKING:
     from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
@@ -87,12 +91,16 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+#: Formats read in ranges: stderr, and the JSON ones (one record per line).
+FORMATS = frozenset({"stderr", "jsonlog", "cnpg"})
+
+
 def eligible(stream: LogStream, jobs: int) -> bool:
-    """One uncompressed regular stderr file, large enough (or the knob set)."""
+    """One uncompressed regular stderr/jsonlog/CNPG file, large enough (or the knob set)."""
     if jobs < 2 or len(stream.files) != 1 or not fork_available():
         return False
     info = stream.files[0]
-    if info.format != "stderr" or info.compression != "none" or info.path == "<stdin>":
+    if info.format not in FORMATS or info.compression != "none" or info.path == "<stdin>":
         return False
     try:
         st = os.stat(info.path)
@@ -114,11 +122,14 @@ def _chunk_env() -> int | None:
 
 
 # -- cutting --------------------------------------------------------------------------
-def _is_entry_start(line: bytes, prefix: CompiledPrefix) -> bool:
+def _is_entry_start(line: bytes, prefix: CompiledPrefix | None) -> bool:
+    """Whether a range may start at ``line`` (``prefix`` None: one JSON record per line)."""
     if not line or line[:1] in (b"\t", b"\n", b"\r"):
         return False
     if b"\r" in line.rstrip(b"\r\n"):
         return False  # a lone CR would split this line differently when read as text
+    if prefix is None:
+        return True
     text = line.decode("utf-8", "replace")
     m = prefix.regex.match(text) or (prefix.slow or prefix.regex).match(text)
     return m is not None and m.group("sev") not in _ATTACHED
@@ -134,7 +145,7 @@ def _count_lines(data: bytes) -> int:
 
 
 def plan_chunks(
-    path: str, prefix: CompiledPrefix, jobs: int, chunk: int | None = None
+    path: str, prefix: CompiledPrefix | None, jobs: int, chunk: int | None = None
 ) -> Iterator[tuple[int, int, int]]:
     """``(start, end, first line number)`` of each range, in file order (lazily)."""
     size = os.path.getsize(path)
@@ -169,7 +180,8 @@ def plan_chunks(
 @dataclass(frozen=True)
 class _Job:
     path: str
-    prefix: CompiledPrefix
+    prefix: CompiledPrefix | None  # None: jsonlog/CNPG
+    envelope: bool  # CNPG
     strict: bool
     options: AnalyzeOptions
     spill: str | None  # directory for the workers' parts (None: through the pipe)
@@ -282,7 +294,12 @@ def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Spilled | _Failure:
         stream = _ChunkStream()
         ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
         edges = ChunkEdges(check_tail=not last)
-        events = read_stderr(enumerate(text, line0), ctx, job.prefix, edges)
+        events: Iterable[LogEvent]
+        if job.prefix is not None:
+            events = read_stderr(enumerate(text, line0), ctx, job.prefix, edges)
+        else:
+            numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
+            events = read_json_records(numbered, ctx, envelope=job.envelope, edges=edges)
         part = _consume(events, job.options, stream, edges)
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
@@ -514,7 +531,7 @@ def _spill_dir() -> str | None:
 def run(
     acc: _Accumulator,
     stream: LogStream,
-    prefix: CompiledPrefix,
+    prefix: CompiledPrefix | None,
     *,
     jobs: int,
     strict: bool,
@@ -528,7 +545,7 @@ def run(
     path = stream.files[0].path
     size = os.path.getsize(path)
     spill = _spill_dir()
-    _JOB = _Job(path, prefix, strict, acc.opts, spill)
+    _JOB = _Job(path, prefix, stream.files[0].format == "cnpg", strict, acc.opts, spill)
     merger = _Merger(acc, stream, path, strict)
     ctx = multiprocessing.get_context("fork")
     # fork before a progress bar starts its refresh thread

@@ -174,6 +174,22 @@ def format_parameters(values: tuple[str | None, ...]) -> str:
     return ", ".join(parts)
 
 
+class ChunkEdges:
+    """What a reader of one byte range of a log reports for joining it to its neighbours
+    (parallel ``analyze``): the first timestamp it order-checked would have been compared
+    with the previous range's last one, and statements still waiting for a duration
+    (``log_statement`` linking) mean the split point was not safe."""
+
+    __slots__ = ("check_tail", "first", "last", "pending")
+
+    def __init__(self, check_tail: bool) -> None:
+        self.check_tail = check_tail  # another range follows: order-check the last message
+        # (ts, line, number of warnings written before the check)
+        self.first: tuple[dt.datetime, int, int] | None = None
+        self.last: dt.datetime | None = None
+        self.pending = False
+
+
 class Linker:
     """Links the messages of one input into statement events (see module docstring).
 

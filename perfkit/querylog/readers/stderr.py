@@ -17,6 +17,7 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import (
     SEVERITIES,
     STATEMENT_STARTS,
+    ChunkEdges,
     Context,
     Linker,
     Meta,
@@ -28,22 +29,6 @@ from perfkit.querylog.readers.prefix import CompiledPrefix
 # lines attached to the message before them; only DETAIL matters (bound parameters)
 _NOT_EVENTS = ("parse ", "bind ", "plan:")
 _ATTACHED = frozenset({"DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY", "LOCATION"})
-
-
-class ChunkEdges:
-    """What a reader of one byte range of a log reports for joining it to its neighbours
-    (parallel ``analyze``): the first timestamp it order-checked would have been compared
-    with the previous range's last one, and statements still waiting for a duration
-    (``log_statement`` linking) mean the split point was not safe."""
-
-    __slots__ = ("check_tail", "first", "last", "pending")
-
-    def __init__(self, check_tail: bool) -> None:
-        self.check_tail = check_tail  # another range follows: order-check the last message
-        # (ts, line, number of warnings written before the check)
-        self.first: tuple[dt.datetime, int, int] | None = None
-        self.last: dt.datetime | None = None
-        self.pending = False
 
 
 def read_stderr(

@@ -10,13 +10,21 @@ not lines. Layouts: 23 columns (PostgreSQL 9.0-12), 24 (13, ``backend_type``) an
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import SEVERITIES, STATEMENT_STARTS, Context, Linker
+from perfkit.querylog.readers._common import (
+    SEVERITIES,
+    STATEMENT_STARTS,
+    ChunkEdges,
+    Context,
+    Linker,
+)
 from perfkit.querylog.readers._time import TimestampParser
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -113,14 +121,25 @@ _CNPG_KEYS = (
     "detail",
     "application_name",
 )
-# substrings one of which every statement record contains (cheap prefilter)
-_MARKERS = ('"duration: ', '"statement: ', '"execute ')
+# A parse/bind duration record (one or two per statement of the extended protocol, never
+# an event): the unescaped `":"` can only be a key/value boundary, never text inside a
+# JSON string, so this cannot match a statement that merely contains these words.
+_VALIDATE = 200  # the first lines are fully parsed whatever they hold (format check)
+_PARSE_BIND = re.compile(r'"message":"duration: [0-9.]+ ms  (?:bind|parse) ')
 
 
 def read_json_records(
-    lines: Iterable[tuple[int, str]], ctx: Context, *, envelope: bool
+    lines: Iterable[tuple[int, str]],
+    ctx: Context,
+    *,
+    envelope: bool,
+    edges: ChunkEdges | None = None,
 ) -> Iterator[LogEvent]:
-    """jsonlog (``envelope=False``) or CNPG (``{"logger":"postgres","record":{...}}``)."""
+    """jsonlog (``envelope=False``) or CNPG (``{"logger":"postgres","record":{...}}``).
+
+    ``edges``: the lines are one byte range of a file (parallel ``analyze``); what the
+    reader reports there lets the ranges join exactly as one pass would read the file.
+    """
     parse_ts = TimestampParser(ctx.warn)
     linker = Linker(ctx)
     out = linker.out
@@ -129,9 +148,21 @@ def read_json_records(
     loads = json.loads
     starts = STATEMENT_STARTS
     checked = 0
+    if edges is not None:
+        lines = iter(lines)
+        first = next(lines, None)
+        if first is None:
+            return
+        # one pass has validated (fully parsed) the file's first 200 lines only
+        checked = min(_VALIDATE, first[0] - 1)
+        lines = itertools.chain((first,), lines)
+    parse_bind = _PARSE_BIND.search
     for lineno, line in lines:
         # records without a statement are only fully parsed at the start (validation)
-        if checked >= 200 and not any(mk in line for mk in _MARKERS):
+        if checked >= _VALIDATE and (
+            not ('"duration: ' in line or '"statement: ' in line or '"execute ' in line)
+            or parse_bind(line)
+        ):
             if line[:1] != "{" and line.strip():
                 ctx.skip(lineno, line, "not a JSON record")
             continue
@@ -175,6 +206,9 @@ def read_json_records(
             pid_int = None
         ts_text = rec.get(k_ts)
         ts = parse_ts(ts_text) if isinstance(ts_text, str) else None
+        if edges is not None and edges.first is None and ts is not None:
+            # the previous range's last time is checked against this one by the parent
+            edges.first = (ts, lineno, len(ctx.stream.warnings))
         ctx.check_order(ts, lineno)
         session = rec.get(k_sess) or (str(pid) if pid is not None else None)
         host = rec.get(k_host)
@@ -195,6 +229,9 @@ def read_json_records(
         elif out:
             yield from out
             out.clear()
+    if edges is not None:
+        edges.last = ctx._last_ts
+        edges.pending = linker.has_pending()
     linker.finish()
     yield from out
     out.clear()
