@@ -62,6 +62,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         (DATA / "multiline_param.log", 500),
         (SAMPLES / "jsonlog.json", 3000),
         (SAMPLES / "cnpg.json", 2500),
+        (SAMPLES / "csvlog.csv", 1500),
+        (DATA.parent / "corpora" / "postgres-logs" / "anonymize.log", 700),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
@@ -152,6 +154,47 @@ def test_jsonlog_disorder_garbage_and_pending_statements_across_cuts(
     assert json.loads(one)["summary"]["timed_queries"] == 40
     monkeypatch.setenv(parallel.CHUNK_ENV, "420")  # ranges of three records
     assert _json(pending, 2) == one
+    assert spy["fallback"]
+
+
+def _csv_record(i: int, message: str, detail: str = "") -> str:
+    import csv
+    import io
+
+    row = [f"2024-05-01 10:{i // 60:02d}:{i % 60:02d}.000 UTC", "app", "shop", "7", "",
+           "a.7", str(i), "", "", "", "0", "LOG", "00000", message, detail, "", "", "", "",
+           "", "", "", "psql"]  # fmt: skip
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(row)
+    return buf.getvalue()
+
+
+def test_csvlog_ranges_never_start_inside_a_quoted_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    """Multi-line statements whose lines look like csvlog records (quoted, so inside a
+    field): cuts only fall where the quotes before them are balanced."""
+    fake = '2024-05-01 09:00:00.000 UTC,"x",y'
+    body = []
+    for i in range(120):
+        q = f"SELECT {i},\n{fake}\n, 'it''s \"q\"'\n{fake}" if i % 3 else f"SELECT {i}"
+        body.append(_csv_record(i, f"duration: {i % 7}.250 ms  statement: {q}"))
+    log = tmp_path / "multi.csv"
+    log.write_text("".join(body))
+    one = _json(log, 1)
+    assert json.loads(one)["summary"]["queries"] == 120
+    for chunk in ("200", "333", "1000"):
+        monkeypatch.setenv(parallel.CHUNK_ENV, chunk)
+        assert _json(log, 2) == one
+    assert spy["ranges"] >= 20 and not spy["fallback"]
+
+    # a malformed record: the range cannot be trusted, the file is read in one pass
+    body.insert(60, "2024-05-01 10:01:00.000 UTC,only,five,fields,here\n")
+    log.write_text("".join(body))
+    one = _json(log, 1)
+    assert json.loads(one)["summary"]["skipped_lines"] == 1
+    monkeypatch.setenv(parallel.CHUNK_ENV, "500")
+    assert _json(log, 2) == one
     assert spy["fallback"]
 
 

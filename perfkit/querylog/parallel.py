@@ -1,10 +1,13 @@
-"""Parallel ``analyze`` of one large stderr, jsonlog or CloudNativePG log: byte ranges
-read by worker processes.
+"""Parallel ``analyze`` of one large stderr, jsonlog, CloudNativePG or csvlog log: byte
+ranges read by worker processes.
 
 The file is cut into ranges at lines that start a new log entry (stderr: the prefix
 matches and the message is not one of the lines attached to the previous message:
 ``DETAIL``, ``STATEMENT``, ...; never a tab continuation line; JSON: any line, one record
-each), so every message is read whole by one worker. Each worker (a forked process) runs
+each; csvlog: a line starting with a timestamp field, outside any quoted field - an even
+number of quotes before it, csv doubles quotes inside fields), so every message is read
+whole by one worker. A csvlog range holding a malformed record sends the file back to
+one pass, where the csv module may have read it differently. Each worker (a forked process) runs
 the format's reader on its range, then
 fingerprints and counts per fingerprint (calls, first/last seen, names, example), keeps
 its slow-query candidates, and turns every event into a compact record
@@ -40,6 +43,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
 import signal
 import stat
@@ -56,7 +60,7 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import SAMPLE_LIMIT, ChunkEdges, Context
 from perfkit.querylog.readers.prefix import CompiledPrefix
 from perfkit.querylog.readers.stderr import _ATTACHED, read_stderr
-from perfkit.querylog.readers.structured import read_json_records
+from perfkit.querylog.readers.structured import read_csvlog, read_json_records
 
 if TYPE_CHECKING:
     from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
@@ -91,12 +95,13 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-#: Formats read in ranges: stderr, and the JSON ones (one record per line).
-FORMATS = frozenset({"stderr", "jsonlog", "cnpg"})
+#: Formats read in ranges: stderr, the JSON ones (one record per line) and csvlog.
+FORMATS = frozenset({"stderr", "jsonlog", "cnpg", "csvlog"})
 
 
 def eligible(stream: LogStream, jobs: int) -> bool:
-    """One uncompressed regular stderr/jsonlog/CNPG file, large enough (or the knob set)."""
+    """One uncompressed regular file in one of :data:`FORMATS`, large enough (or the
+    knob set)."""
     if jobs < 2 or len(stream.files) != 1 or not fork_available():
         return False
     info = stream.files[0]
@@ -122,14 +127,21 @@ def _chunk_env() -> int | None:
 
 
 # -- cutting --------------------------------------------------------------------------
-def _is_entry_start(line: bytes, prefix: CompiledPrefix | None) -> bool:
-    """Whether a range may start at ``line`` (``prefix`` None: one JSON record per line)."""
+# a csvlog record starts with its timestamp field (the caller also checks that the line
+# is outside any quoted field: an even number of quotes before it)
+_CSV_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [^,\r\n]*)?,")
+
+
+def _is_entry_start(line: bytes, fmt: str, prefix: CompiledPrefix | None) -> bool:
+    """Whether a range may start at ``line``."""
     if not line or line[:1] in (b"\t", b"\n", b"\r"):
         return False
     if b"\r" in line.rstrip(b"\r\n"):
         return False  # a lone CR would split this line differently when read as text
+    if fmt == "csvlog":
+        return _CSV_START.match(line) is not None
     if prefix is None:
-        return True
+        return True  # JSON: one record per line
     text = line.decode("utf-8", "replace")
     m = prefix.regex.match(text) or (prefix.slow or prefix.regex).match(text)
     return m is not None and m.group("sev") not in _ATTACHED
@@ -145,7 +157,11 @@ def _count_lines(data: bytes) -> int:
 
 
 def plan_chunks(
-    path: str, prefix: CompiledPrefix | None, jobs: int, chunk: int | None = None
+    path: str,
+    prefix: CompiledPrefix | None,
+    jobs: int,
+    chunk: int | None = None,
+    fmt: str = "stderr",
 ) -> Iterator[tuple[int, int, int]]:
     """``(start, end, first line number)`` of each range, in file order (lazily)."""
     size = os.path.getsize(path)
@@ -153,9 +169,11 @@ def plan_chunks(
         chunk = _chunk_env()
     if chunk is None:
         chunk = min(_MAX_CHUNK, max(_MIN_CHUNK, math.ceil(size / (4 * jobs))))
+    csv_log = fmt == "csvlog"
     with open(path, "rb") as f:
         start = 0
         line0 = 1
+        quotes = 0  # '"' before start: csv quoting doubles quotes, so odd = inside a field
         while start < size:
             end = size
             target = start + chunk
@@ -163,16 +181,23 @@ def plan_chunks(
                 f.seek(target)
                 f.readline()  # to the next line start
                 pos = f.tell()
+                if csv_log:
+                    f.seek(start)
+                    q = quotes + f.read(pos - start).count(b'"')
                 while pos < size:
                     line = f.readline()
-                    if _is_entry_start(line, prefix):
+                    if _is_entry_start(line, fmt, prefix) and not (csv_log and q % 2):
                         end = pos
                         break
                     pos += len(line)
+                    if csv_log:
+                        q += line.count(b'"')
             f.seek(start)
             data = f.read(end - start)
             yield start, end, line0
             line0 += _count_lines(data)
+            if csv_log:
+                quotes += data.count(b'"')
             start = end
 
 
@@ -180,8 +205,8 @@ def plan_chunks(
 @dataclass(frozen=True)
 class _Job:
     path: str
-    prefix: CompiledPrefix | None  # None: jsonlog/CNPG
-    envelope: bool  # CNPG
+    fmt: str
+    prefix: CompiledPrefix | None  # stderr only
     strict: bool
     options: AnalyzeOptions
     spill: str | None  # directory for the workers' parts (None: through the pipe)
@@ -297,9 +322,11 @@ def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Spilled | _Failure:
         events: Iterable[LogEvent]
         if job.prefix is not None:
             events = read_stderr(enumerate(text, line0), ctx, job.prefix, edges)
+        elif job.fmt == "csvlog":
+            events = read_csvlog(text, ctx, edges, line0)
         else:
             numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
-            events = read_json_records(numbered, ctx, envelope=job.envelope, edges=edges)
+            events = read_json_records(numbered, ctx, envelope=job.fmt == "cnpg", edges=edges)
         part = _consume(events, job.options, stream, edges)
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
@@ -545,7 +572,8 @@ def run(
     path = stream.files[0].path
     size = os.path.getsize(path)
     spill = _spill_dir()
-    _JOB = _Job(path, prefix, stream.files[0].format == "cnpg", strict, acc.opts, spill)
+    fmt = stream.files[0].format
+    _JOB = _Job(path, fmt, prefix, strict, acc.opts, spill)
     merger = _Merger(acc, stream, path, strict)
     ctx = multiprocessing.get_context("fork")
     # fork before a progress bar starts its refresh thread
@@ -556,7 +584,7 @@ def run(
     try:
         if progress is not None:
             progress.start("Reading logs", total=float(size) or None)
-        chunks = plan_chunks(path, prefix, jobs)
+        chunks = plan_chunks(path, prefix, jobs, fmt=fmt)
         # ranges handed out ahead of the merge: workers stay busy while the parent
         # replays a range, and at most this many parts wait in memory
         window = 4 * jobs
@@ -589,7 +617,7 @@ def run(
                 part = part.load()
             if isinstance(part, _Failure):
                 raise part.rebuild()
-            if part.edges.pending and (nxt is not None or inflight):
+            if part.edges.unsure or (part.edges.pending and (nxt is not None or inflight)):
                 raise NotSplittable(path)
             merger.add(part)
             if progress is not None:

@@ -180,7 +180,7 @@ class ChunkEdges:
     with the previous range's last one, and statements still waiting for a duration
     (``log_statement`` linking) mean the split point was not safe."""
 
-    __slots__ = ("check_tail", "first", "last", "pending")
+    __slots__ = ("check_tail", "first", "last", "pending", "unsure")
 
     def __init__(self, check_tail: bool) -> None:
         self.check_tail = check_tail  # another range follows: order-check the last message
@@ -188,6 +188,8 @@ class ChunkEdges:
         self.first: tuple[dt.datetime, int, int] | None = None
         self.last: dt.datetime | None = None
         self.pending = False
+        # the range held something malformed (csv): one pass might have cut it otherwise
+        self.unsure = False
 
 
 class Linker:

@@ -42,12 +42,17 @@ def _client(conn: str | None) -> str | None:
     return host if port.isdigit() else conn
 
 
-def read_csvlog(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
+def read_csvlog(
+    lines: Iterable[str], ctx: Context, edges: ChunkEdges | None = None, line0: int = 1
+) -> Iterator[LogEvent]:
+    """csvlog records; ``edges``/``line0``: the lines are one byte range of a file
+    (parallel ``analyze``) whose first line has number ``line0``."""
     parse_ts = TimestampParser(ctx.warn)
     linker = Linker(ctx)
     out = linker.out
     starts = STATEMENT_STARTS
     reader = csv.reader(lines)
+    base = line0 - 1
     prev_end = 0
     while True:
         try:
@@ -55,14 +60,18 @@ def read_csvlog(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
         except StopIteration:
             break
         except csv.Error as exc:
-            ctx.skip(reader.line_num, str(exc), "bad csv record")
+            ctx.skip(base + reader.line_num, str(exc), "bad csv record")
             prev_end = reader.line_num
+            if edges is not None:
+                edges.unsure = True
             continue
-        line = prev_end + 1
+        line = base + prev_end + 1
         prev_end = reader.line_num
         if len(r) < MIN_CSV_COLUMNS:
             if r and any(r):
                 ctx.skip(line, ",".join(r), f"csv record with {len(r)} columns, expected 23+")
+                if edges is not None:
+                    edges.unsure = True
             continue
         sev = r[11]
         if sev != "LOG":
@@ -75,6 +84,8 @@ def read_csvlog(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
             continue
         pid_text = r[3]
         ts = parse_ts(r[0]) if r[0] else None
+        if edges is not None and edges.first is None and ts is not None:
+            edges.first = (ts, line, len(ctx.stream.warnings))
         ctx.check_order(ts, line)
         meta = (
             ts,
@@ -91,6 +102,9 @@ def read_csvlog(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
         elif out:
             yield from out
             out.clear()
+    if edges is not None:
+        edges.last = ctx._last_ts
+        edges.pending = linker.has_pending()
     linker.finish()
     yield from out
     out.clear()
