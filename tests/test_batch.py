@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from perfkit.batch import BatchRequest, InputSpec, QueueSettings, RetryPolicy, run_batch
+from perfkit.batch import (
+    BatchRequest,
+    InputSpec,
+    QueueSettings,
+    RetryPolicy,
+    SweepResult,
+    run_batch,
+)
 from perfkit.batch.config import LatencyModel, RunResult
 from perfkit.batch.handlers import check_batch_response
 from perfkit.batch.inputs import read_messages
@@ -505,3 +512,32 @@ def test_latency_digest_bulk_and_single_adds_agree_within_one_percent() -> None:
         got = bulk.quantile(q)
         assert got is not None and abs(got - exact) / exact < 0.01
         assert got == pytest.approx(single.quantile(q), rel=1e-9)
+
+
+def test_visibility_shorter_than_the_batching_window_is_reported() -> None:
+    """Messages come back while the poller still fills the batch: the same message sits
+    twice in one batch, a FIFO failure reported by id covers both copies, and the group's
+    order can break. The report says so (found by Hypothesis in test_batch_props.py)."""
+    from perfkit.batch.inputs import Message
+    from perfkit.batch.report import to_document
+    from perfkit.batch.simulate import simulate
+
+    msgs = [Message(i, f"m{i}", "b", "g0", 1_700_000_000_000 + 37 * i, "b", None, "w")
+            for i in range(7)]  # fmt: skip
+    order: list[int] = []
+    r = simulate(
+        iter(msgs),
+        QueueSettings(batch_size=4, batching_window=0.5, visibility_timeout=0.05),
+        LatencyModel(kind="const", params=(0.01,), poison_rate=0.05),
+        fifo=True,
+        seed=0,
+        on_success=lambda m, t: order.append(m.index),
+    )
+    assert r.duplicate_deliveries > 0 and r.conservation.ok
+    assert order != sorted(order)  # what SQS itself would do here
+    doc = to_document(SweepResult(runs=(r,), best=None, target_p95=None, plot=None, notes=()))
+    assert any(
+        "visibility timeout (0.05s) is shorter than the batching window" in w
+        and "FIFO group's order is then no longer guaranteed" in w
+        for w in doc.warnings
+    )

@@ -82,7 +82,11 @@ def test_simulator_invariants(sc: dict) -> None:  # type: ignore[type-arg]
     # a message is never received more than max_receive_count times
     assert all(m.receive_count <= sc["max_rc"] for m in msgs)
     assert all(m.receive_count == sc["max_rc"] for m in dlq)
-    # FIFO: within a group, messages succeed in the order they were sent
-    if sc["fifo"]:
+    # FIFO: within a group, messages succeed in the order they were sent - unless a
+    # message came back while a copy was still batched or processed (visibility timeout
+    # shorter than the batching window + run time: SQS then hands it out again, the same
+    # message can sit twice in one batch, and a failure reported by message id covers
+    # both copies; the report warns about it, test_batch.py checks the warning)
+    if sc["fifo"] and r.duplicate_deliveries == 0:
         for ids in successes.values():
             assert ids == sorted(ids)

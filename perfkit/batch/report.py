@@ -185,6 +185,14 @@ def _single(r: RunResult, res: SweepResult) -> Document:
         )
     if r.batch_log_omitted:
         warnings.append(f"{r.batch_log_omitted} more failed batch(es) not listed")
+    if r.duplicate_deliveries:
+        s = r.settings
+        warnings.append(
+            f"{r.duplicate_deliveries} message(s) were delivered again while a copy was still "
+            f"being processed or batched: the visibility timeout ({s.visibility_timeout:g}s) "
+            "is shorter than the batching window plus the batch's run time"
+            + ("; a FIFO group's order is then no longer guaranteed" if r.fifo else "")
+        )
     if not c.ok:
         warnings.append("message counts do not add up: " + c.line())
     verdict = (
