@@ -7,13 +7,14 @@ matches and the message is not one of the lines attached to the previous message
 each; csvlog: a line starting with a timestamp field, outside any quoted field - an even
 number of quotes before it, csv doubles quotes inside fields), so every message is read
 whole by one worker. A csvlog range holding a malformed record sends the file back to
-one pass, where the csv module may have read it differently. Each worker (a forked process) runs
-the format's reader on its range, then
-fingerprints and counts per fingerprint (calls, first/last seen, names, example), keeps
-its slow-query candidates, and turns every event into a compact record
-``(ts, fingerprint id, cache key hash, duration, session)``.
+one pass, where the csv module may have read it differently. Each worker (a forked
+process) runs the format's reader on its range, then fingerprints and counts per
+fingerprint (calls, first/last seen, names, example), keeps its slow-query candidates,
+and turns every event into a compact record ``(ts, fingerprint id, cache key hash,
+duration, session)``.
 
-The parent merges ranges strictly in file order and replays the records in order, so
+The parent classifies each new fingerprint (sqlglot; workers never load it), merges
+ranges strictly in file order and replays the records in order, so
 everything order-dependent is computed exactly as in one pass: duration digests and
 float totals (additions happen in the same order), the timeline, the cache replay
 (through the same reorder buffer), "first seen" values, the first N names, the slowest
