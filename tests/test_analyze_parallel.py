@@ -76,6 +76,74 @@ def test_parallel_equals_one_pass_on_real_logs(
     assert spy["ranges"] >= 2 and not spy["fallback"]
 
 
+@pytest.mark.parametrize("compression", ["gzip", "bz2", "zstd"])
+@pytest.mark.parametrize(
+    ("path", "chunk"),
+    [
+        (SAMPLES / "stderr.log", 2000),
+        (DATA / "multiline_param.log", 500),
+        (SAMPLES / "jsonlog.json", 3000),
+        (SAMPLES / "csvlog.csv", 1500),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
+)
+def test_compressed_logs_are_decompressed_by_the_parent_into_ranges(
+    path: Path,
+    chunk: int,
+    compression: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spy: dict[str, Any],
+) -> None:
+    import bz2
+    import gzip
+
+    import zstandard
+
+    data = path.read_bytes()
+    packed = {
+        "gzip": lambda: gzip.compress(data),
+        "bz2": lambda: bz2.compress(data),
+        "zstd": lambda: zstandard.ZstdCompressor().compress(data),
+    }[compression]()
+    log = tmp_path / (path.name + {"gzip": ".gz", "bz2": ".bz2", "zstd": ".zst"}[compression])
+    log.write_bytes(packed)
+    one = _json(log, 1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, str(chunk))
+    ranges = []
+    real = parallel._stream_chunks
+
+    def stream_chunks(*a: Any, **kw: Any) -> Any:
+        for c in real(*a, **kw):
+            ranges.append(c)
+            yield c
+
+    monkeypatch.setattr(parallel, "_stream_chunks", stream_chunks)
+    # the file names differ (the compressed one is named); everything else is equal
+    assert _json(log, 2) == one
+    assert len(ranges) >= 3 and not spy["fallback"]
+
+
+def test_truncated_compressed_log_is_read_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    import gzip
+
+    from perfkit.errors import PerfkitError
+
+    # long enough that format detection (the first lines) ends well before the cut
+    packed = gzip.compress((SAMPLES / "stderr.log").read_bytes() * 30)
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(packed[: len(packed) * 2 // 3])
+    with pytest.raises(PerfkitError) as one:
+        analyze([log], ALL, jobs=1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "2000")
+    with pytest.raises(PerfkitError) as two:
+        analyze([log], ALL, jobs=2)
+    assert str(two.value) == str(one.value) and "truncated" in str(one.value)
+    assert spy["fallback"]
+
+
 @pytest.mark.parametrize("spill", ["none", "full"])
 def test_parts_come_back_whole_without_a_spill_directory(
     spill: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
@@ -228,12 +296,13 @@ def test_cuts_are_at_entry_starts_with_right_line_numbers() -> None:
 def test_small_or_unsuitable_inputs_stay_in_one_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # below the size threshold, compressed, syslog or several files: one pass
+    # below the size threshold, syslog or several files: one pass
     assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 2)
+    assert not parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
     monkeypatch.setenv(parallel.CHUNK_ENV, "1000")
     assert parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 2)
     assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 1)
-    assert not parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
+    assert parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
     assert not parallel.eligible(read_logs([SAMPLES / "syslog.log"]), 2)
     assert not parallel.eligible(read_logs([SAMPLES / "stderr.log", DATA / "stderr.log"]), 2)
 

@@ -1,5 +1,6 @@
 """Parallel ``analyze`` of one large stderr, jsonlog, CloudNativePG or csvlog log: byte
-ranges read by worker processes.
+ranges read by worker processes (a compressed log is decompressed by the parent, which
+writes each range to a file in ``/dev/shm`` for a worker).
 
 The file is cut into ranges at lines that start a new log entry (stderr: the prefix
 matches and the message is not one of the lines attached to the previous message:
@@ -106,15 +107,20 @@ def eligible(stream: LogStream, jobs: int) -> bool:
     if jobs < 2 or len(stream.files) != 1 or not fork_available():
         return False
     info = stream.files[0]
-    if info.format not in FORMATS or info.compression != "none" or info.path == "<stdin>":
+    if info.format not in FORMATS or info.path == "<stdin>":
         return False
+    compressed = info.compression != "none"
+    if compressed and not os.path.isdir("/dev/shm"):
+        return False  # decompressed ranges are handed to the workers in tmpfs files
     try:
         st = os.stat(info.path)
     except OSError:
         return False
     if not stat.S_ISREG(st.st_mode):
         return False
-    return _chunk_env() is not None or st.st_size >= MIN_PARALLEL_BYTES
+    # compressed logs shrink 5-15x: a 2 MB .gz holds more than 16 MB of log
+    least = MIN_PARALLEL_BYTES // 8 if compressed else MIN_PARALLEL_BYTES
+    return _chunk_env() is not None or st.st_size >= least
 
 
 def _chunk_env() -> int | None:
@@ -200,6 +206,65 @@ def plan_chunks(
             if csv_log:
                 quotes += data.count(b'"')
             start = end
+
+
+def _stream_chunks(
+    path: str, prefix: CompiledPrefix | None, fmt: str, spill: str
+) -> Iterator[tuple[int, int, int, str | None, int]]:
+    """Ranges of a compressed log: the parent decompresses it and writes each range to a
+    file in ``spill`` for a worker. ``(0, length, first line, file, compressed bytes
+    read)``; raises :class:`NotSplittable` when the file cannot be read to its end (one
+    pass then reports the damage as it always does)."""
+    from perfkit.querylog.readers._source import Source
+
+    chunk = _chunk_env() or _MAX_CHUNK
+    csv_log = fmt == "csvlog"
+    try:
+        src = Source(path)
+    except PerfkitError:
+        raise NotSplittable(path) from None
+    try:
+        buf = src.text.buffer
+        raw = src._raw
+        line0 = 1
+        k = 0
+        quotes = 0
+        carry = b""
+        while True:
+            try:
+                data = carry + buf.read(chunk)
+                if not data:
+                    return
+                data += buf.readline()  # to the next line start
+                q = quotes + data.count(b'"') if csv_log else 0
+                carry = b""
+                while True:
+                    line = buf.readline()
+                    if not line:
+                        break
+                    if _is_entry_start(line, fmt, prefix) and not (csv_log and q % 2):
+                        carry = line
+                        break
+                    data += line
+                    if csv_log:
+                        q += line.count(b'"')
+            except (PerfkitError, OSError, EOFError) as exc:
+                raise NotSplittable(path) from exc
+            k += 1
+            name = os.path.join(spill, f"range-{k}.log")
+            try:
+                with open(name, "wb") as f:
+                    f.write(data)
+            except OSError as exc:  # tmpfs full: one pass instead
+                raise NotSplittable(path) from exc
+            yield 0, len(data), line0, name, raw.tell()
+            line0 += _count_lines(data)
+            if csv_log:
+                quotes += data.count(b'"')
+            if not carry:
+                return
+    finally:
+        src.close()
 
 
 # -- workers --------------------------------------------------------------------------
@@ -307,15 +372,20 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Spilled | _Failure:
-    start, end, line0, last = task
+def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled | _Failure:
+    start, end, line0, last, range_file = task
     job = _JOB
     assert job is not None
     gc.disable()
     try:
-        with open(job.path, "rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
+        if range_file is not None:  # a decompressed range written by the parent
+            with open(range_file, "rb") as f:
+                data = f.read()
+            os.unlink(range_file)
+        else:
+            with open(job.path, "rb") as f:
+                f.seek(start)
+                data = f.read(end - start)
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
         stream = _ChunkStream()
         ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
@@ -336,7 +406,7 @@ def _run_chunk(task: tuple[int, int, int, bool]) -> _Part | _Spilled | _Failure:
     # A part is about 1 MB pickled. Through the pool's pipe (64 kB at a time) the worker
     # waits for the parent's result thread, which competes for the GIL with the merge:
     # workers sat idle for 20-70 ms per range. A file in memory (tmpfs) is written at once.
-    path = os.path.join(job.spill, f"{start}.part")
+    path = os.path.join(job.spill, f"{line0}.part")
     try:
         with open(path, "wb") as f:
             pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -574,6 +644,9 @@ def run(
     size = os.path.getsize(path)
     spill = _spill_dir()
     fmt = stream.files[0].format
+    compressed = stream.files[0].compression != "none"
+    if compressed and spill is None:
+        raise NotSplittable(path)
     _JOB = _Job(path, fmt, prefix, strict, acc.opts, spill)
     merger = _Merger(acc, stream, path, strict)
     ctx = multiprocessing.get_context("fork")
@@ -585,20 +658,25 @@ def run(
     try:
         if progress is not None:
             progress.start("Reading logs", total=float(size) or None)
-        chunks = plan_chunks(path, prefix, jobs, fmt=fmt)
+        chunks: Iterator[tuple[int, int, int, str | None, int]]
+        if compressed:
+            assert spill is not None
+            chunks = _stream_chunks(path, prefix, fmt, spill)
+        else:
+            chunks = ((s, e, n, None, e) for s, e, n in plan_chunks(path, prefix, jobs, fmt=fmt))
         # ranges handed out ahead of the merge: workers stay busy while the parent
-        # replays a range, and at most this many parts wait in memory
-        window = 4 * jobs
+        # replays a range, and at most this many parts (and decompressed ranges) wait
+        window = (2 if compressed else 4) * jobs
         inflight: deque[tuple[Any, int]] = deque()
         nxt = next(chunks, None)
 
         def fill() -> None:
             nonlocal nxt
             while nxt is not None and len(inflight) < window:
-                start, end, line0 = nxt
+                start, end, line0, range_file, done = nxt
                 nxt = next(chunks, None)
-                task = (start, end, line0, nxt is None)
-                inflight.append((pool.apply_async(_run_chunk, (task,)), end))
+                task = (start, end, line0, nxt is None, range_file)
+                inflight.append((pool.apply_async(_run_chunk, (task,)), done))
 
         fill()
         while inflight:

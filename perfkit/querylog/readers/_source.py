@@ -48,12 +48,16 @@ class _Decompressing(io.RawIOBase):
         self._pending = head
         self._dec: Any = _new_decompressor(kind)
         self._buf = b""
+        self._pos = 0  # read offset into _buf (slicing the rest off would copy it each time)
         self._done = False
 
     def readable(self) -> bool:
         return True
 
     def _fill(self) -> None:
+        if self._pos >= len(self._buf):
+            self._buf = b""
+            self._pos = 0
         while not self._buf and not self._done:
             data = self._pending or self._raw.read(_CHUNK)
             self._pending = b""
@@ -88,9 +92,10 @@ class _Decompressing(io.RawIOBase):
 
     def readinto(self, b: Any) -> int:
         self._fill()
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
+        pos = self._pos
+        n = min(len(b), len(self._buf) - pos)
+        b[:n] = memoryview(self._buf)[pos : pos + n]
+        self._pos = pos + n
         return n
 
 
