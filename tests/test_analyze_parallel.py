@@ -26,7 +26,11 @@ TOP25 = AnalyzeOptions(slow_ms=0.5, slow_limit=25, ttls=(1.0, 60.0))
 
 
 def _json(path: Path, jobs: int, opts: AnalyzeOptions = ALL) -> str:
-    r = analyze([path], opts, jobs=jobs)
+    return _json_of([path], jobs, opts)
+
+
+def _json_of(paths: list[Path], jobs: int, opts: AnalyzeOptions = ALL) -> str:
+    r = analyze(paths, opts, jobs=jobs)
     return render(to_document(r, top=0, debug=True), "json")
 
 
@@ -139,6 +143,53 @@ def test_truncated_compressed_log_is_read_in_one_pass(
         analyze([log], ALL, jobs=2)
     assert str(two.value) == str(one.value) and "truncated" in str(one.value)
     assert spy["fallback"]
+
+
+def test_several_inputs_each_large_one_in_ranges_equal_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
+) -> None:
+    """Inputs in order, the splittable ones in ranges and the others (syslog, JSON Lines)
+    in one pass, into one accumulator: warnings, skipped lines, positions and the replay
+    come out as from one pass over all of them."""
+    import gzip
+
+    csv_gz = tmp_path / "csvlog.csv.gz"
+    csv_gz.write_bytes(gzip.compress((SAMPLES / "csvlog.csv").read_bytes()))
+    lines = (DATA / "stderr.log").read_text().splitlines(keepends=True)
+    for k in (7, len(lines) // 2, len(lines) - 5):
+        if lines[k].startswith("\t"):
+            k += 1
+        lines.insert(k, f"garbage line {k}\n")
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text("".join(lines))
+    inputs = [
+        SAMPLES / "stderr.log",
+        SAMPLES / "syslog.log",
+        csv_gz,
+        garbage,
+        SAMPLES / "app.jsonl",
+        SAMPLES / "jsonlog.json",
+    ]
+    one = _json_of(inputs, 1)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "1500")
+    assert _json_of(inputs, 2) == one
+    assert spy["ranges"] >= 20 and not spy["fallback"]
+    assert json.loads(one)["summary"]["skipped_lines"] == 3
+
+    # a log_statement log among them cannot be cut: everything is read in one pass
+    mixed = [SAMPLES / "stderr.log", DATA / "stderr-log_statement.log"]
+    monkeypatch.setenv(parallel.CHUNK_ENV, "800")
+    assert _json_of(mixed, 2) == _json_of(mixed, 1)
+    assert spy["fallback"]
+
+    # stdin among the inputs: nothing is split (it could not be read a second time)
+    import io
+    import sys
+
+    stdin = io.TextIOWrapper(io.BytesIO((SAMPLES / "stderr.log").read_bytes()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    stream = read_logs(["-", *inputs])
+    assert not any(parallel.eligible(stream, 2, i) for i in range(len(inputs) + 1))
 
 
 @pytest.mark.parametrize("spill", ["none", "full"])
@@ -301,7 +352,8 @@ def test_small_or_unsuitable_inputs_stay_in_one_process(
     assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 1)
     assert parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
     assert not parallel.eligible(read_logs([SAMPLES / "syslog.log"]), 2)
-    assert not parallel.eligible(read_logs([SAMPLES / "stderr.log", DATA / "stderr.log"]), 2)
+    two = read_logs([SAMPLES / "syslog.log", DATA / "stderr.log"])
+    assert not parallel.eligible(two, 2, 0) and parallel.eligible(two, 2, 1)
 
 
 def test_cli_jobs_same_json_and_worker_errors_are_one_line(

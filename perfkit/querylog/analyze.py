@@ -264,9 +264,10 @@ def analyze(
 ) -> AnalyzeResult:
     """Read ``paths`` (``-`` = stdin, compressed files transparently) and analyse them.
 
-    ``jobs`` > 1 (``None``: one per core) reads a single large uncompressed stderr log
-    in byte ranges with that many worker processes; the result is the same as with
-    ``jobs=1`` (see :mod:`perfkit.querylog.parallel`). Other inputs are read in one pass.
+    ``jobs`` > 1 (``None``: one per core) reads each large stderr, jsonlog, CNPG or
+    csvlog input (compressed or not) in ranges with that many worker processes; the
+    result is the same as with ``jobs=1`` (see :mod:`perfkit.querylog.parallel`). Other
+    inputs, and every input when one of them is stdin, are read in one pass.
     """
     from perfkit.querylog.readers import read_logs
 
@@ -285,29 +286,45 @@ def analyze(
     if jobs > 1:
         from perfkit.querylog import parallel
 
-        compiled = stream._plans[0].compiled if stream._plans else None
-        if (compiled is not None or stream.files[0].format != "stderr") and parallel.eligible(
-            stream, jobs
-        ):
+        split = [
+            (plan.compiled is not None or plan.info.format != "stderr")
+            and parallel.eligible(stream, jobs, i)
+            for i, plan in enumerate(stream._plans)
+        ]
+        if any(split):
+            # inputs in order, each large one in ranges, the others in one pass, into one
+            # accumulator: the same figures, warnings and positions as one pass
             pacc = _Accumulator(opts, has_timeline=True)
             gc_enabled = gc.isenabled()
             gc.disable()
             try:
-                merged = parallel.run(
-                    pacc, stream, compiled, jobs=jobs, strict=strict, progress=progress
-                )
+                for i, ranges in enumerate(split):
+                    if ranges:
+                        parallel.run(
+                            pacc,
+                            stream,
+                            stream._plans[i].compiled,
+                            jobs=jobs,
+                            strict=strict,
+                            progress=progress,
+                            index=i,
+                        )
+                    else:
+                        pacc.consume(stream.events_of(i))
             except parallel.NotSplittable:
-                # a cut fell inside log_statement linking: read it in one pass instead
+                # a cut fell inside log_statement linking (or a malformed csv record):
+                # read everything again in one pass
                 stream = read_logs(
                     paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
                 )
             else:
                 return pacc.result(
-                    skipped_lines=merged.skipped_lines,
+                    skipped_lines=stream.skipped_lines,
                     files=files,
-                    warnings=tuple(merged.warnings),
-                    skipped_samples=tuple(merged.skipped_samples),
-                    has_timeline=True,
+                    warnings=tuple(stream.warnings),
+                    skipped_samples=tuple(stream.skipped_samples),
+                    has_timeline=stream.has_timeline,
+                    truncated=stream.truncated,
                 )
             finally:
                 if gc_enabled:
@@ -348,6 +365,7 @@ class _Accumulator:
             else None
         )
         self.untimed_ts = 0  # events without a timestamp
+        self.seq = 0  # events consumed so far, from every input
 
     def consume(self, events: Iterable[LogEvent]) -> None:
         # Millions of long-lived small objects (cache entries, keys) and no reference
@@ -374,7 +392,7 @@ class _Accumulator:
         queries, timed, untimed, total_ms = self.queries, self.timed, self.untimed, self.total_ms
         slow_count, stats_rows, untimed_ts = self.slow_count, self.stats_rows, self.untimed_ts
         first_f, first, last_f, last = self.first_f, self.first, self.last_f, self.last
-        seq = 0
+        seq = self.seq  # the position in the whole input (ties among the slowest)
         last_t: dt.datetime | None = None
         last_tf = 0.0
         try:
@@ -459,6 +477,7 @@ class _Accumulator:
             )
             self.slow_count, self.stats_rows, self.untimed_ts = slow_count, stats_rows, untimed_ts
             self.first_f, self.first, self.last_f, self.last = first_f, first, last_f, last
+            self.seq = seq
 
     def consume_records(
         self, records: Iterable[tuple[float | None, str, int, float | None, object]]

@@ -1,6 +1,7 @@
-"""Parallel ``analyze`` of one large stderr, jsonlog, CloudNativePG or csvlog log: byte
+"""Parallel ``analyze`` of large stderr, jsonlog, CloudNativePG or csvlog logs: byte
 ranges read by worker processes (a compressed log is decompressed by the parent, which
-writes each range to a file in ``/dev/shm`` for a worker).
+writes each range to a file in ``/dev/shm`` for a worker). Several inputs are taken one
+after the other into one accumulator; :func:`run` reads one of them.
 
 The file is cut into ranges at lines that start a new log entry (stderr: the prefix
 matches and the message is not one of the lines attached to the previous message:
@@ -101,13 +102,16 @@ def fork_available() -> bool:
 FORMATS = frozenset({"stderr", "jsonlog", "cnpg", "csvlog"})
 
 
-def eligible(stream: LogStream, jobs: int) -> bool:
-    """One uncompressed regular file in one of :data:`FORMATS`, large enough (or the
-    knob set)."""
-    if jobs < 2 or len(stream.files) != 1 or not fork_available():
+def eligible(stream: LogStream, jobs: int, index: int = 0) -> bool:
+    """Input ``index`` is a regular file in one of :data:`FORMATS`, large enough (or the
+    knob set), and no input is stdin (a run that must start over in one pass reads every
+    input again)."""
+    if jobs < 2 or not fork_available():
         return False
-    info = stream.files[0]
-    if info.format not in FORMATS or info.path == "<stdin>":
+    if any(f.path == "<stdin>" for f in stream.files):
+        return False
+    info = stream.files[index]
+    if info.format not in FORMATS or (info.format == "stderr" and info.prefix is None):
         return False
     compressed = info.compression != "none"
     if compressed and not os.path.isdir("/dev/shm"):
@@ -519,11 +523,10 @@ class _Merger:
     """Folds the ranges' parts, in file order, into the parent's accumulator."""
 
     def __init__(self, acc: _Accumulator, stream: LogStream, source: str, strict: bool) -> None:
+        # warnings, skipped lines and samples go to the stream, as one pass records them
         self.acc = acc
-        self.events = 0
-        self.skipped_lines = 0
-        self.skipped_samples: list[tuple[str, int, str]] = []
-        self.warnings: list[str] = list(stream.warnings)
+        self.stream = stream
+        self.warnings = stream.warnings
         self._sink = _ChunkStream()
         self._ctx = Context(cast("LogStream", self._sink), source, strict)
         self._zones: set[str] = set()
@@ -569,10 +572,11 @@ class _Merger:
             self._boundary(part.edges)
         if part.edges.last is not None:
             self._last_ts = part.edges.last
-        self.skipped_lines += part.skipped_lines
-        room = SAMPLE_LIMIT - len(self.skipped_samples)
+        stream = self.stream
+        stream.skipped_lines += part.skipped_lines
+        room = SAMPLE_LIMIT - len(stream.skipped_samples)
         if room > 0:
-            self.skipped_samples.extend(part.skipped_samples[:room])
+            stream.skipped_samples.extend(part.skipped_samples[:room])
 
         by_id = acc.fingerprinter.by_id
         for fid, fp in part.by_id.items():
@@ -607,12 +611,12 @@ class _Merger:
         limit = acc.opts.slow_limit
         heap = acc.slow_heap
         for d, neg, ev, fid in part.slow:
-            item = (d, neg - self.events, ev, fid)  # the position in the whole file
+            item = (d, neg - acc.seq, ev, fid)  # the position in the whole input
             if len(heap) < limit:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
-        self.events += part.events
+        acc.seq += part.events
         acc.consume_records(part.records)
 
 
@@ -634,17 +638,19 @@ def run(
     jobs: int,
     strict: bool,
     progress: ProgressSink | None,
+    index: int = 0,
 ) -> _Merger:
-    """Read the single file of ``stream`` in ranges with ``jobs`` workers into ``acc``.
+    """Read input ``index`` of ``stream`` in ranges with ``jobs`` workers into ``acc``.
 
     Raises :class:`NotSplittable` when the result could differ from one pass.
     """
     global _JOB
-    path = stream.files[0].path
+    info = stream.files[index]
+    path = info.path
     size = os.path.getsize(path)
+    fmt = info.format
+    compressed = info.compression != "none"
     spill = _spill_dir()
-    fmt = stream.files[0].format
-    compressed = stream.files[0].compression != "none"
     if compressed and spill is None:
         raise NotSplittable(path)
     _JOB = _Job(path, fmt, prefix, strict, acc.opts, spill)

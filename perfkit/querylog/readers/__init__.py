@@ -160,6 +160,20 @@ class LogStream:
             if progress is not None:
                 progress.finish()
 
+    def events_of(self, index: int) -> Iterator[LogEvent]:
+        """The events of input ``index`` alone, for a caller that takes the inputs one
+        by one (warnings and skipped lines are recorded here as in a whole iteration)."""
+        plan = self._plans[index]
+        src = plan.source or Source(plan.info.path)
+        ctx = Context(self, plan.info.path, self._strict)
+        try:
+            yield from _read(plan, src, ctx, None, 0.0)
+        except TruncatedInput:
+            self.truncated = True
+            raise
+        finally:
+            src.close()
+
 
 def read_logs(
     paths: Sequence[str | Path],
