@@ -658,7 +658,13 @@ def run(
     ctx = multiprocessing.get_context("fork")
     # fork before a progress bar starts its refresh thread
     before = {p.pid for p in multiprocessing.active_children()}
-    pool = ctx.Pool(jobs, initializer=_init_worker)
+    try:
+        pool = ctx.Pool(jobs, initializer=_init_worker)
+    except BaseException:
+        _JOB = None
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+        raise
     workers = {p.pid for p in multiprocessing.active_children()} - before
     ok = False
     try:
