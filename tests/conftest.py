@@ -106,10 +106,8 @@ def cli() -> Any:
 
 @pytest.fixture(scope="session")
 def corpora() -> Path:
-    """The real-log corpus: the shared one (../shared beside the project) or the copy in
-    tests/data (pgBadger's test logs, PostgreSQL licence), so a clone anywhere runs it."""
+    """The directory of the real-log corpus (pgBadger's test logs, PostgreSQL licence): the
+    shared one beside the project, else the copy in tests/data/querylog."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent.parent / "shared" / "corpora", here / "data" / "corpora"):
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("shared corpora not found")
+    shared = here.parent.parent / "shared" / "corpora" / "postgres-logs"
+    return shared if shared.is_dir() else here / "data" / "querylog"

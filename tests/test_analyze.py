@@ -156,7 +156,7 @@ def test_bad_options(bad: dict[str, object]) -> None:
 
 
 def test_multiline_parameters_log(corpora: Path) -> None:
-    r = analyze([corpora / "postgres-logs" / "multiline_param.log"])
+    r = analyze([corpora / "multiline_param.log"])
     assert r.files[0].format == "stderr"
     assert r.summary.queries == 5 and r.summary.skipped_lines == 0
     prepared = next(f for f in r.fingerprints if "pg_type" in f.query)
@@ -167,7 +167,7 @@ def test_multiline_parameters_log(corpora: Path) -> None:
 
 
 def test_cnpg_log_newest_first_is_replayed_in_order(corpora: Path) -> None:
-    r = analyze([corpora / "postgres-logs" / "cnpg.log.gz"])
+    r = analyze([corpora / "cnpg.log.gz"])
     assert r.summary.queries == 400
     assert r.late_events == 0 and r.cache
     assert not any("follow the order of the file" in w for w in r.warnings)
@@ -176,7 +176,7 @@ def test_cnpg_log_newest_first_is_replayed_in_order(corpora: Path) -> None:
 
 
 def test_csvlog_with_parameters(corpora: Path) -> None:
-    r = analyze([corpora / "postgres-logs" / "anonymize.log"])
+    r = analyze([corpora / "anonymize.log"])
     assert r.files[0].format == "csvlog"
     assert r.summary.queries > 0
     assert any(f.example_params for f in r.fingerprints)

@@ -66,9 +66,9 @@ REAL = [
 ]
 MORE = [
     (SAMPLES / "stderr.log", 700),
-    (DATA / "stderr.log", 1500),
+    (SAMPLES / "stderr.log", 1500),
     (SAMPLES / "cnpg.json", 2500),
-    (DATA.parent / "corpora" / "postgres-logs" / "anonymize.log", 700),
+    (DATA / "anonymize.log", 700),
 ]
 
 
@@ -155,7 +155,7 @@ def test_several_inputs_each_large_one_in_ranges_equal_one_pass(
 
     csv_gz = tmp_path / "csvlog.csv.gz"
     csv_gz.write_bytes(gzip.compress((SAMPLES / "csvlog.csv").read_bytes()))
-    lines = (DATA / "stderr.log").read_text().splitlines(keepends=True)
+    lines = (SAMPLES / "stderr.log").read_text().splitlines(keepends=True)
     for k in (7, len(lines) // 2, len(lines) - 5):
         if lines[k].startswith("\t"):
             k += 1
@@ -177,7 +177,7 @@ def test_several_inputs_each_large_one_in_ranges_equal_one_pass(
     assert json.loads(one)["summary"]["skipped_lines"] == 3
 
     # a log_statement log among them cannot be cut: everything is read in one pass
-    mixed = [SAMPLES / "stderr.log", DATA / "stderr-log_statement.log"]
+    mixed = [SAMPLES / "stderr.log", SAMPLES / "stderr-log_statement.log"]
     monkeypatch.setenv(parallel.CHUNK_ENV, "800")
     assert _json_of(mixed, 2) == _json_of(mixed, 1)
     assert spy["fallback"]
@@ -198,7 +198,7 @@ def test_parts_come_back_whole_without_a_spill_directory(
 ) -> None:
     """Parts go through a file in /dev/shm; without one (no tmpfs, or a full one) they
     come through the pool's pipe, with the same result."""
-    path = DATA / "stderr.log"
+    path = SAMPLES / "stderr.log"
     one = _json(path, 1)
     monkeypatch.setenv(parallel.CHUNK_ENV, "1500")
     # "full": a directory the workers cannot write to stands for a full tmpfs
@@ -214,7 +214,7 @@ def test_warnings_skips_and_disorder_across_cuts_merge_like_one_pass(
     # the real log's halves swapped (time goes back at the cut, and within ranges),
     # plus unparseable lines in several ranges: warnings, skipped counts and samples,
     # slow list and replay must all come out as in one pass
-    lines = (DATA / "stderr.log").read_text().splitlines(keepends=True)
+    lines = (SAMPLES / "stderr.log").read_text().splitlines(keepends=True)
     starts = [i for i, ln in enumerate(lines) if " LOG:  duration" in ln]
     mid = starts[len(starts) // 2]
     body = lines[mid:] + lines[:mid]
@@ -240,9 +240,7 @@ def test_jsonlog_disorder_garbage_and_pending_statements_across_cuts(
     the validated head: disorder, skips and warnings merge like one pass."""
     import gzip
 
-    corpus = ROOT.parent / "shared" / "corpora" / "postgres-logs" / "cnpg.log.gz"
-    if not corpus.exists():
-        corpus = DATA.parent / "corpora" / "postgres-logs" / "cnpg.log.gz"
+    corpus = DATA / "cnpg.log.gz"
     lines = gzip.decompress(corpus.read_bytes()).decode().splitlines(keepends=True)
     for k in (100, 700, 1500):  # the first lies in the head one pass validates
         lines.insert(k, "not json at all\n")
@@ -317,7 +315,7 @@ def test_csvlog_ranges_never_start_inside_a_quoted_field(
 def test_log_statement_pairs_across_a_cut_fall_back_to_one_pass(
     monkeypatch: pytest.MonkeyPatch, spy: dict[str, Any]
 ) -> None:
-    path = DATA / "stderr-log_statement.log"
+    path = SAMPLES / "stderr-log_statement.log"
     one = _json(path, 1)
     monkeypatch.setenv(parallel.CHUNK_ENV, "800")
     assert _json(path, 2) == one
@@ -352,7 +350,7 @@ def test_small_or_unsuitable_inputs_stay_in_one_process(
     assert not parallel.eligible(read_logs([SAMPLES / "stderr.log"]), 1)
     assert parallel.eligible(read_logs([DATA / "csvlog.csv.gz"]), 2)
     assert not parallel.eligible(read_logs([SAMPLES / "syslog.log"]), 2)
-    two = read_logs([SAMPLES / "syslog.log", DATA / "stderr.log"])
+    two = read_logs([SAMPLES / "syslog.log", SAMPLES / "stderr.log"])
     assert not parallel.eligible(two, 2, 0) and parallel.eligible(two, 2, 1)
 
 

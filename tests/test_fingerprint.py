@@ -51,7 +51,7 @@ def test_memo_is_bounded() -> None:
 def test_real_statements_from_the_corpus(corpora: Path) -> None:
     """Every statement of the CloudNativePG log fingerprints with the real parser."""
     statements = []
-    with gzip.open(corpora / "postgres-logs" / "cnpg.log.gz", "rt") as f:
+    with gzip.open(corpora / "cnpg.log.gz", "rt") as f:
         for line in f:
             msg = json.loads(line).get("record", {}).get("message", "")
             if "statement: " in msg:

@@ -1,8 +1,8 @@
 """Log readers on real logs: counts, linking, fields, detection and bad input.
 
-The logs in tests/data/querylog were written by real servers: three from pgBadger's
-test corpus (../shared/corpora/postgres-logs) and the rest by the local PostgreSQL 15
-running pgbench (sample_configs/logs/make_samples.sh).
+The logs were written by real servers: those in tests/data/querylog, three of them from
+pgBadger's test corpus (../shared/corpora/postgres-logs), and the samples every user gets
+in sample_configs/logs (the local PostgreSQL 15 running pgbench, make_samples.sh).
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers import FORMATS, LogStream, read_logs
 
 DATA = Path(__file__).parent / "data" / "querylog"
+SAMPLES = Path(__file__).parent.parent / "sample_configs" / "logs"
 STDERR_PREFIX = "%m [%p] %q%u@%d "
 
 
+def _log(name: str) -> Path:
+    """tests/data/querylog, or the samples every user gets (not copied twice)."""
+    return DATA / name if (DATA / name).exists() else SAMPLES / name
+
+
 def events(*names: str, **kw: object) -> tuple[LogStream, list[LogEvent]]:
-    stream = read_logs([DATA / n for n in names], **kw)  # type: ignore[arg-type]
+    stream = read_logs([_log(n) for n in names], **kw)  # type: ignore[arg-type]
     return stream, list(stream)
 
 
@@ -133,7 +139,7 @@ def test_log_statement_all_with_log_duration_is_linked() -> None:
     """statement:/execute lines (log_statement=all) get the duration logged after them."""
     stream, evs = events("stderr-log_statement.log")
     assert stream.files[0].prefix == "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h "
-    text = (DATA / "stderr-log_statement.log").read_text()
+    text = (_log("stderr-log_statement.log")).read_text()
     logged = text.count("LOG:  statement: ") + text.count("LOG:  execute ")
     assert len(evs) == logged == 89
     assert all(e.duration_ms is not None for e in evs)
@@ -154,7 +160,7 @@ def test_pg_stat_statements_exports_have_no_timeline() -> None:
         assert begin.calls > 1 and begin.duration_ms is not None and begin.duration_ms > 0
     _, csv_evs = events("pg_stat_statements.csv")
     assert all(e.database == "perfkit_samples" and e.user == "postgres" for e in csv_evs)
-    stream = read_logs([DATA / "stderr.log", DATA / "pg_stat_statements.csv"])
+    stream = read_logs([_log("stderr.log"), _log("pg_stat_statements.csv")])
     assert not stream.has_timeline
 
 
@@ -173,7 +179,7 @@ def test_sql_dump_splits_like_postgres_parser() -> None:
     stream, evs = events("schema.sql")
     assert stream.files[0].format == "sql"
     assert all(e.protocol == "file" and e.duration_ms is None for e in evs)
-    text = (DATA / "schema.sql").read_text()
+    text = _log("schema.sql").read_text()
     # the real parser, after removing what psql handles itself (meta-commands, COPY data)
     sql_only = []
     copy = False
@@ -194,7 +200,7 @@ def test_sql_dump_splits_like_postgres_parser() -> None:
 
 # -- several inputs, compression, stdin -------------------------------------------------
 def test_several_files_and_compressions_agree(tmp_path: Path) -> None:
-    raw = (DATA / "stderr.log").read_bytes()
+    raw = (_log("stderr.log")).read_bytes()
     (tmp_path / "a.log.bz2").write_bytes(bz2.compress(raw))
     (tmp_path / "b.log.zst").write_bytes(zstandard.ZstdCompressor().compress(raw))
     # two gzip members (what `cat a.gz b.gz` produces) are one log
@@ -214,7 +220,7 @@ def test_several_files_and_compressions_agree(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["gzip", "bz2", "zstd"])
 def test_truncated_compressed_input_is_an_error(tmp_path: Path, kind: str) -> None:
-    one = (DATA / "stderr.log").read_bytes()
+    one = (_log("stderr.log")).read_bytes()
     # 25 different copies (identical ones would compress into a few bytes)
     raw = b"".join(one.replace(b" ms  ", b"%d ms  " % i) for i in range(25))
     packed = {
@@ -281,6 +287,11 @@ def test_file_matching_no_format_names_the_first_line(tmp_path: Path) -> None:
         read_logs([p])
     assert str(err.value).startswith(f"{p}:3: matches no supported log format")
     assert "hello world" in str(err.value)
+    # a config file's "[section]" is not a JSON array (a pg_stat_statements export)
+    p = write(tmp_path, "pyproject.toml", '[build-system]\nrequires = ["x"]\n')
+    with pytest.raises(InputError) as err:
+        read_logs([p])
+    assert str(err.value).startswith(f"{p}:1: matches no supported log format")
 
 
 def test_prefix_matching_nothing_says_so(tmp_path: Path) -> None:
@@ -293,9 +304,9 @@ def test_prefix_matching_nothing_says_so(tmp_path: Path) -> None:
 
 def test_bad_options() -> None:
     with pytest.raises(UsageError, match="--log-format"):
-        read_logs([DATA / "stderr.log"], log_format="pgbadger")
+        read_logs([_log("stderr.log")], log_format="pgbadger")
     with pytest.raises(UsageError, match="--prefix"):
-        read_logs([DATA / "stderr.log"], prefix="%m %Z ")
+        read_logs([_log("stderr.log")], prefix="%m %Z ")
     with pytest.raises(InputError, match="no such file"):
         read_logs([DATA / "missing.log"])
 

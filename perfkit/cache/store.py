@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from perfkit.cache.core import ALL_TABLES, QueryCache
+from perfkit.cache.core import ALL_TABLES, CacheStats, QueryCache
 from perfkit.querylog.classify import table_key
 
 __all__ = ["MAX_TTLS", "CacheSnapshot", "ResultCache", "Stored", "estimate_size", "freeze_params"]
@@ -44,23 +44,10 @@ class Stored(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class CacheSnapshot:
-    """Counters of a :class:`ResultCache` (all TTLs together)."""
+class CacheSnapshot(CacheStats):
+    """Counters of a :class:`ResultCache` (all TTLs together), and the time it saved."""
 
-    hits: int
-    misses: int
-    evictions: int
-    invalidations: int
-    expirations: int
-    rejected: int
-    entries: int
-    bytes: int
     saved_ms: float
-
-    @property
-    def hit_rate(self) -> float:
-        n = self.hits + self.misses
-        return self.hits / n if n else 0.0
 
 
 class _Unhashable(TypeError):

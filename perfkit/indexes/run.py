@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +65,12 @@ def suggest(
 ) -> Any:
     """Advise indexes for the workload ``spec`` on the target (``--apply`` creates them)."""
     from perfkit.db.connect import connect
-    from perfkit.db.target import resolve_target
     from perfkit.indexes.advisor import suggest_indexes
     from perfkit.indexes.apply import apply_suggestions
     from perfkit.units import parse_duration_ms
 
-    target = resolve_target(dsn, config)
-    # bad input fails before any server (or the embedded cluster) is touched
-    wl = None if spec.from_stats else _workload(None, spec)
-    conn = connect(target, statement_timeout=statement_timeout, connect_timeout=connect_timeout)
-    try:
-        wl = wl or _workload(conn, spec)
+    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (target, conn, wl):
         result = suggest_indexes(conn, wl, options, embedded=target.embedded, progress=progress)
-    finally:
-        conn.close()
     if apply and result.suggestions:
         wconn = connect(
             target,
@@ -108,16 +101,30 @@ def explain_queries(
     progress: ProgressSink | None = None,
 ) -> Any:
     """EXPLAIN every workload query and list what its plan shows."""
+    from perfkit.indexes.explain import explain_workload
+
+    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (_, conn, wl):
+        return explain_workload(conn, wl, analyze=analyze, min_rows=min_rows, progress=progress)
+
+
+@contextlib.contextmanager
+def _session(
+    spec: WorkloadSpec,
+    dsn: str | None,
+    config: Any,
+    statement_timeout: str,
+    connect_timeout: float,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """The target, a read-only session on it and the workload; bad input fails before any
+    server (or the embedded cluster) is touched."""
     from perfkit.db.connect import connect
     from perfkit.db.target import resolve_target
-    from perfkit.indexes.explain import explain_workload
 
     target = resolve_target(dsn, config)
     wl = None if spec.from_stats else _workload(None, spec)
     conn = connect(target, statement_timeout=statement_timeout, connect_timeout=connect_timeout)
     try:
-        wl = wl or _workload(conn, spec)
-        return explain_workload(conn, wl, analyze=analyze, min_rows=min_rows, progress=progress)
+        yield target, conn, wl or _workload(conn, spec)
     finally:
         conn.close()
 

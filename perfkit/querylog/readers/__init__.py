@@ -334,7 +334,8 @@ def _guess_structured(src: Source, head: list[str], text: str) -> str | None:
             if "query" in obj:
                 return "jsonl"
         return None
-    if text.startswith("["):
+    if text == "[" or (text[:1] == "[" and text[1:].lstrip()[:1] == "{"):
+        # a JSON array of objects, not an INI/TOML "[section]"
         return "pgss-json"
     if src.plain_name.endswith(".sql"):
         return "sql"

@@ -105,13 +105,20 @@ class Context:
                 "on the server to get logs perfkit (and pgBadger) can read"
             )
 
-    def check_order(self, ts: dt.datetime | None, line: int) -> None:
+    def check_order(
+        self, ts: dt.datetime | None, line: int, edges: ChunkEdges | None = None
+    ) -> None:
+        """``edges``: reading one range of a file, whose first time the parent checks
+        against the previous range's last one."""
         if ts is None:
             return
         last = self._last_ts
         self._last_ts = ts
-        if last is not None and ts < last:
-            self.disorder(last, ts, line)
+        if last is not None:
+            if ts < last:
+                self.disorder(last, ts, line)
+        elif edges is not None:
+            edges.first = (ts, line, len(self.stream.warnings))
 
     def disorder(self, last: dt.datetime, ts: dt.datetime, line: int) -> None:
         """``ts`` follows the later ``last``; sub-second jitter between sessions is normal."""
@@ -247,6 +254,17 @@ class Linker:
             entry[1] = True
         self._pending.clear()
         self._drain()
+
+    def close(self, edges: ChunkEdges | None, last_ts: dt.datetime | None) -> list[LogEvent]:
+        """The end of a reader's input: what ``edges`` reports about it (a range of a
+        file), then every event still held back, in order."""
+        if edges is not None:
+            edges.last = last_ts
+            edges.pending = self.has_pending()
+        self.finish()
+        rest = list(self.out)
+        self.out.clear()
+        return rest
 
     # -- messages ----------------------------------------------------------------------
     def handle(self, msg: str, detail: str | None, meta: Meta, line: int) -> LogEvent | None:

@@ -183,12 +183,7 @@ def read_stderr(
         )
         if ev is not None:
             yield ev
-    if edges is not None:
-        edges.last = prev_ts
-        edges.pending = linker.has_pending()
-    linker.finish()
-    yield from out
-    out.clear()
+    yield from linker.close(edges, prev_ts)
 
 
 _SYSLOG = re.compile(

@@ -84,9 +84,7 @@ def read_csvlog(
             continue
         pid_text = r[3]
         ts = parse_ts(r[0]) if r[0] else None
-        if edges is not None and edges.first is None and ts is not None:
-            edges.first = (ts, line, len(ctx.stream.warnings))
-        ctx.check_order(ts, line)
+        ctx.check_order(ts, line, edges)
         meta = (
             ts,
             r[5] or pid_text or None,
@@ -102,12 +100,7 @@ def read_csvlog(
         elif out:
             yield from out
             out.clear()
-    if edges is not None:
-        edges.last = ctx._last_ts
-        edges.pending = linker.has_pending()
-    linker.finish()
-    yield from out
-    out.clear()
+    yield from linker.close(edges, ctx._last_ts)
 
 
 # (timestamp, user, db, pid, client host, session, severity, message, detail, app)
@@ -220,10 +213,7 @@ def read_json_records(
             pid_int = None
         ts_text = rec.get(k_ts)
         ts = parse_ts(ts_text) if isinstance(ts_text, str) else None
-        if edges is not None and edges.first is None and ts is not None:
-            # the previous range's last time is checked against this one by the parent
-            edges.first = (ts, lineno, len(ctx.stream.warnings))
-        ctx.check_order(ts, lineno)
+        ctx.check_order(ts, lineno, edges)
         session = rec.get(k_sess) or (str(pid) if pid is not None else None)
         host = rec.get(k_host)
         client = _client(host) if envelope else host
@@ -243,9 +233,4 @@ def read_json_records(
         elif out:
             yield from out
             out.clear()
-    if edges is not None:
-        edges.last = ctx._last_ts
-        edges.pending = linker.has_pending()
-    linker.finish()
-    yield from out
-    out.clear()
+    yield from linker.close(edges, ctx._last_ts)
