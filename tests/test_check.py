@@ -95,8 +95,11 @@ def test_module_made_slower_fails_with_exit_1(cli: Any, tmp_path: Path) -> None:
 def test_unchanged_module_never_fails_in_20_runs(cli: Any, tmp_path: Path) -> None:
     """Noise must not fail the gate: 20 runs against one baseline, no false alarm.
 
-    The limits are those a shared CI runner needs: on this 2-core machine under load,
-    the CPU time of a 10 ms process moves by up to 60% between runs.
+    The premise is noise inside the limit. A 10 ms process does not hold it: under full
+    suite load on a 2-core runner its CPU time (mostly exec and page faults) moved by
+    more than 50% and a run failed. About 70 ms of pure computation does: its CPU time
+    moves by well under 20% with both cores busy. (Issue 17's interleaved ``--against``
+    is what separates a change from drift in general.)
     """
     cfg = write_config(
         tmp_path,
@@ -106,7 +109,7 @@ def test_unchanged_module_never_fails_in_20_runs(cli: Any, tmp_path: Path) -> No
 
         [check.noop]
         type = "command"
-        run = "{PY} -S -c pass"
+        run = "{PY} -S -c 'sum(i * i for i in range(800000))'"
         runs = 5
         limits.cpu = {{ max_increase = "50%" }}
         """,
