@@ -100,6 +100,15 @@ def explain_cmd(
         int,
         typer.Option("--min-rows", min=0, help="Report sequential scans of tables this large."),
     ] = 10_000,
+    allow_side_effects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-side-effects",
+            help="With --analyze, run statements with these effects a rollback cannot undo "
+            "(categories such as sequences,signals or function names; see docs/safety.md).",
+            show_default=False,
+        ),
+    ] = None,
     dsn: DsnOpt = None,
     statement_timeout: StatementTimeoutOpt = "30s",
     connect_timeout: ConnectTimeoutOpt = 5.0,
@@ -107,6 +116,7 @@ def explain_cmd(
     output: OutputOpt = None,
 ) -> None:
     """Plans of the workload's queries, with what each plan shows and the node that shows it."""
+    from perfkit.db.guard import parse_effect_flags
     from perfkit.indexes.explain import to_document
     from perfkit.indexes.run import explain_queries
 
@@ -114,6 +124,7 @@ def explain_cmd(
     result = explain_queries(
         _spec(files, statement, from_stats, log_format, min_calls, min_time_ms),
         analyze=analyze,
+        allow_effects=parse_effect_flags(allow_side_effects or ()),
         min_rows=min_rows,
         dsn=dsn,
         config=st.config.data,

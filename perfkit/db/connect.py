@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 DEFAULT_STATEMENT_TIMEOUT = "30s"
 DEFAULT_LOCK_TIMEOUT = "5s"
+#: A session left idle inside a transaction is ended by the server after this long.
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT = "60s"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
 
@@ -31,6 +33,8 @@ def session_options(
     parts = [
         f"-c statement_timeout={parse_duration_ms(statement_timeout)}",
         f"-c lock_timeout={parse_duration_ms(lock_timeout)}",
+        "-c idle_in_transaction_session_timeout="
+        f"{parse_duration_ms(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT)}",
     ]
     if read_only:
         parts.append("-c default_transaction_read_only=on")
@@ -237,13 +241,20 @@ def rejects_startup_options(exc: BaseException) -> bool:
 def rolled_back(conn: psycopg.Connection[Any], *, read_write: bool = False) -> Iterator[None]:
     """A transaction that is always rolled back, whatever happens inside.
 
-    ``read_write=True`` lifts the session's read-only default for this transaction
-    only (trial indexes, EXPLAIN ANALYZE of DML): nothing it does is ever committed.
+    It is READ ONLY (``SET TRANSACTION READ ONLY``, whatever the session's default),
+    so a function that writes fails with the server's own error. ``read_write=True``
+    lifts that for this transaction only (trial indexes, EXPLAIN ANALYZE of DML):
+    nothing it does is ever committed. Nested in an open transaction, it is a
+    savepoint, and the mode it set ends with it.
     """
     with conn.transaction(force_rollback=True):
-        if read_write:
-            conn.execute("SET TRANSACTION READ WRITE")
+        conn.execute("SET TRANSACTION READ WRITE" if read_write else "SET TRANSACTION READ ONLY")
         yield
+
+
+def read_only(conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[None]:
+    """A READ ONLY transaction that is always rolled back: where reads of user SQL run."""
+    return rolled_back(conn, read_write=False)
 
 
 def server_version(conn: psycopg.Connection[Any]) -> int:
@@ -349,6 +360,8 @@ def session_statements(
     out = [
         f"SET statement_timeout = {parse_duration_ms(statement_timeout)}",
         f"SET lock_timeout = {parse_duration_ms(lock_timeout)}",
+        "SET idle_in_transaction_session_timeout = "
+        f"{parse_duration_ms(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT)}",
     ]
     out.append(f"SET default_transaction_read_only = {'on' if read_only else 'off'}")
     return out

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perfkit.db.connect import rolled_back
+from perfkit.db.guard import advanced_sequences, explain_guard, sequence_values
 from perfkit.indexes.advisor import PlannedQuery, choose_parameters
 from perfkit.indexes.analysis import ParseFailed, analyze_query
 from perfkit.indexes.catalog import Catalog, Relation, load_catalog
@@ -39,6 +40,8 @@ class ExplainedQuery:
     parsed: Plan | None
     error: str | None
     plan: Any = None  # the server's JSON plan
+    refused: bool = False  # the statement guard did not send it (``error`` says why)
+    effects: tuple[str, ...] = ()  # what a rollback did not undo ("advanced sequence s")
 
 
 @dataclass(frozen=True)
@@ -176,49 +179,83 @@ def explain_workload(
     analyze: bool = False,
     min_rows: int = 10_000,
     progress: ProgressSink | None = None,
+    allow_effects: frozenset[str] = frozenset(),
 ) -> ExplainResult:
-    """EXPLAIN (or EXPLAIN ANALYZE, rolled back) each workload query."""
+    """EXPLAIN (or EXPLAIN ANALYZE, rolled back) each workload query.
+
+    Each query goes through the statement guard (:mod:`perfkit.db.guard`): text holding
+    several statements is split and each is judged and reported alone; refused ones are
+    reported with the reason and never sent. Reads run READ ONLY; DML under ``analyze``
+    runs in a rolled-back transaction and its sequence advances are reported.
+    ``allow_effects`` names the side effects the user allowed (``--allow-side-effects``).
+    """
     prog = progress or NullProgress()
     catalog = load_catalog(conn)
+    guard = explain_guard(conn, analyze=analyze, allow_effects=allow_effects)
     out = []
     prog.start("explaining", total=len(workload.queries))
-    for q in workload.queries:
+    for whole in workload.queries:
         prog.advance(1)
-        it = PlannedQuery(q)
-        try:
-            it.shape = analyze_query(q.sql, catalog)
-        except ParseFailed:
-            it.shape = None
-        choose_parameters(it, catalog)
-        plan: Plan | None = None
-        error = None
-        try:
-            if analyze and it.mode != "generic":
-                # the statement runs for real: DML included, so always roll back
-                with rolled_back(conn, read_write=True):
-                    plan = explain(conn, q.sql, it.values, analyze=True)
-            else:
-                plan = explain(conn, q.sql, it.values, generic=it.mode == "generic")
-        except ExplainFailed as exc:
-            error = str(exc)
-        if plan is None:
-            out.append(ExplainedQuery(q.display, q.source, it.mode, None, None, (), None, error))
+        verdicts = guard.judge(whole.sql)
+        if not verdicts:
             continue
-        out.append(
-            ExplainedQuery(
-                query=q.display,
-                source=q.source,
-                params=it.mode,
-                cost=plan.cost,
-                execution_ms=plan.execution_ms,
-                findings=tuple(findings_for(plan, catalog, min_rows)),
-                parsed=plan,
-                error=None,
-                plan=plan.raw,
-            )
-        )
+        for verdict in verdicts:
+            q = whole
+            if len(verdicts) > 1:
+                q = dataclasses.replace(whole, sql=verdict.text, display=verdict.text, params=None)
+            if not verdict.allowed:
+                reason = f"refused ({verdict.kind}): {verdict.message}"
+                out.append(
+                    ExplainedQuery(
+                        q.display, q.source, "none", None, None, (), None, reason, refused=True
+                    )
+                )
+                continue
+            out.append(_explain_one(conn, q, verdict, catalog, analyze, min_rows))
     prog.finish()
     return ExplainResult(analyze, min_rows, tuple(out))
+
+
+def _explain_one(
+    conn: Any, q: Any, verdict: Any, catalog: Catalog, analyze: bool, min_rows: int
+) -> ExplainedQuery:
+    it = PlannedQuery(q)
+    try:
+        it.shape = analyze_query(q.sql, catalog)
+    except ParseFailed:
+        it.shape = None
+    choose_parameters(it, catalog)
+    plan: Plan | None = None
+    error = None
+    effects: tuple[str, ...] = ()
+    run = analyze and it.mode != "generic"
+    watch = run and verdict.needs_write  # reads run READ ONLY: they cannot advance one
+    before = sequence_values(conn) if watch else {}
+    try:
+        plan = explain(
+            conn, q.sql, it.values, generic=it.mode == "generic", analyze=run, verdict=verdict
+        )
+    except ExplainFailed as exc:
+        error = str(exc)
+    finally:
+        if watch:
+            effects = advanced_sequences(before, sequence_values(conn))
+    if plan is None:
+        return ExplainedQuery(
+            q.display, q.source, it.mode, None, None, (), None, error, effects=effects
+        )
+    return ExplainedQuery(
+        query=q.display,
+        source=q.source,
+        params=it.mode,
+        cost=plan.cost,
+        execution_ms=plan.execution_ms,
+        findings=tuple(findings_for(plan, catalog, min_rows)),
+        parsed=plan,
+        error=None,
+        plan=plan.raw,
+        effects=effects,
+    )
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -241,6 +278,8 @@ def to_document(
                 "cost": q.cost,
                 "execution_ms": q.execution_ms,
                 "error": q.error,
+                "refused": q.refused,
+                "effects": list(q.effects),
                 "findings": [
                     {"kind": f.kind, "node": f.node, "detail": f.detail, "advice": f.advice}
                     for f in q.findings
@@ -253,7 +292,9 @@ def to_document(
     rows = []
     for i, q in enumerate(result.queries, 1):
         if q.error:
-            rows.append([i, "error", "", q.error, ""])
+            rows.append([i, "refused" if q.refused else "error", "", q.error, ""])
+        for e in q.effects:
+            rows.append([i, "effect", "", e, "not undone by the rollback"])
         for f in q.findings:
             rows.append([i, f.kind, f.node, f.detail, f.advice])
     extras: list[str] = []
@@ -263,10 +304,15 @@ def to_document(
             head += f"  (parameters: {q.params})"
         if q.parsed is not None:
             body = render_tree(q.parsed, color=color)
+        elif q.refused:
+            body = f"   not sent: {q.error}"
         else:
             body = f"   could not explain: {q.error}"
+        if q.effects:
+            body += "\n   not undone by the rollback: " + ", ".join(q.effects)
         extras.append(f"{head}\n{body}\n")
     n_find = sum(len(q.findings) for q in result.queries)
+    n_refused = sum(1 for q in result.queries if q.refused)
     return Document(
         kind="explain",
         schema_version=SCHEMA_VERSION,
@@ -286,7 +332,10 @@ def to_document(
             )
         ],
         title="perfkit explain" + (" --analyze" if result.analyze else ""),
-        summary=[f"{len(result.queries)} queries, {n_find} findings"],
+        summary=[
+            f"{len(result.queries)} queries, {n_find} findings"
+            + (f", {n_refused} refused by the statement guard" if n_refused else "")
+        ],
         extras=tuple(extras),
         verdict=f"{n_find} finding(s)" if n_find else "no findings",
     )

@@ -12,7 +12,10 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perfkit.db.guard import Verdict
 
 ParamMode = str  # "none" | "example" | "pg_stats" | "generic"
 
@@ -170,21 +173,34 @@ def explain(
     *,
     generic: bool = False,
     analyze: bool = False,
+    verdict: Verdict | None = None,
 ) -> Plan:
-    """EXPLAIN ``sql`` in a savepoint (or its own transaction) on ``conn``.
+    """EXPLAIN ``sql`` in a rolled-back transaction (or savepoint) on ``conn``.
 
     ``params`` bind ``$1..$n``; ``generic`` plans without values instead (GENERIC_PLAN on
     16+, a prepared statement with ``force_generic_plan`` before). ``analyze`` executes
-    the statement: the caller must hold a transaction that will be rolled back.
+    the statement. ``sql`` goes through the statement guard first (``verdict``, or the
+    guard's default for EXPLAIN): one statement, that EXPLAIN takes, with no side effect
+    a rollback cannot undo; a refusal raises :class:`ExplainFailed` with the reason.
+    Reads run READ ONLY; only DML, row locks and flagged effects run READ WRITE, and
+    only under ``analyze`` (a plan alone runs nothing).
     """
     import psycopg
 
+    from perfkit.db.guard import explain_guard
+
+    if verdict is None:
+        verdict = explain_guard(conn, analyze=analyze).judge_one(sql)
+    if not verdict.allowed:
+        raise ExplainFailed(f"refused ({verdict.kind}): {verdict.message}")
     opts = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    mode = "READ WRITE" if analyze and verdict.needs_write else "READ ONLY"
     cur = psycopg.RawCursor(conn)
     prepared = False
     try:
-        # an analyzed statement really ran: undo it at once (DML, volatile functions)
-        with conn.transaction(force_rollback=analyze):
+        # always undone: an analyzed statement really ran (DML, volatile functions)
+        with conn.transaction(force_rollback=True):
+            cur.execute(f"SET TRANSACTION {mode}")
             if generic and int(conn.info.server_version) >= 160000:
                 cur.execute(f"EXPLAIN (GENERIC_PLAN, {opts}) {sql}")
             elif generic:

@@ -99,12 +99,20 @@ def explain_queries(
     statement_timeout: str = "30s",
     connect_timeout: float = 5.0,
     progress: ProgressSink | None = None,
+    allow_effects: frozenset[str] = frozenset(),
 ) -> Any:
     """EXPLAIN every workload query and list what its plan shows."""
     from perfkit.indexes.explain import explain_workload
 
     with _session(spec, dsn, config, statement_timeout, connect_timeout) as (_, conn, wl):
-        return explain_workload(conn, wl, analyze=analyze, min_rows=min_rows, progress=progress)
+        return explain_workload(
+            conn,
+            wl,
+            analyze=analyze,
+            min_rows=min_rows,
+            progress=progress,
+            allow_effects=allow_effects,
+        )
 
 
 @contextlib.contextmanager
