@@ -76,6 +76,15 @@ def pool_cmd(
         bool,
         typer.Option("--allow-writes", help="Let the workload write (sessions are read-only)."),
     ] = False,
+    allow_side_effects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-side-effects",
+            help="Let the workload run statements with these effects a rollback cannot undo "
+            "(categories such as sequences,advisory-locks or function names; docs/safety.md).",
+            show_default=False,
+        ),
+    ] = None,
     async_mode: Annotated[
         bool, typer.Option("--async", help="Also measure psycopg_pool.AsyncConnectionPool.")
     ] = False,
@@ -125,6 +134,7 @@ def pool_cmd(
     from typer._click.core import ParameterSource
 
     from perfkit.db.connect import session_defaults
+    from perfkit.db.guard import parse_effect_flags
     from perfkit.errors import ConnectionFailed, UsageError
     from perfkit.pool.bench import PoolBenchOptions, run_pool_benchmark
     from perfkit.pool.report import check_plot_path, to_document, write_plot
@@ -206,6 +216,7 @@ def pool_cmd(
         fresh=not no_fresh,
         workers=workers,
         read_only=not allow_writes,
+        allow_effects=parse_effect_flags(allow_side_effects or ()),
         statement_timeout=statement_timeout,
         lock_timeout=lock_timeout,
         connect_timeout=connect_timeout,

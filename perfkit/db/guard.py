@@ -766,7 +766,7 @@ class Guard:
             return self._verdict(raw, "read", "EXPLAIN without ANALYZE only plans")
         if t == "TransactionStmt":
             kind = str(body.get("kind", "")).removeprefix("TRANS_STMT_")
-            word = kind.replace("_", " ").lower()
+            word = kind.replace("_", " ")
             if kind in ("PREPARE", "COMMIT_PREPARED", "ROLLBACK_PREPARED"):
                 return self._verdict(
                     raw,

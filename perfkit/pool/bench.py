@@ -8,6 +8,7 @@ starts the worker processes, runs every point of the sweep and returns a frozen
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -50,6 +51,8 @@ class PoolBenchOptions:
     fresh: bool = True
     workers: int | None = None
     read_only: bool = True
+    #: side effects a rollback cannot undo that the user allowed (``--allow-side-effects``)
+    allow_effects: frozenset[str] = frozenset()
     statement_timeout: str = "30s"
     lock_timeout: str = "5s"
     connect_timeout: float = 5.0
@@ -202,6 +205,7 @@ def _prepare(label: str, target: Target, options: PoolBenchOptions) -> _Prepared
         with contextlib.suppress(Exception):
             row = conn.execute("SHOW max_connections").fetchone()
             max_conn = int(row[0]) if row else None
+        _guard(conn, options)
         _preflight(conn, options.workload)
     except BaseException:
         conn.close()
@@ -236,6 +240,22 @@ def _prepare(label: str, target: Target, options: PoolBenchOptions) -> _Prepared
             )
         )
     return _Prepared(endpoint, info_str, setup, conn, load_sql("pool_backends", version.num))
+
+
+def _guard(conn: psycopg.Connection[Any], options: PoolBenchOptions) -> None:
+    """Every statement of the workload through the statement guard before any is sent:
+    writes only with --allow-writes, never a statement that lifts the read-only mode or
+    the timeouts, side effects only when named by --allow-side-effects."""
+    from perfkit.db.guard import Guard, GuardPolicy, server_catalog
+    from perfkit.pool.workload import guard_workload
+
+    policy = GuardPolicy(
+        writes=not options.read_only,
+        transactions=True,
+        session=True,
+        allow_effects=options.allow_effects,
+    )
+    guard_workload(options.workload, Guard(policy, server_catalog(conn)))
 
 
 def _preflight(conn: psycopg.Connection[Any], workload: Workload) -> None:
@@ -664,8 +684,12 @@ def run_pool_benchmark(
     the sweep starts. Once the sweep runs, a lost server or Ctrl-C ends it early: the
     result then has ``status`` ``failed``/``interrupted`` and the points measured so far.
     """
+    from perfkit.pool.workload import split_workload
+
     options = options or PoolBenchOptions()
     options.validate()
+    # one statement per command: each is judged by the guard and sent alone
+    options = dataclasses.replace(options, workload=split_workload(options.workload))
     sink = progress or NullProgress()
     targets = [dsn if isinstance(dsn, Target) else resolve_target(dsn, config)]
     if compare_dsn:

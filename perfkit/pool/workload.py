@@ -25,8 +25,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError
+
+if TYPE_CHECKING:
+    from perfkit.db.guard import Guard, Verdict
 
 Number = int | float
 
@@ -470,3 +474,74 @@ def load_script(path: str | Path) -> Workload:
     except OSError as exc:
         raise InputError(p, f"cannot read script: {exc.strerror}") from None
     return parse_script(text, str(p))
+
+
+# --- the statement guard ------------------------------------------------------------
+
+# Variables are judged as numbers: each one renders as a distinct marker literal so the
+# statement can be split and put back together around its variables.
+_MARK = 7_318_264_950_000
+
+
+def _marked(step: SqlStep) -> str:
+    return step.render({name: _MARK + i for i, name in enumerate(step.variables)})
+
+
+def _unmarked(text: str, step: SqlStep, line: int) -> SqlStep:
+    parts: list[str] = []
+    names: list[str] = []
+    pos = 0
+    marks = {str(_MARK + i): name for i, name in enumerate(step.variables)}
+    for m in re.finditer(r"\d{13,}", text):
+        name = marks.get(m.group(0))
+        if name is None:
+            continue
+        parts.append(text[pos : m.start()])
+        names.append(name)
+        pos = m.end()
+    parts.append(text[pos:])
+    return SqlStep(tuple(parts), tuple(names), line)
+
+
+def split_workload(workload: Workload) -> Workload:
+    """One SqlStep per statement (PostgreSQL's parser splits ``SELECT 1; SELECT 2``), so
+    that each statement is judged and sent alone. Unparsable SQL stays as it is: the
+    guard refuses it."""
+    from perfkit.db.guard import split_statements
+
+    steps: list[Step] = []
+    for step in workload.steps:
+        if not isinstance(step, SqlStep):
+            steps.append(step)
+            continue
+        raws, error = split_statements(_marked(step))
+        if error is not None or len(raws) <= 1:
+            steps.append(step)
+            continue
+        for raw in raws:
+            steps.append(_unmarked(raw.text, step, step.line + raw.line - 1))
+    return Workload(tuple(steps), workload.source)
+
+
+def guard_workload(workload: Workload, guard: Guard) -> tuple[Verdict, ...]:
+    """The guard's verdict on every statement of ``workload``; raises
+    :class:`~perfkit.errors.UnsafeOperation` naming each refused statement (file, line,
+    class, reason) - none of the workload is sent then."""
+    from perfkit.errors import UnsafeOperation
+
+    verdicts: list[Verdict] = []
+    refused: list[str] = []
+    for step in workload.steps:
+        if not isinstance(step, SqlStep):
+            continue
+        for v in guard.judge(_marked(step)) or (guard.judge_one(_marked(step)),):
+            verdicts.append(v)
+            if not v.allowed:
+                refused.append(f"line {step.line}: {v.describe()}")
+    if refused:
+        raise UnsafeOperation(
+            f"{workload.source}: {len(refused)} statement(s) refused by the statement guard: "
+            + " | ".join(refused),
+            hint="see docs/safety.md; nothing was sent",
+        )
+    return tuple(verdicts)
