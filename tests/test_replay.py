@@ -233,8 +233,11 @@ def test_skip_rules() -> None:
     assert skip("SET ROLE admin") is not None
     assert skip("SELECT pg_terminate_backend(123)") is not None
     assert skip("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d") == "write"
-    assert skip("CALL proc()") == "write"
-    assert skip("VACUUM t") == "maintenance command"
+    assert skip("CALL proc()") == "side effect a rollback cannot undo (procedures)"
+    assert skip("VACUUM t") == "side effect a rollback cannot undo (maintenance)"
+    assert skip("SELECT 1; COMMIT") == "several statements in one log entry"
+    assert skip("SELECT setval('s', 1)") == "side effect a rollback cannot undo (sequences)"
+    assert skip("RESET ALL") == "could lift read-only mode or timeouts"
     assert skip("COPY t FROM STDIN") is not None
     assert skip_reason("COPY t FROM STDIN", classify("COPY t FROM STDIN"), True) is not None
     assert skip_reason("DELETE FROM t", classify("DELETE FROM t"), True) is None

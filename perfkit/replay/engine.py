@@ -10,10 +10,12 @@ statement started compared with when it was due.
 
 Safety (read-only unless ``allow_writes``): sessions come from
 :func:`perfkit.db.connect` (``default_transaction_read_only``, ``statement_timeout``),
-and statements that write (per :func:`~perfkit.querylog.classify.classify`), lock rows,
-call procedures, or could lift those settings (``SET default_transaction_read_only``,
-``SET ROLE``, ``SET statement_timeout``, ``BEGIN READ WRITE``, ...) are skipped and
-counted. A skipped write still invalidates the cache of the cached run, at the point
+and every statement goes through the statement guard (:mod:`perfkit.db.guard`, see
+docs/safety.md): writes and row locks (unless ``allow_writes``), statements that could
+lift those settings (``SET default_transaction_read_only``, ``SET ROLE``,
+``SET statement_timeout``, ``BEGIN READ WRITE``, ...), side effects a rollback cannot
+undo (``setval``, ``pg_terminate_backend``, advisory locks, DO/CALL, VACUUM, volatile
+user functions ...) and text the parser rejects are skipped and counted. A skipped write still invalidates the cache of the cached run, at the point
 where it happened, as it would have in production.
 
 The cached run's cache runs on the log's clock (TTL in log time, whatever the speed),
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfkit.cache.executor import StatementCache
 from perfkit.db.connect import connect, is_connection_lost
+from perfkit.db.guard import FunctionCatalog, Guard, GuardPolicy, server_catalog
 from perfkit.db.target import Target, mask_dsn
 from perfkit.errors import ConnectionFailed, InputError, PerfkitError
 from perfkit.querylog.classify import StatementClass
@@ -73,39 +76,45 @@ _QUEUE_SIZE = 2000  # batches (or items, when paced)
 # wake-up) per batch instead of per statement.
 _BATCH = 128
 _FIRST = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|\()*([A-Za-z_]+)", re.S)
-# Text that could lift the read-only mode or perfkit's timeouts for the session.
-_LIFTS_GUARDS = re.compile(
-    r"transaction_read_only|read\s+write|session_authorization|\bset\s+(?:session\s+|local\s+)?role\b"
-    r"|session\s+characteristics|statement_timeout|lock_timeout|idle_in_transaction"
-    r"|\bpg_(?:terminate|cancel)_backend|\bpg_reload_conf|\bpg_rotate_logfile|\bdblink",
-    re.I,
-)
-_READ_ONLY_OTHER = frozenset(
-    {"set", "reset", "show", "discard", "declare", "fetch", "move", "close", "explain"}
-)
+_COPY_CLIENT = re.compile(r"\b(?:stdin|stdout)\b", re.I)
+_SKIP_LABELS = {
+    "write": "write",
+    "lock": "locks rows",
+    "lifts_guard": "could lift read-only mode or timeouts",
+    "unparsable": "not parsed by PostgreSQL's parser",
+}
 
 
-def skip_reason(sql: str, cls: StatementClass, allow_writes: bool) -> str | None:
-    """Why a statement is not replayed, or None. Writes are skipped unless allowed."""
-    if cls.cacheable:
-        return None  # a plain read: no volatile call, no lock, nothing session-changing
+def replay_guard(allow_writes: bool, catalog: FunctionCatalog | None = None) -> Guard:
+    """The statement guard of a replay: the log's transactions and harmless session
+    settings are replayed, writes only with ``allow_writes``; anything that could lift
+    read-only mode or the timeouts, and side effects a rollback cannot undo, never."""
+    policy = GuardPolicy(writes=allow_writes, transactions=True, session=True)
+    return Guard(policy, catalog)
+
+
+def skip_reason(
+    sql: str, cls: StatementClass, allow_writes: bool, guard: Guard | None = None
+) -> str | None:
+    """Why a statement is not replayed, or None (the statement guard's verdict, one
+    label per class so the report counts them: ``write``, ``locks rows``, ...)."""
     m = _FIRST.match(sql)
     word = m.group(1).lower() if m else ""
-    if word == "copy" and re.search(r"\b(?:stdin|stdout)\b", sql, re.I):
+    if word == "copy" and _COPY_CLIENT.search(sql):
         return "COPY to or from the client (the data is not in the log)"
-    if allow_writes:
+    g = guard or replay_guard(allow_writes)
+    verdicts = g.judge(sql)
+    if not verdicts:
         return None
-    if cls.tables_written or cls.kind in ("write", "ddl"):
-        return "write"
-    if _LIFTS_GUARDS.search(sql):
-        return "could lift read-only mode or timeouts"
-    if cls.kind == "read":
-        if cls.reason and cls.reason.startswith("locks rows"):
-            return "locks rows"
+    v = next((v for v in verdicts if not v.allowed), None)
+    if v is None:
+        if len(verdicts) > 1:
+            return "several statements in one log entry"
         return None
-    if cls.kind == "transaction" or word in _READ_ONLY_OTHER:
-        return None
-    return cls.reason or "not a read"
+    if v.kind == "side_effect":
+        cats = sorted({e.rpartition(": ")[2] for e in v.effects})
+        return f"side effect a rollback cannot undo ({', '.join(cats)})"
+    return _SKIP_LABELS.get(v.kind, f"{v.kind}: {v.reason}")
 
 
 @dataclass(slots=True)
@@ -394,6 +403,9 @@ def _run(
         for i in range(options.sessions)
     ]
     memo: dict[str, tuple[str, StatementClass, str | None]] = {}
+    # the guard's own session: function volatility is looked up on the target
+    guard_conn = connector()
+    guard = replay_guard(options.allow_writes, server_catalog(guard_conn))
     pinned: dict[object, _Worker] = {}
     disp = _Dispatch()
     interrupted = False
@@ -419,7 +431,7 @@ def _run(
             if info is None:
                 st = statements(q)
                 cls = st.cls
-                info = (st.fingerprint, cls, skip_reason(q, cls, options.allow_writes))
+                info = (st.fingerprint, cls, skip_reason(q, cls, options.allow_writes, guard))
                 if len(memo) > 50_000:
                     memo.clear()
                 memo[q] = info
@@ -470,6 +482,7 @@ def _run(
                 w.join()
         if progress is not None:
             progress.finish()
+        guard_conn.close()
     if shared.fatal is not None and not any(w.done for w in workers):
         fatal = shared.fatal
         if isinstance(fatal, PerfkitError):
