@@ -21,6 +21,7 @@ from perfkit.cache.executor import (
     _Core,
     _is_pool,
     _result_columns,
+    explain_refusal,
 )
 from perfkit.cache.store import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ResultCache
 
@@ -156,6 +157,9 @@ class AsyncCachedExecutor(_Core):
 
         if conn.pgconn.transaction_status not in (0, 2):
             return None, "the transaction is aborted"
+        refused = explain_refusal(call.sql, call.raw)
+        if refused is not None:
+            return None, refused
         cur: Any = (
             psycopg.AsyncRawCursor(conn, row_factory=tuple_row)
             if call.raw

@@ -42,6 +42,7 @@ inside a savepoint so a failing EXPLAIN cannot abort the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import threading
@@ -222,6 +223,19 @@ def _dollar_placeholders(sql: str) -> str:
         return f"${count}"
 
     return _PYFORMAT.sub(sub, sql)
+
+
+@functools.lru_cache(maxsize=4096)
+def explain_refusal(sql: str, raw: bool) -> str | None:
+    """Why the slow-statement EXPLAIN must not be sent for ``sql``, or None.
+
+    The statement guard (:mod:`perfkit.db.guard`) in plan-only mode: exactly one
+    statement that EXPLAIN takes (text holding ``; DELETE ...`` would run the rest)."""
+    from perfkit.db.guard import Guard, explain_policy
+
+    text = sql if raw else _dollar_placeholders(sql)
+    v = Guard(explain_policy(analyze=False)).judge_one(text)
+    return None if v.allowed else f"not explained: {v.kind}: {v.message}"
 
 
 def _result_columns(cur: Any, enc: str | None = None) -> tuple[str, ...] | None:
@@ -745,6 +759,9 @@ class CachedExecutor(_Core):
 
         if conn.pgconn.transaction_status not in (0, 2):  # idle or in a good transaction
             return None, "the transaction is aborted"
+        refused = explain_refusal(call.sql, call.raw)
+        if refused is not None:
+            return None, refused
         cur: Any = (
             psycopg.RawCursor(conn, row_factory=tuple_row)
             if call.raw

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from perfkit.check.model import CheckSpec, Metric, MetricSpec
 from perfkit.check.types.base import CheckType, Param, RunEnv
-from perfkit.errors import DatabaseError, InputError
+from perfkit.errors import DatabaseError, InputError, UnsafeOperation
 
 
 class ExplainCheck(CheckType):
@@ -64,6 +64,8 @@ class ExplainCheck(CheckType):
                 f"holds {len(result.queries)} statements; an explain check plans exactly one",
             )
         q = result.queries[0]
+        if q.refused:
+            raise UnsafeOperation(f"{p['file'] or 'query'}: not sent: {q.error}")
         if q.error is not None or q.cost is None or q.plan is None:
             raise DatabaseError("explain", f"cannot plan the query: {q.error or 'no plan'}")
         seq = sum(1 for f in q.findings if f.kind == "seq_scan")
