@@ -255,7 +255,8 @@ def test_pool_script_reads_and_refuses_writes(cli, scratch_db: str, tmp_path: Pa
     write.write_text("\\set aid random(1, 1000)\nUPDATE acc SET bal = bal + 1 WHERE aid = :aid;\n")
     r = cli(*base, "--script", str(write))
     assert r.exit_code == 2
-    assert "the workload writes" in r.stderr and "--allow-writes" in r.stderr
+    assert "refused by the statement guard" in r.stderr and "--allow-writes" in r.stderr
+    assert "UPDATE acc SET bal = bal + 1 WHERE aid = :aid" in r.stderr
     r = cli(*base, "--script", str(write), "--allow-writes", "--format", "json")
     assert r.exit_code == 0, r.stderr
     with psycopg.connect(scratch_db) as conn:

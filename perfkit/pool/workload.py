@@ -523,6 +523,14 @@ def split_workload(workload: Workload) -> Workload:
     return Workload(tuple(steps), workload.source)
 
 
+def _show_step(step: SqlStep) -> str:
+    out = [step.parts[0]]
+    for name, part in zip(step.variables, step.parts[1:], strict=True):
+        out.append(f":{name}")
+        out.append(part)
+    return "".join(out)
+
+
 def guard_workload(workload: Workload, guard: Guard) -> tuple[Verdict, ...]:
     """The guard's verdict on every statement of ``workload``; raises
     :class:`~perfkit.errors.UnsafeOperation` naming each refused statement (file, line,
@@ -537,7 +545,10 @@ def guard_workload(workload: Workload, guard: Guard) -> tuple[Verdict, ...]:
         for v in guard.judge(_marked(step)) or (guard.judge_one(_marked(step)),):
             verdicts.append(v)
             if not v.allowed:
-                refused.append(f"line {step.line}: {v.describe()}")
+                shown = _show_step(step) if len(step.variables) else v.text
+                refused.append(
+                    f"line {step.line}: {v.kind}: {' '.join(shown.split())}: {v.message}"
+                )
     if refused:
         raise UnsafeOperation(
             f"{workload.source}: {len(refused)} statement(s) refused by the statement guard: "
