@@ -438,6 +438,23 @@ class FunctionCatalog(Protocol):
         """For each operator name, the functions behind operators of that name."""
         ...
 
+    def relations(self, names: Iterable[str]) -> Mapping[str, Sequence[RelationInfo]]:
+        """For each relation name, every relation of that name in any schema."""
+        ...
+
+
+@dataclass(frozen=True)
+class RelationInfo:
+    """What the guard needs to know of a table or view (``guard_relations.sql``)."""
+
+    schema: str
+    name: str
+    relkind: str
+    definition: str | None  # a view's SELECT: its functions run when it is read
+    sequence_default: bool  # an identity column or a nextval() default
+    triggers: tuple[str, ...]  # user triggers (their functions' effects are unknown)
+    rules: bool  # rewrite rules other than a view's own
+
 
 class ServerCatalog:
     """:class:`FunctionCatalog` on a live connection (``guard_functions.sql``), cached."""
@@ -446,6 +463,7 @@ class ServerCatalog:
         self.conn = conn
         self._fn: dict[str, tuple[FunctionInfo, ...]] = {}
         self._op: dict[str, tuple[FunctionInfo, ...]] = {}
+        self._rel: dict[str, tuple[RelationInfo, ...]] = {}
 
     def _load(self, query: str, names: Iterable[str], cache: dict[str, Any]) -> None:
         from perfkit.db.sql import load_sql
@@ -474,6 +492,32 @@ class ServerCatalog:
         self._load("guard_operators", names, self._op)
         return {n: self._op.get(n, ()) for n in names}
 
+    def relations(self, names: Iterable[str]) -> Mapping[str, Sequence[RelationInfo]]:
+        from perfkit.db.sql import load_sql
+
+        names = list(names)
+        missing = sorted({n for n in names if n not in self._rel})
+        if missing:
+            sql = load_sql("guard_relations", int(self.conn.info.server_version))
+            found: dict[str, list[RelationInfo]] = {n: [] for n in missing}
+            with self.conn.transaction():
+                rows = self.conn.execute(sql, {"names": missing}).fetchall()
+            for schema, name, relkind, definition, seq, triggers, rules in rows:
+                found.setdefault(str(name), []).append(
+                    RelationInfo(
+                        str(schema),
+                        str(name),
+                        str(relkind),
+                        definition,
+                        bool(seq),
+                        tuple(triggers or ()),
+                        bool(rules),
+                    )
+                )
+            for n, infos in found.items():
+                self._rel[n] = tuple(infos)
+        return {n: self._rel.get(n, ()) for n in names}
+
 
 @dataclass
 class _Facts:
@@ -486,6 +530,10 @@ class _Facts:
     locks: bool = False
     into: bool = False
     set_config: list[Any] = field(default_factory=list)  # first-argument nodes
+    relations: list[str] = field(default_factory=list)  # every relation name read or written
+    targets: list[str] = field(default_factory=list)  # relations written by DML
+    inserts: list[str] = field(default_factory=list)  # ... where defaults may be used
+    defaults: bool = False  # SET col = DEFAULT somewhere
 
 
 def _node_name(names: Any) -> str:
@@ -524,6 +572,14 @@ def _fields(kind: str, val: dict[str, Any], facts: _Facts) -> None:
             facts.set_config.append(args[0] if args else None)
     if kind == "A_Expr" and "name" in val:
         facts.operators.append(_node_name(val["name"]))
+    if "relname" in val:
+        facts.relations.append(str(val["relname"]))
+    if kind in _DML and isinstance(val.get("relation"), dict):
+        facts.targets.append(str(val["relation"].get("relname", "")))
+        if kind in ("InsertStmt", "MergeStmt"):
+            facts.inserts.append(facts.targets[-1])
+    if kind == "SetToDefault":
+        facts.defaults = True
     if kind == "LockingClause":
         facts.locks = True
     if kind == "SelectStmt" and "intoClause" in val:
@@ -604,6 +660,7 @@ class Guard:
         self.policy = policy
         self.catalog = catalog
         self.prepared: dict[str, Verdict] = {}
+        self._views: list[str] = []  # views being judged (no endless recursion)
 
     # --- the public entry points -------------------------------------------------
 
@@ -706,7 +763,41 @@ class Guard:
         ops = sorted({o for o in facts.operators if o})
         if ops:
             effects.extend(self._volatile_ops(ops))
+        if self.catalog is not None and facts.relations:
+            effects.extend(self._relation_effects(facts))
         return effects, None
+
+    def _relation_effects(self, facts: _Facts) -> list[tuple[str, str]]:
+        """Effects hidden behind relations: a view's functions run when it is read; a
+        DML target's sequence defaults, user triggers and rules run when it is written."""
+        assert self.catalog is not None
+        out: list[tuple[str, str]] = []
+        targets = set(facts.targets)
+        found = self.catalog.relations(sorted(set(facts.relations)))
+        for name, infos in found.items():
+            for rel in infos:
+                qual = f"{rel.schema}.{rel.name}"
+                if rel.relkind == "v" and rel.definition and qual not in self._views:
+                    if len(self._views) >= 8:
+                        out.append((f"view {qual} (nested too deep)", "volatile-functions"))
+                        continue
+                    self._views.append(qual)
+                    try:
+                        for v in self.judge(rel.definition):
+                            if v.kind in ("lifts_guard", "unknown", "unparsable"):
+                                out.append((f"view {qual} ({v.reason})", "volatile-functions"))
+                            out.extend((f"view {qual}: {n}", c) for n, c in _effects(v))
+                    finally:
+                        self._views.pop()
+                if name not in targets:
+                    continue
+                if rel.sequence_default and (name in facts.inserts or facts.defaults):
+                    out.append((f"default of {qual} (nextval)", "sequences"))
+                for trig in rel.triggers:
+                    out.append((f"trigger {trig} on {qual}", "volatile-functions"))
+                if rel.rules:
+                    out.append((f"rule on {qual}", "volatile-functions"))
+        return out
 
     def _volatile(self, names: list[str]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -1050,6 +1141,7 @@ __all__: Sequence[str] = (
     "FunctionInfo",
     "Guard",
     "GuardPolicy",
+    "RelationInfo",
     "ServerCatalog",
     "StatementKind",
     "Verdict",
