@@ -1,0 +1,533 @@
+"""The statement guard keeps every database unchanged (issue 13, items 1 and 2).
+
+Each dangerous statement class goes through the paths that send user SQL (``explain``
+with and without ``--analyze``, ``pool --query/--script``, ``replay``, the library)
+against a real server - the embedded cluster, and the machine's PostgreSQL 15 when
+``PERFKIT_LOCAL_DSN`` is set - and a snapshot taken before and after must be equal:
+row checksums, sequence values, another session still alive, advisory and relation
+locks, indexes, extensions, tables, large objects, prepared transactions. Hypothesis
+builds random multi-statement texts from the classes: no write or guard-lifting
+statement is ever allowed, and every statement gets exactly one verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from perfkit.db.guard import Guard, GuardPolicy, explain_policy, split_statements
+
+# --- statement classes -----------------------------------------------------------------
+
+READS = [
+    "SELECT * FROM t WHERE id = 3",
+    "SELECT count(*), random(), now(), clock_timestamp() FROM t",
+    "SELECT gen_random_uuid()",
+    "WITH x AS (SELECT v FROM t) SELECT sum(v) FROM x",
+    "VALUES (1), (2)",
+    "SELECT pg_sleep(0)",
+    "SELECT stable_f()",
+    "SELECT * FROM safe_view",
+]
+WRITES = [
+    "UPDATE t SET v = -8 WHERE id = 6",
+    "DELETE FROM t WHERE id < 3",
+    "INSERT INTO t (v) VALUES (42)",
+    "INSERT INTO plain VALUES (1)",
+    "WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d",
+    "MERGE INTO plain p USING (SELECT 1 AS a) s ON p.a = s.a WHEN NOT MATCHED THEN INSERT VALUES (s.a)",
+    "SELECT * INTO made FROM t",
+    "CREATE TABLE made2 (a int)",
+    "CREATE INDEX made_idx ON t (v)",
+    "DROP TABLE plain",
+    "TRUNCATE t",
+    "COPY t FROM STDIN",
+    "ALTER TABLE t ADD COLUMN w int",
+    "CREATE TEMP TABLE tmp1 AS SELECT 1",
+]
+TRANSACTION = [
+    "BEGIN",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    "SAVEPOINT s1",
+    "RELEASE SAVEPOINT s1",
+    "ROLLBACK TO SAVEPOINT s1",
+]
+LIFTS_GUARD = [
+    "BEGIN READ WRITE",
+    "START TRANSACTION READ WRITE",
+    "SET TRANSACTION READ WRITE",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    "SET default_transaction_read_only = off",
+    "SET transaction_read_only = off",
+    "SET LOCAL transaction_read_only TO off",
+    "SET statement_timeout = 0",
+    "SET lock_timeout TO DEFAULT",
+    "RESET statement_timeout",
+    "SET idle_in_transaction_session_timeout = 0",
+    "RESET ALL",
+    "SET ROLE postgres",
+    "RESET ROLE",
+    "SET SESSION AUTHORIZATION postgres",
+    "DISCARD ALL",
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SELECT pg_catalog.set_config('statement_timeout', '0', true)",
+    "SELECT set_config(current_setting('application_name'), 'off', false)",
+]
+SIDE_EFFECTS = [
+    "SELECT setval('t_id_seq', 5)",
+    "SELECT nextval('t_id_seq')",
+    'SELECT "pg_catalog"."setval"(\'t_id_seq\', 7, true)',
+    "SELECT SETVAL('t_id_seq', 9)",
+    "SELECT * FROM t WHERE v > (SELECT nextval('t_id_seq'))",
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'",
+    "SELECT pg_advisory_lock(42)",
+    "SELECT pg_try_advisory_lock(43)",
+    "SELECT pg_advisory_xact_lock(44)",
+    "SELECT pg_notify('chan', 'x')",
+    "NOTIFY chan",
+    "SELECT lo_create(0)",
+    "SELECT lo_from_bytea(0, 'x')",
+    "SELECT writes_f()",
+    "SELECT public.writes_f()",
+    "SELECT seq_f()",
+    "SELECT * FROM term_view",
+    "SELECT 1 FROM t WHERE v = seq_f()",
+    "DO $$ BEGIN INSERT INTO plain VALUES (9); END $$",
+    "CALL proc_ins()",
+    "VACUUM t",
+    "ANALYZE t",
+    "CLUSTER t USING t_pkey",
+    "REINDEX TABLE t",
+    "CHECKPOINT",
+    "CREATE INDEX CONCURRENTLY made_cidx ON t (v)",
+    "COPY t TO PROGRAM 'cat > /dev/null'",
+    "COPY (SELECT 1) TO '/tmp/perfkit_guard_copy'",
+    "SELECT query_to_xml('SELECT setval(''t_id_seq'', 1)', true, true, '')",
+    "PREPARE TRANSACTION 'pk'",
+    "COMMIT PREPARED 'pk'",
+    "SELECT pg_reload_conf()",
+    "SELECT dblink_exec('x', 'y')",
+]
+UNPARSABLE = [
+    "SELEC 1",
+    "UPDATE t SET",
+    "\\set x 1",
+    "SELECT 'unterminated",
+]
+# Offline only: these must never reach a shared server even if the guard broke.
+OFFLINE_ONLY = [
+    "ALTER SYSTEM SET work_mem = '1GB'",
+    "CREATE EXTENSION IF NOT EXISTS dblink",
+    "CREATE DATABASE other_db",
+    "LOAD 'auto_explain'",
+    "SELECT pg_promote()",
+    "SELECT pg_switch_wal()",
+    "SELECT pg_create_restore_point('x')",
+    "SELECT pg_logical_emit_message(true, 'x', 'y')",
+    "SELECT pg_rotate_logfile()",
+    "SELECT pg_file_write('f', 'x', false)",
+    "SELECT lo_unlink(1)",
+    "SELECT lo_export(1, '/tmp/x')",
+    "SELECT dblink('host=x', 'DELETE FROM t')",
+    "COPY t FROM PROGRAM 'true'",
+    "EXPLAIN ANALYZE SELECT setval('t_id_seq', 5)",
+    "CREATE TABLE made3 AS SELECT pg_terminate_backend(1)",
+    "SELECT * FROM t, LATERAL (SELECT pg_advisory_lock(t.id)) x",
+    "SELECT ARRAY(SELECT setval('s', 1))",
+    "SELECT CASE WHEN true THEN pg_cancel_backend(1) END",
+    "SELECT (SELECT max(v) FROM t) + nextval('s')",
+]
+
+DANGEROUS = WRITES + LIFTS_GUARD + SIDE_EFFECTS + UNPARSABLE + TRANSACTION
+# what a view hides only the server's catalog tells
+NEEDS_CATALOG = {"SELECT * FROM term_view"}
+OFFLINE = [s for s in DANGEROUS + OFFLINE_ONLY if s not in NEEDS_CATALOG]
+
+# the measurement policy of the read paths (check, pool without flags): reads only
+READ_ONLY = GuardPolicy()
+
+
+def _kinds(sql: str, policy: GuardPolicy = READ_ONLY) -> list[tuple[str, bool]]:
+    return [(v.kind, v.allowed) for v in Guard(policy).judge(sql)]
+
+
+# --- the guard alone (no server) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", READS[:6])
+def test_reads_are_allowed(sql: str) -> None:
+    assert _kinds(sql) == [("read", True)]
+
+
+@pytest.mark.parametrize("sql", OFFLINE)
+def test_dangerous_statements_are_refused_with_a_reason(sql: str) -> None:
+    for policy in (READ_ONLY, explain_policy(analyze=True)):
+        verdicts = Guard(policy).judge(sql)
+        assert verdicts, sql
+        for v in verdicts:
+            if v.kind in ("write", "lock") and policy.writes:
+                continue  # explain --analyze runs DML rolled back (tested on the server)
+            assert not v.allowed, (sql, v)
+            assert v.reason
+
+
+@pytest.mark.parametrize("sql", LIFTS_GUARD)
+def test_guard_lifting_is_refused_even_with_every_flag(sql: str) -> None:
+    from perfkit.db.guard import EFFECT_CATEGORIES
+
+    policy = GuardPolicy(
+        writes=True, transactions=True, session=True, allow_effects=frozenset(EFFECT_CATEGORIES)
+    )
+    assert [v.allowed for v in Guard(policy).judge(sql)] == [False]
+    assert Guard(policy).judge(sql)[0].kind == "lifts_guard"
+
+
+def test_split_and_classes() -> None:
+    text = "UPDATE t SET v=-8 WHERE id=6; COMMIT; UPDATE t SET v=-9 WHERE id=7"
+    verdicts = Guard(explain_policy(analyze=True)).judge(text)
+    assert [v.kind for v in verdicts] == ["write", "transaction", "write"]
+    assert [v.text for v in verdicts] == [
+        "UPDATE t SET v=-8 WHERE id=6",
+        "COMMIT",
+        "UPDATE t SET v=-9 WHERE id=7",
+    ]
+    assert not verdicts[1].allowed and "never sent" in verdicts[1].message
+    one = Guard(READ_ONLY).judge_one(text)
+    assert not one.allowed and "3 statements" in one.reason
+
+
+def test_flags_name_the_effect() -> None:
+    sql = "SELECT setval('t_id_seq', 5)"
+    assert not Guard(GuardPolicy(allow_effects=frozenset({"signals"}))).judge(sql)[0].allowed
+    for flag in ("sequences", "setval"):
+        v = Guard(GuardPolicy(allow_effects=frozenset({flag}))).judge(sql)[0]
+        assert v.allowed and v.needs_write and v.effects == ("setval: sequences",)
+    # a plan alone runs nothing: EXPLAIN without ANALYZE may plan it
+    assert Guard(explain_policy(analyze=False)).judge(sql)[0].allowed
+
+
+def test_prepared_statements_are_judged_by_their_body() -> None:
+    g = Guard(GuardPolicy(session=True))
+    kinds = [(v.kind, v.allowed) for v in g.judge("PREPARE p AS DELETE FROM t; EXECUTE p")]
+    assert kinds == [("write", False), ("write", False)]
+    g = Guard(GuardPolicy(session=True))
+    kinds = [(v.kind, v.allowed) for v in g.judge("PREPARE q AS SELECT 1; EXECUTE q")]
+    assert kinds == [("session", True), ("read", True)]
+    assert not Guard(GuardPolicy()).judge("EXECUTE unknown_stmt")[0].allowed
+
+
+def test_select_for_update_locks() -> None:
+    v = Guard(READ_ONLY).judge("SELECT * FROM t FOR UPDATE")[0]
+    assert (v.kind, v.allowed) == ("lock", False)
+    v = Guard(explain_policy(analyze=True)).judge("SELECT * FROM t FOR SHARE")[0]
+    assert (v.kind, v.allowed, v.needs_write) == ("lock", True, True)
+    assert Guard(READ_ONLY).judge("LOCK TABLE t")[0].kind == "lock"
+
+
+# (an unterminated quote would swallow the statements after it: tested alone above)
+_PIECES = st.sampled_from([p for p in READS[:6] + OFFLINE if "'unterminated" not in p])
+_SEP = st.sampled_from([";", "; ", ";\n", " ;\n-- note\n", "; /* c */ "])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _SEP), min_size=1, max_size=6))
+def test_random_multi_statement_text_never_lets_danger_through(
+    parts: list[tuple[str, str]],
+) -> None:
+    text = "".join(p + s for p, s in parts)
+    readish = set(READS)
+    for policy in (READ_ONLY, GuardPolicy(session=True, transactions=True)):
+        verdicts = Guard(policy).judge(text)
+        raws, error = split_statements(text)
+        if error is not None:
+            # one unparsable piece: the whole text is refused, nothing is sent
+            assert len(verdicts) == 1 and not verdicts[0].allowed
+            continue
+        assert len(verdicts) == len(raws) == len(parts)  # nothing dropped, nothing merged
+        for v, (piece, _) in zip(verdicts, parts, strict=True):
+            assert " ".join(v.text.split()) == " ".join(piece.split())
+            if v.allowed:
+                assert v.kind in ("read", "transaction", "session"), v
+                assert piece in readish or v.kind == "transaction", v
+            assert v.kind != "lifts_guard" or not v.allowed
+
+
+# --- against a real server ---------------------------------------------------------------
+
+SETUP = """
+CREATE TABLE t (id serial PRIMARY KEY, v int);
+INSERT INTO t (v) SELECT g FROM generate_series(1, 20) g;
+CREATE TABLE plain (a int);
+CREATE SEQUENCE s;
+CREATE FUNCTION writes_f() RETURNS int LANGUAGE sql AS 'INSERT INTO plain VALUES (7) RETURNING 1';
+CREATE FUNCTION seq_f() RETURNS bigint LANGUAGE sql AS $$SELECT nextval('t_id_seq')$$;
+CREATE FUNCTION stable_f() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
+CREATE PROCEDURE proc_ins() LANGUAGE sql AS 'INSERT INTO plain VALUES (8)';
+CREATE VIEW safe_view AS SELECT id, v FROM t;
+CREATE VIEW term_view AS
+    SELECT pg_terminate_backend(pid) AS x FROM pg_stat_activity WHERE application_name = 'victim';
+"""
+
+
+def _admin(dsn: str, sql: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(sql)
+
+
+@pytest.fixture(scope="module", params=["embedded", "local"])
+def server(request: Any) -> Iterator[str]:
+    """A prepared database on the embedded cluster, or on PERFKIT_LOCAL_DSN's server."""
+    from psycopg.conninfo import make_conninfo
+
+    if request.param == "local":
+        admin = os.environ.get("PERFKIT_LOCAL_DSN")
+        if not admin:
+            pytest.skip("PERFKIT_LOCAL_DSN not set")
+    else:
+        admin = request.getfixturevalue("pg_server")
+    name = f"pk_guard_{uuid.uuid4().hex[:10]}"
+    _admin(admin, f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(admin, dbname=name)
+    try:
+        _admin(dsn, SETUP)
+        yield dsn
+    finally:
+        _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def victim(server: str) -> Iterator[int]:
+    """Another session that must stay alive; its pid."""
+    conn = psycopg.connect(server, autocommit=True, application_name="victim")
+    try:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        yield int(row[0])
+    finally:
+        conn.close()
+
+
+def snapshot(dsn: str, victim: int) -> dict[str, Any]:
+    with psycopg.connect(dsn, autocommit=True) as c:
+
+        def rows(sql: str, *args: Any) -> list[tuple[Any, ...]]:
+            return c.execute(sql, args or None).fetchall()
+
+        return {
+            "t": rows("SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM t"),
+            "plain": rows("SELECT count(*), coalesce(sum(a), 0) FROM plain"),
+            "sequences": rows("SELECT sequencename, last_value FROM pg_sequences ORDER BY 1"),
+            "victim": rows("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", victim),
+            "locks": rows(
+                "SELECT locktype, mode, objid FROM pg_locks "
+                "WHERE locktype = 'advisory' OR (locktype = 'relation' AND pid <> pg_backend_pid()"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+                " ORDER BY 1, 2, 3"
+            ),
+            "indexes": rows(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+            ),
+            "tables": rows(
+                "SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"
+            ),
+            "columns": rows(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 't'"
+            ),
+            "extensions": rows("SELECT extname FROM pg_extension ORDER BY 1"),
+            "large_objects": rows("SELECT count(*) FROM pg_largeobject_metadata"),
+            "prepared_xacts": rows("SELECT count(*) FROM pg_prepared_xacts"),
+        }
+
+
+def _explain(cli: Any, dsn: str, *args: str) -> dict[str, Any]:
+    if not args[0].startswith("-"):
+        args = ("-s", *args)
+    r = cli("explain", "--dsn", dsn, "--format", "json", *args)
+    if r.exit_code == 2 and "no queries to work on" in r.stderr:
+        return {"queries": []}  # a utility statement -s does not plan (nothing sent)
+    assert r.exit_code in (0, 1), r.stderr
+    assert "Traceback" not in r.stderr and "Warning" not in r.stderr, r.stderr
+    return dict(json.loads(r.stdout))
+
+
+CLASSES = {
+    "writes": WRITES,
+    "lifts_guard": LIFTS_GUARD,
+    "side_effects": SIDE_EFFECTS,
+    "unparsable": UNPARSABLE,
+    "transaction": TRANSACTION,
+}
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["analyze", "plan"])
+def test_explain_changes_nothing(cli: Any, server: str, victim: int, analyze: bool) -> None:
+    extra = ("--analyze",) if analyze else ()
+    for name, statements in CLASSES.items():
+        before = snapshot(server, victim)
+        args = [a for sql in statements for a in ("-s", sql)]
+        doc = _explain(cli, server, *args, *extra)
+        assert snapshot(server, victim) == before, name
+        for q in doc["queries"]:
+            assert q["plan"] is not None or q["error"].strip(), q
+            if name != "writes" and (analyze or name != "side_effects"):
+                assert q["refused"] or q["error"], (name, q)
+            if q["refused"]:
+                assert q["error"].startswith("refused ("), q
+
+
+def test_explain_analyze_of_the_issue(cli: Any, server: str, victim: int) -> None:
+    before = snapshot(server, victim)
+    doc = _explain(
+        cli,
+        server,
+        "UPDATE t SET v=-8 WHERE id=6; COMMIT; UPDATE t SET v=-9 WHERE id=7",
+        "--analyze",
+    )
+    assert snapshot(server, victim) == before
+    refused = [q for q in doc["queries"] if q["refused"]]
+    assert len(doc["queries"]) == 3 and len(refused) == 1
+    assert "transaction" in refused[0]["error"]
+    # both UPDATEs really ran (EXPLAIN ANALYZE), each rolled back
+    assert all(q["execution_ms"] is not None for q in doc["queries"] if not q["refused"])
+
+
+def test_reads_run_read_only(cli: Any, server: str, victim: int) -> None:
+    doc = _explain(cli, server, "SELECT * FROM safe_view WHERE v > 3", "--analyze")
+    assert doc["queries"][0]["error"] is None and doc["queries"][0]["execution_ms"] is not None
+    # a writing function flagged through: it runs, the rollback undoes its write
+    before = snapshot(server, victim)
+    doc = _explain(
+        cli, server, "SELECT writes_f()", "--analyze", "--allow-side-effects", "writes_f"
+    )
+    assert snapshot(server, victim) == before
+    assert doc["queries"][0]["error"] is None
+
+
+def test_flagged_sequence_advance_is_reported(cli: Any, server: str, victim: int) -> None:
+    doc = _explain(cli, server, "INSERT INTO t (v) VALUES (1)", "--analyze")
+    assert doc["queries"][0]["refused"] and "sequences" in doc["queries"][0]["error"]
+    before = snapshot(server, victim)
+    doc = _explain(
+        cli,
+        server,
+        "INSERT INTO t (v) VALUES (1)",
+        "--analyze",
+        "--allow-side-effects",
+        "sequences",
+    )
+    after = snapshot(server, victim)
+    assert doc["queries"][0]["effects"] == ["advanced sequence public.t_id_seq"]
+    assert after["t"] == before["t"]  # the row was rolled back, the sequence was not
+    assert after["sequences"] != before["sequences"]
+
+
+def test_pool_refuses_before_sending(cli: Any, server: str, victim: int, tmp_path: Path) -> None:
+    base = ("pool", "--dsn", server, "--clients", "1", "--pool-size", "1", "--no-fresh")
+    fast = ("--requests", "5", "--warmup", "0", "--workers", "1")
+    script = tmp_path / "s.pgb"
+    for first in ("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE;", "BEGIN READ WRITE;"):
+        script.write_text(f"{first}\nINSERT INTO plain VALUES (1);\nCOMMIT;\n")
+        before = snapshot(server, victim)
+        r = cli(*base, *fast, "--script", str(script))
+        assert r.exit_code == 2, r.stdout
+        assert "line 1" in r.stderr and "line 2" in r.stderr, r.stderr
+        assert snapshot(server, victim) == before
+    for sql in [
+        *LIFTS_GUARD[:3],
+        *SIDE_EFFECTS[:6:2],
+        "SELECT writes_f()",
+        "SELECT 1; DELETE FROM t",
+    ]:
+        before = snapshot(server, victim)
+        r = cli(*base, *fast, "--query", sql)
+        assert r.exit_code == 2, (sql, r.stdout)
+        assert "refused" in r.stderr, r.stderr
+        assert snapshot(server, victim) == before, sql
+    r = cli(*base, *fast, "--query", "SELECT count(*) FROM safe_view", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+
+
+def _jsonlog(path: Path, statements: list[str]) -> None:
+    lines = []
+    for i, sql in enumerate(statements):
+        lines.append(
+            json.dumps(
+                {
+                    "timestamp": f"2026-11-25 02:15:46.{i:03d} UTC",
+                    "user": "postgres",
+                    "dbname": "app",
+                    "pid": 100 + i % 2,
+                    "session_id": f"s{i % 2}",
+                    "line_num": i + 1,
+                    "error_severity": "LOG",
+                    "message": f"duration: 0.050 ms  statement: {sql}",
+                    "backend_type": "client backend",
+                }
+            )
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_replay_skips_with_reasons(server: str, victim: int, tmp_path: Path) -> None:
+    from perfkit.db.target import Target
+    from perfkit.replay.engine import replay
+    from perfkit.replay.model import ReplayOptions
+
+    log = tmp_path / "app.json"
+    statements = [s for s in DANGEROUS if s not in UNPARSABLE and "STDIN" not in s]
+    _jsonlog(log, ["SELECT count(*) FROM t", *statements, "SELECT v FROM t WHERE id = 2"])
+    before = snapshot(server, victim)
+    result = replay([log], Target(server, "option"), ReplayOptions(speed=None, sessions=2))
+    assert snapshot(server, victim) == before
+    for r in result.runs:
+        reasons = dict(r.skipped_reasons)
+        reasons.pop("transaction aborted by an earlier error", None)
+        # the log's own transaction control is replayed (the session stays read-only)
+        assert sum(reasons.values()) == len(statements) - len(TRANSACTION), reasons
+        assert reasons.get("could lift read-only mode or timeouts", 0) >= len(LIFTS_GUARD)
+    assert all(r.statements >= 2 for r in result.runs)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(st.sampled_from(READS + DANGEROUS), min_size=1, max_size=4))
+def test_random_texts_through_the_library(server: str, victim: int, pieces: list[str]) -> None:
+    from perfkit.db.connect import connect
+    from perfkit.db.target import Target
+    from perfkit.indexes.explain import explain_workload
+    from perfkit.indexes.workload import Workload, WorkloadQuery
+
+    text = "; ".join(pieces)
+    query = WorkloadQuery("q", text, text, None, 1, None, "test")
+    before = snapshot(server, victim)
+    conn = connect(Target(server, "option"))
+    try:
+        result = explain_workload(conn, Workload((query,), 0, 0, ()), analyze=True)
+        with conn.transaction():
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+            ).fetchone()
+        assert held == (0,)
+        assert conn.info.transaction_status == 0  # idle: nothing left open
+    finally:
+        conn.close()
+    assert snapshot(server, victim) == before, text
+    raws, error = split_statements(text)
+    # every statement is reported, explained or refused (unparsable text: once, whole)
+    assert len(result.queries) == (1 if error else len(raws))
