@@ -78,6 +78,15 @@ def replay_cmd(
             help="Replay writes too (default: skipped and counted). Use a scratch copy.",
         ),
     ] = False,
+    allow_side_effects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-side-effects",
+            help="Replay statements with these effects a rollback cannot undo (categories "
+            "such as sequences,advisory-locks or function names; see docs/safety.md).",
+            show_default=False,
+        ),
+    ] = None,
     i_know_this_writes: Annotated[
         bool,
         typer.Option(
@@ -149,6 +158,7 @@ def replay_cmd(
     hit rate and time saved, and how far analyze's simulation was from the measurement.
     """
     from perfkit.db.connect import session_defaults
+    from perfkit.db.guard import parse_effect_flags
     from perfkit.db.target import resolve_target
     from perfkit.errors import FindingError, UnsafeOperation, UsageError
     from perfkit.replay.engine import replay
@@ -198,6 +208,7 @@ def replay_cmd(
         cache_entries=cache_entries,
         cache_bytes=max_bytes,
         allow_writes=allow_writes,
+        allow_effects=parse_effect_flags(allow_side_effects or ()),
         max_errors=max_errors,
         runs=runs,  # type: ignore[arg-type]  # checked above
         statement_timeout=statement_timeout,

@@ -85,11 +85,18 @@ _SKIP_LABELS = {
 }
 
 
-def replay_guard(allow_writes: bool, catalog: FunctionCatalog | None = None) -> Guard:
+def replay_guard(
+    allow_writes: bool,
+    catalog: FunctionCatalog | None = None,
+    allow_effects: frozenset[str] = frozenset(),
+) -> Guard:
     """The statement guard of a replay: the log's transactions and harmless session
-    settings are replayed, writes only with ``allow_writes``; anything that could lift
-    read-only mode or the timeouts, and side effects a rollback cannot undo, never."""
-    policy = GuardPolicy(writes=allow_writes, transactions=True, session=True)
+    settings are replayed, writes only with ``allow_writes``, side effects a rollback
+    cannot undo only when named in ``allow_effects``; anything that could lift read-only
+    mode or the timeouts, never."""
+    policy = GuardPolicy(
+        writes=allow_writes, transactions=True, session=True, allow_effects=allow_effects
+    )
     return Guard(policy, catalog)
 
 
@@ -405,7 +412,7 @@ def _run(
     memo: dict[str, tuple[str, StatementClass, str | None]] = {}
     # the guard's own session: function volatility is looked up on the target
     guard_conn = connector()
-    guard = replay_guard(options.allow_writes, server_catalog(guard_conn))
+    guard = replay_guard(options.allow_writes, server_catalog(guard_conn), options.allow_effects)
     pinned: dict[object, _Worker] = {}
     disp = _Dispatch()
     interrupted = False

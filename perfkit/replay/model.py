@@ -24,6 +24,8 @@ class ReplayOptions:
     cache_entries: int | None = 10_000
     cache_bytes: int | None = 64 * 1024 * 1024
     allow_writes: bool = False
+    #: effects a rollback cannot undo the user named (``--allow-side-effects``)
+    allow_effects: frozenset[str] = frozenset()
     max_errors: int | None = None
     runs: RunSelection = "both"
     statement_timeout: str = "30s"
