@@ -410,6 +410,9 @@ class GuardPolicy:
     executes: bool = True
     explain_only: bool = False
     allow_effects: frozenset[str] = frozenset()
+    #: writes are committed (``--allow-writes`` on pool/replay): what a written table's
+    #: defaults, triggers and rules do is part of the write the user asked for
+    writes_commit: bool = False
 
     def allows_effect(self, name: str, category: str) -> bool:
         flags = self.allow_effects
@@ -789,7 +792,7 @@ class Guard:
                             out.extend((f"view {qual}: {n}", c) for n, c in _effects(v))
                     finally:
                         self._views.pop()
-                if name not in targets:
+                if name not in targets or self.policy.writes_commit:
                     continue
                 if rel.sequence_default and (name in facts.inserts or facts.defaults):
                     out.append((f"default of {qual} (nextval)", "sequences"))

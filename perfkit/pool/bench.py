@@ -254,6 +254,7 @@ def _guard(conn: psycopg.Connection[Any], options: PoolBenchOptions) -> None:
         transactions=True,
         session=True,
         allow_effects=options.allow_effects,
+        writes_commit=not options.read_only,
     )
     guard_workload(options.workload, Guard(policy, server_catalog(conn)))
 

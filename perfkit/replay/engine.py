@@ -95,7 +95,11 @@ def replay_guard(
     cannot undo only when named in ``allow_effects``; anything that could lift read-only
     mode or the timeouts, never."""
     policy = GuardPolicy(
-        writes=allow_writes, transactions=True, session=True, allow_effects=allow_effects
+        writes=allow_writes,
+        transactions=True,
+        session=True,
+        allow_effects=allow_effects,
+        writes_commit=allow_writes,
     )
     return Guard(policy, catalog)
 
@@ -118,7 +122,7 @@ def skip_reason(
         if len(verdicts) > 1:
             return "several statements in one log entry"
         return None
-    if v.kind == "side_effect":
+    if v.kind == "side_effect" or v.hint.startswith("pass --allow-side-effects"):
         cats = sorted({e.rpartition(": ")[2] for e in v.effects})
         return f"side effect a rollback cannot undo ({', '.join(cats)})"
     return _SKIP_LABELS.get(v.kind, f"{v.kind}: {v.reason}")
