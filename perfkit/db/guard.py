@@ -873,6 +873,13 @@ class Guard:
             return self._verdict(raw, "transaction", f"transaction control ({word})")
         if t == "VariableSetStmt":
             return self._judge_set(raw, body)
+        if t in ("AlterRoleSetStmt", "AlterDatabaseSetStmt", "AlterSystemStmt"):
+            setstmt = body.get("setstmt") or {}
+            name = str(setstmt.get("name") or "")
+            if setstmt.get("kind") == "VAR_RESET_ALL" or _GUARDED_SETTING.search(name):
+                return self._verdict(
+                    raw, "lifts_guard", f"changes the default of {name or 'every setting'}"
+                )
         if t == "DiscardStmt":
             return self._verdict(raw, "lifts_guard", "DISCARD resets session state")
         if t in _READ_UTILITY:
