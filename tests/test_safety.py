@@ -149,6 +149,40 @@ OFFLINE_ONLY = [
     "SELECT ARRAY(SELECT setval('s', 1))",
     "SELECT CASE WHEN true THEN pg_cancel_backend(1) END",
     "SELECT (SELECT max(v) FROM t) + nextval('s')",
+    "SELECT setval(pg_get_serial_sequence('t', 'id'), 1)",
+    "SELECT * FROM generate_series(1, nextval('s'))",
+    "EXPLAIN (ANALYZE) SELECT setval('s', 1)",
+    "SELECT lo_import('/etc/passwd')",
+    "COPY t TO '/tmp/x'",
+    'SET "Statement_Timeout" = 0',
+    "SET SESSION statement_timeout = 0",
+    "SELECT set_config('STATEMENT_TIMEOUT', '0', false)",
+    "ALTER ROLE postgres SET default_transaction_read_only = off",
+    "ALTER DATABASE x RESET ALL",
+    "ALTER SYSTEM SET statement_timeout = 0",
+    "DECLARE c CURSOR FOR SELECT setval('s', 1)",
+    "SELECT U&\"\\0073etval\"('s', 1)",
+    "SELECT * FROM pg_advisory_lock(1)",
+    "SET LOCAL ROLE x",
+    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+    "WITH x AS MATERIALIZED (SELECT setval('s', 1)) SELECT * FROM x",
+    "SELECT count(*) FILTER (WHERE nextval('s') > 0) FROM t",
+    "SELECT row_number() OVER (ORDER BY pg_cancel_backend(1)) FROM t",
+    "SELECT 1 ORDER BY pg_advisory_lock(1)",
+    "SELECT JSON_OBJECT('a': setval('s', 1))",
+    "SELECT * FROM t WHERE id = ANY(ARRAY(SELECT nextval('s')))",
+    "VALUES (nextval('s'))",
+    "SELECT pg_stat_reset()",
+    "SELECT pg_create_logical_replication_slot('x', 'pgoutput')",
+    "SELECT pg_drop_replication_slot('x')",
+    "SELECT pg_backup_start('x')",
+    "SELECT brin_summarize_new_values('i')",
+    "PREPARE p1 AS SELECT setval('s', 1)",
+    "EXECUTE never_prepared",
+    "SELECT 1 \\g",
+    "COMMIT AND CHAIN",
+    "ABORT",
+    "SELECT pg_rotate_logfile_old()",
 ]
 
 DANGEROUS = WRITES + LIFTS_GUARD + SIDE_EFFECTS + UNPARSABLE + TRANSACTION
@@ -432,6 +466,47 @@ def test_flagged_sequence_advance_is_reported(cli: Any, server: str, victim: int
     assert doc["queries"][0]["effects"] == ["advanced sequence public.t_id_seq"]
     assert after["t"] == before["t"]  # the row was rolled back, the sequence was not
     assert after["sequences"] != before["sequences"]
+
+
+def test_hidden_effects_of_views_triggers_and_rules(cli: Any, server: str, victim: int) -> None:
+    _admin(
+        server,
+        """
+        CREATE TABLE IF NOT EXISTS trig (a int);
+        CREATE OR REPLACE FUNCTION trig_f() RETURNS trigger LANGUAGE plpgsql AS
+            $$BEGIN PERFORM pg_advisory_lock(7); RETURN NEW; END$$;
+        DROP TRIGGER IF EXISTS trig_t ON trig;
+        CREATE TRIGGER trig_t BEFORE INSERT ON trig FOR EACH ROW EXECUTE FUNCTION trig_f();
+        CREATE TABLE IF NOT EXISTS ruled (a int);
+        CREATE OR REPLACE RULE ruled_r AS ON INSERT TO ruled DO ALSO NOTIFY chan;
+        CREATE OR REPLACE VIEW nested_view AS SELECT * FROM term_view;
+        """,
+    )
+    for sql, effect in [
+        ("INSERT INTO trig VALUES (1)", "volatile-functions"),
+        ("INSERT INTO ruled VALUES (1)", "volatile-functions"),
+        ("SELECT * FROM nested_view", "signals"),
+        ("SELECT * FROM t JOIN term_view ON true", "signals"),
+        ("UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'", ""),
+    ]:
+        before = snapshot(server, victim)
+        doc = _explain(cli, server, sql, "--analyze")
+        assert snapshot(server, victim) == before, sql
+        (q,) = doc["queries"]
+        assert q["refused"] and effect in q["error"], (sql, q["error"])
+
+
+def test_check_refuses_with_the_reason(cli: Any, server: str, victim: int, tmp_path: Path) -> None:
+    cfg = tmp_path / "perfkit.toml"
+    cfg.write_text(
+        '[check.a]\ntype = "explain"\nquery = "SELECT 1; COMMIT; DELETE FROM t"\n'
+        '[check.b]\ntype = "explain"\nquery = "BEGIN READ WRITE"\n'
+    )
+    before = snapshot(server, victim)
+    r = cli("--config", str(cfg), "check", "--dsn", server, "--format", "json")
+    assert snapshot(server, victim) == before
+    assert r.exit_code != 0
+    assert "Traceback" not in r.stderr
 
 
 def test_pool_refuses_before_sending(cli: Any, server: str, victim: int, tmp_path: Path) -> None:
