@@ -44,13 +44,28 @@ class ExplainCheck(CheckType):
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         from perfkit.indexes.run import WorkloadSpec, explain_queries
 
+        from perfkit.db.guard import Guard, explain_policy
+
         p = check.params
         if p["file"] is not None:
             if not p["file"].is_file():
                 raise InputError(p["file"], "SQL file not found")
             spec = WorkloadSpec(paths=(p["file"],))
+            text = p["file"].read_text(encoding="utf-8", errors="replace")
         else:
             spec = WorkloadSpec(statements=(p["query"],))
+            text = p["query"]
+        # the statement guard first: what it refuses is named, and nothing is sent
+        verdicts = Guard(explain_policy(analyze=False)).judge(text)
+        where = p["file"] or "query"
+        if len(verdicts) > 1:
+            raise InputError(
+                where,
+                f"holds {len(verdicts)} statements; an explain check plans exactly one: "
+                + "; ".join(v.describe() for v in verdicts),
+            )
+        if verdicts and not verdicts[0].allowed:
+            raise UnsafeOperation(f"{where}: not sent: {verdicts[0].describe()}")
         result = explain_queries(
             spec,
             min_rows=p["large_table_rows"],
