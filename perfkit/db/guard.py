@@ -468,31 +468,34 @@ class ServerCatalog:
         self._op: dict[str, tuple[FunctionInfo, ...]] = {}
         self._rel: dict[str, tuple[RelationInfo, ...]] = {}
 
-    def _load(self, query: str, names: Iterable[str], cache: dict[str, Any]) -> None:
+    def _load(self, functions: Iterable[str], operators: Iterable[str]) -> None:
         from perfkit.db.sql import load_sql
 
-        missing = sorted({n for n in names if n not in cache})
-        if not missing:
+        fns = sorted({n for n in functions if n not in self._fn})
+        ops = sorted({n for n in operators if n not in self._op})
+        if not fns and not ops:
             return
-        sql = load_sql(query, int(self.conn.info.server_version))
-        found: dict[str, list[FunctionInfo]] = {n: [] for n in missing}
+        sql = load_sql("guard_functions", int(self.conn.info.server_version))
+        found: dict[tuple[str, str], list[FunctionInfo]] = {}
         with self.conn.transaction():
-            rows = self.conn.execute(sql, {"names": missing}).fetchall()
-        for key, schema, name, vol, builtin, ext in rows:
-            found.setdefault(str(key), []).append(
+            rows = self.conn.execute(sql, {"functions": fns, "operators": ops}).fetchall()
+        for kind, key, schema, name, vol, builtin, ext in rows:
+            found.setdefault((str(kind), str(key)), []).append(
                 FunctionInfo(str(schema), str(name), str(vol), bool(builtin), ext)
             )
-        for n, infos in found.items():
-            cache[n] = tuple(infos)
+        for n in fns:
+            self._fn[n] = tuple(found.get(("f", n), ()))
+        for n in ops:
+            self._op[n] = tuple(found.get(("o", n), ()))
 
     def functions(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
         names = list(names)
-        self._load("guard_functions", names, self._fn)
+        self._load(names, ())
         return {n: self._fn.get(n, ()) for n in names}
 
     def operators(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
         names = list(names)
-        self._load("guard_operators", names, self._op)
+        self._load((), names)
         return {n: self._op.get(n, ()) for n in names}
 
     def relations(self, names: Iterable[str]) -> Mapping[str, Sequence[RelationInfo]]:
@@ -915,13 +918,9 @@ class Guard:
                 return self._verdict(
                     raw, "unknown", f"EXECUTE of prepared statement {name!r} whose body is unknown"
                 )
-            if facts.unknown:
-                return self._verdict(
-                    raw, "unknown", "unknown construct " + ", ".join(sorted(facts.unknown))
-                )
-            effects, lift = self._function_effects(facts)
-            if lift:
-                return self._verdict(raw, "lifts_guard", lift)
+            stop, effects = self._screen(raw, facts)
+            if stop is not None:
+                return stop
             return self._verdict(
                 raw,
                 "read" if prep.kind == "session" else prep.kind,
@@ -971,6 +970,16 @@ class Guard:
             return self._verdict(raw, "write", "DDL", effects=effects, needs_write=True)
         return self._verdict(raw, "unknown", f"statement type {t} is not known to the guard")
 
+    def _screen(self, raw: _Raw, facts: _Facts) -> tuple[Verdict | None, list[tuple[str, str]]]:
+        """A refusal for an unknown construct or a guard-lifting call, else the effects."""
+        if facts.unknown:
+            why = "unknown construct " + ", ".join(sorted(facts.unknown))
+            return self._verdict(raw, "unknown", why), []
+        effects, lift = self._function_effects(facts)
+        if lift:
+            return self._verdict(raw, "lifts_guard", lift), []
+        return None, effects
+
     def _judge_query(self, raw: _Raw, node: dict[str, Any]) -> Verdict:
         if not node:
             return self._verdict(raw, "unknown", "no statement")
@@ -980,13 +989,9 @@ class Guard:
             return self._judge_stmt(inner)
         facts = _Facts()
         _walk(node, facts)
-        if facts.unknown:
-            return self._verdict(
-                raw, "unknown", "unknown construct " + ", ".join(sorted(facts.unknown))
-            )
-        effects, lift = self._function_effects(facts)
-        if lift:
-            return self._verdict(raw, "lifts_guard", lift)
+        stop, effects = self._screen(raw, facts)
+        if stop is not None:
+            return stop
         if t in _DML or facts.dml:
             what = t.removesuffix("Stmt").upper() if t in _DML else "a data-modifying CTE"
             return self._verdict(

@@ -42,9 +42,8 @@ class ExplainCheck(CheckType):
         )
 
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
-        from perfkit.indexes.run import WorkloadSpec, explain_queries
-
         from perfkit.db.guard import Guard, explain_policy
+        from perfkit.indexes.run import WorkloadSpec, explain_queries
 
         p = check.params
         if p["file"] is not None:
