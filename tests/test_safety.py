@@ -496,6 +496,16 @@ def test_hidden_effects_of_views_triggers_and_rules(cli: Any, server: str, victi
         assert q["refused"] and effect in q["error"], (sql, q["error"])
 
 
+def test_suggest_indexes_trial_and_verify_change_nothing(
+    cli: Any, server: str, victim: int
+) -> None:
+    args = [a for sql in SIDE_EFFECTS[:8] + LIFTS_GUARD[:4] + WRITES[:3] for a in ("-s", sql)]
+    before = snapshot(server, victim)
+    r = cli("suggest-indexes", "--dsn", server, "--trial", "--verify", "--format", "json", *args)
+    assert r.exit_code in (0, 1), r.stderr
+    assert snapshot(server, victim) == before
+
+
 def test_check_refuses_with_the_reason(cli: Any, server: str, victim: int, tmp_path: Path) -> None:
     cfg = tmp_path / "perfkit.toml"
     cfg.write_text(
@@ -507,6 +517,9 @@ def test_check_refuses_with_the_reason(cli: Any, server: str, victim: int, tmp_p
     assert snapshot(server, victim) == before
     assert r.exit_code != 0
     assert "Traceback" not in r.stderr
+    errors = [c["error"] for c in json.loads(r.stdout)["checks"]]
+    assert "holds 3 statements" in errors[0] and "refused (transaction): COMMIT" in errors[0]
+    assert "refused (lifts_guard): BEGIN READ WRITE" in errors[1]
 
 
 def test_pool_refuses_before_sending(cli: Any, server: str, victim: int, tmp_path: Path) -> None:
