@@ -272,6 +272,29 @@ def test_select_for_update_locks() -> None:
 
 
 # (an unterminated quote would swallow the statements after it: tested alone above)
+def test_pool_scripts_are_split_per_statement() -> None:
+    import random
+
+    from perfkit.errors import UnsafeOperation
+    from perfkit.pool.workload import guard_workload, parse_script, split_workload
+
+    wl = split_workload(
+        parse_script("\\set a random(1, 9)\nSELECT :a; SELECT :a + 1, 'x;y';\nBEGIN;\nCOMMIT;\n")
+    )
+    sent = [x for x in wl.transaction(random.Random(0)) if isinstance(x, str)]
+    assert len(sent) == 4 and sent[1].endswith(", 'x;y'") and sent[2:] == ["BEGIN", "COMMIT"]
+    assert sent[0] == f"SELECT {sent[1].split()[1]}"  # one value of :a for both statements
+    pool = GuardPolicy(transactions=True, session=True)
+    assert len(guard_workload(wl, Guard(pool))) == 4
+    bad = split_workload(
+        parse_script("SELECT 1; RESET ALL;\nSELECT setval('s', :x);\n".replace(":x", "1"))
+    )
+    with pytest.raises(UnsafeOperation) as err:
+        guard_workload(bad, Guard(pool))
+    assert "line 1: lifts_guard: RESET ALL" in str(err.value)
+    assert "line 2: side_effect" in str(err.value)
+
+
 _PIECES = st.sampled_from([p for p in READS[:6] + OFFLINE if "'unterminated" not in p])
 _SEP = st.sampled_from([";", "; ", ";\n", " ;\n-- note\n", "; /* c */ "])
 

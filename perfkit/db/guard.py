@@ -279,7 +279,7 @@ _HARMLESS_PATTERNS = (
 #: Settings whose change could lift a guard (read-only mode, timeouts, identity).
 _GUARDED_SETTING = re.compile(
     r"read_only|timeout|^role$|^session_authorization$|^session_replication_role$"
-    r"|^default_transaction_|^transaction_|^allow_",
+    r"|^allow_|^zero_damaged_pages$|^ignore_|_preload_libraries$",
     re.I,
 )
 
