@@ -136,6 +136,17 @@ def explain_cmd(
 
     color = fmt == OutputFormat.table and output is None and sys.stdout.isatty()
     emit(to_document(result, color=color), fmt, output, ctx=ctx)
+    refused = [q for q in result.queries if q.refused]
+    if refused and len(refused) == len(result.queries):
+        from perfkit.errors import UnsafeOperation
+
+        raise UnsafeOperation(
+            f"every statement was refused by the statement guard ({len(refused)}); "
+            "nothing was sent",
+            hint="the report above gives each reason; see docs/safety.md",
+        )
+    if refused:
+        note(f"{len(refused)} statement(s) refused by the statement guard, not sent", ctx)
 
 
 def suggest_cmd(
