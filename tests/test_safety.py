@@ -511,9 +511,29 @@ def test_hidden_effects_of_views_triggers_and_rules(cli: Any, server: str, victi
         CREATE TABLE IF NOT EXISTS ruled (a int);
         CREATE OR REPLACE RULE ruled_r AS ON INSERT TO ruled DO ALSO NOTIFY chan;
         CREATE OR REPLACE VIEW nested_view AS SELECT * FROM term_view;
+        CREATE OR REPLACE FUNCTION vol_b(int) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+        CREATE TABLE IF NOT EXISTS dflt (a int DEFAULT nextval('s'), b int);
+        CREATE TABLE IF NOT EXISTS chk (a int CHECK (vol_b(a)));
+        CREATE TABLE IF NOT EXISTS rls (a int);
+        ALTER TABLE rls ENABLE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS rls_p ON rls;
+        CREATE POLICY rls_p ON rls USING (vol_b(a));
+        CREATE OR REPLACE FUNCTION agg_sf(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1 + $2';
+        DROP AGGREGATE IF EXISTS my_agg(int);
+        CREATE AGGREGATE my_agg(int) (sfunc = agg_sf, stype = int);
+        DROP TYPE IF EXISTS mood CASCADE;
+        CREATE TYPE mood AS ENUM ('ok');
+        CREATE FUNCTION int_to_mood(int) RETURNS mood LANGUAGE sql AS $$SELECT 'ok'::mood$$;
+        CREATE CAST (int AS mood) WITH FUNCTION int_to_mood(int);
         """,
     )
     for sql, effect in [
+        ("INSERT INTO dflt (b) VALUES (1)", "sequences"),
+        ("INSERT INTO chk VALUES (1)", "volatile-functions"),
+        ("UPDATE chk SET a = 2", "volatile-functions"),
+        ("SELECT * FROM rls", "volatile-functions"),
+        ("SELECT my_agg(v) FROM t", "volatile-functions"),
+        ("SELECT 1::mood", "volatile-functions"),
         ("INSERT INTO trig VALUES (1)", "volatile-functions"),
         ("INSERT INTO ruled VALUES (1)", "volatile-functions"),
         ("SELECT * FROM nested_view", "signals"),

@@ -445,6 +445,10 @@ class FunctionCatalog(Protocol):
         """For each relation name, every relation of that name in any schema."""
         ...
 
+    def casts(self, types: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        """For each lower-case type name, the functions of the casts to it."""
+        ...
+
 
 @dataclass(frozen=True)
 class RelationInfo:
@@ -454,7 +458,10 @@ class RelationInfo:
     name: str
     relkind: str
     definition: str | None  # a view's SELECT: its functions run when it is read
-    sequence_default: bool  # an identity column or a nextval() default
+    identity: bool  # an identity column (draws from a sequence on INSERT)
+    defaults: tuple[str, ...]  # column default expressions (run on INSERT)
+    checks: tuple[str, ...]  # CHECK constraint expressions (run on INSERT/UPDATE)
+    policies: tuple[str, ...]  # row-level security expressions (run on every use)
     triggers: tuple[str, ...]  # user triggers (their functions' effects are unknown)
     rules: bool  # rewrite rules other than a view's own
 
@@ -467,18 +474,23 @@ class ServerCatalog:
         self._fn: dict[str, tuple[FunctionInfo, ...]] = {}
         self._op: dict[str, tuple[FunctionInfo, ...]] = {}
         self._rel: dict[str, tuple[RelationInfo, ...]] = {}
+        self._cast: dict[str, tuple[FunctionInfo, ...]] = {}
 
-    def _load(self, functions: Iterable[str], operators: Iterable[str]) -> None:
+    def _load(
+        self, functions: Iterable[str], operators: Iterable[str], types: Iterable[str] = ()
+    ) -> None:
         from perfkit.db.sql import load_sql
 
         fns = sorted({n for n in functions if n not in self._fn})
         ops = sorted({n for n in operators if n not in self._op})
-        if not fns and not ops:
+        tys = sorted({n for n in types if n not in self._cast})
+        if not fns and not ops and not tys:
             return
         sql = load_sql("guard_functions", int(self.conn.info.server_version))
         found: dict[tuple[str, str], list[FunctionInfo]] = {}
+        args = {"functions": fns, "operators": ops, "types": tys}
         with self.conn.transaction():
-            rows = self.conn.execute(sql, {"functions": fns, "operators": ops}).fetchall()
+            rows = self.conn.execute(sql, args).fetchall()
         for kind, key, schema, name, vol, builtin, ext in rows:
             found.setdefault((str(kind), str(key)), []).append(
                 FunctionInfo(str(schema), str(name), str(vol), bool(builtin), ext)
@@ -487,6 +499,13 @@ class ServerCatalog:
             self._fn[n] = tuple(found.get(("f", n), ()))
         for n in ops:
             self._op[n] = tuple(found.get(("o", n), ()))
+        for n in tys:
+            self._cast[n] = tuple(found.get(("c", n), ()))
+
+    def casts(self, types: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        types = list(types)
+        self._load((), (), types)
+        return {n: self._cast.get(n, ()) for n in types}
 
     def functions(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
         names = list(names)
@@ -508,15 +527,18 @@ class ServerCatalog:
             found: dict[str, list[RelationInfo]] = {n: [] for n in missing}
             with self.conn.transaction():
                 rows = self.conn.execute(sql, {"names": missing}).fetchall()
-            for schema, name, relkind, definition, seq, triggers, rules in rows:
+            for schema, name, relkind, definition, ident, dflt, chk, pol, trig, rules in rows:
                 found.setdefault(str(name), []).append(
                     RelationInfo(
                         str(schema),
                         str(name),
                         str(relkind),
                         definition,
-                        bool(seq),
-                        tuple(triggers or ()),
+                        bool(ident),
+                        tuple(dflt or ()),
+                        tuple(chk or ()),
+                        tuple(pol or ()),
+                        tuple(trig or ()),
                         bool(rules),
                     )
                 )
@@ -539,6 +561,7 @@ class _Facts:
     relations: list[str] = field(default_factory=list)  # every relation name read or written
     targets: list[str] = field(default_factory=list)  # relations written by DML
     inserts: list[str] = field(default_factory=list)  # ... where defaults may be used
+    types: list[str] = field(default_factory=list)  # type names of explicit casts
     defaults: bool = False  # SET col = DEFAULT somewhere
 
 
@@ -586,6 +609,9 @@ def _fields(kind: str, val: dict[str, Any], facts: _Facts) -> None:
             facts.inserts.append(facts.targets[-1])
     if kind == "SetToDefault":
         facts.defaults = True
+    if kind == "TypeCast" and isinstance(val.get("typeName"), dict):
+        names = val["typeName"].get("names") or []
+        facts.types.append(_node_name(names[-1:]).lower())
     if kind == "LockingClause":
         facts.locks = True
     if kind == "SelectStmt" and "intoClause" in val:
@@ -730,7 +756,10 @@ class Guard:
             hint = "EXPLAIN cannot take this statement"
         if allowed and unflagged and p.executes:
             allowed = False
-            hint = "pass --allow-side-effects " + ",".join(sorted({c for _, c in unflagged}))
+            what = ", ".join(dict.fromkeys(n for n, _ in unflagged))
+            hint = f"not undone by a rollback: {what}; pass --allow-side-effects " + ",".join(
+                sorted({c for _, c in unflagged})
+            )
         if kind == "side_effect" and not effects:
             allowed = False
         return Verdict(
@@ -769,9 +798,32 @@ class Guard:
         ops = sorted({o for o in facts.operators if o})
         if ops:
             effects.extend(self._volatile_ops(ops))
+        if self.catalog is not None and facts.types:
+            found = self.catalog.casts(sorted(set(facts.types)))
+            for tname, infos in found.items():
+                for info in infos:
+                    if info.volatility == "v" and not info.builtin:
+                        fn = f"{info.schema}.{info.name}"
+                        effects.append((f"cast to {tname} ({fn})", "volatile-functions"))
+                        break
         if self.catalog is not None and facts.relations:
             effects.extend(self._relation_effects(facts))
         return effects, None
+
+    def _expression_effects(self, where: str, expr: str) -> list[tuple[str, str]]:
+        """Effects of a stored expression (a default, a CHECK, a policy): judged as the
+        SELECT of it; what cannot be judged counts as unknown effects."""
+        raws, error = split_statements(f"SELECT {expr}")
+        if error is not None or len(raws) != 1:
+            return [(f"{where} (not parsed)", "volatile-functions")]
+        facts = _Facts()
+        _walk({raws[0].node_type: raws[0].body}, facts)
+        effects, lift = self._function_effects(facts)
+        if lift:
+            effects.append((f"{where} ({lift})", "volatile-functions"))
+        if "nextval" in expr.lower() and not any(c == "sequences" for _, c in effects):
+            effects.append((f"{where} (nextval)", "sequences"))
+        return [(f"{where}: {n}", c) for n, c in effects]
 
     def _relation_effects(self, facts: _Facts) -> list[tuple[str, str]]:
         """Effects hidden behind relations: a view's functions run when it is read; a
@@ -783,26 +835,42 @@ class Guard:
         for name, infos in found.items():
             for rel in infos:
                 qual = f"{rel.schema}.{rel.name}"
-                if rel.relkind == "v" and rel.definition and qual not in self._views:
-                    if len(self._views) >= 8:
-                        out.append((f"view {qual} (nested too deep)", "volatile-functions"))
-                        continue
-                    self._views.append(qual)
-                    try:
-                        for v in self.judge(rel.definition):
-                            if v.kind in ("lifts_guard", "unknown", "unparsable"):
-                                out.append((f"view {qual} ({v.reason})", "volatile-functions"))
-                            out.extend((f"view {qual}: {n}", c) for n, c in _effects(v))
-                    finally:
-                        self._views.pop()
-                if name not in targets or self.policy.writes_commit:
+                if qual in self._views:
+                    continue  # already being judged (a view or policy naming itself)
+                if len(self._views) >= 8:
+                    out.append((f"{qual} (nested too deep)", "volatile-functions"))
                     continue
-                if rel.sequence_default and (name in facts.inserts or facts.defaults):
-                    out.append((f"default of {qual} (nextval)", "sequences"))
-                for trig in rel.triggers:
-                    out.append((f"trigger {trig} on {qual}", "volatile-functions"))
-                if rel.rules:
-                    out.append((f"rule on {qual}", "volatile-functions"))
+                self._views.append(qual)
+                try:
+                    out.extend(self._one_relation(rel, qual, name, targets, facts))
+                finally:
+                    self._views.pop()
+        return out
+
+    def _one_relation(
+        self, rel: RelationInfo, qual: str, name: str, targets: set[str], facts: _Facts
+    ) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if rel.relkind == "v" and rel.definition:
+            for v in self.judge(rel.definition):
+                if v.kind in ("lifts_guard", "unknown", "unparsable"):
+                    out.append((f"view {qual} ({v.reason})", "volatile-functions"))
+                out.extend((f"view {qual}: {n}", c) for n, c in _effects(v))
+        for expr in rel.policies:
+            out.extend(self._expression_effects(f"policy on {qual}", expr))
+        if name not in targets or self.policy.writes_commit:
+            return out
+        inserts = name in facts.inserts or facts.defaults
+        if rel.identity and inserts:
+            out.append((f"identity column of {qual}", "sequences"))
+        for expr in rel.defaults if inserts else ():
+            out.extend(self._expression_effects(f"default of {qual}", expr))
+        for expr in rel.checks:
+            out.extend(self._expression_effects(f"check of {qual}", expr))
+        for trig in rel.triggers:
+            out.append((f"trigger {trig} on {qual}", "volatile-functions"))
+        if rel.rules:
+            out.append((f"rule on {qual}", "volatile-functions"))
         return out
 
     def _volatile(self, names: list[str]) -> list[tuple[str, str]]:

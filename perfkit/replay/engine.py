@@ -122,7 +122,7 @@ def skip_reason(
         if len(verdicts) > 1:
             return "several statements in one log entry"
         return None
-    if v.kind == "side_effect" or v.hint.startswith("pass --allow-side-effects"):
+    if v.kind == "side_effect" or "--allow-side-effects" in v.hint:
         cats = sorted({e.rpartition(": ")[2] for e in v.effects})
         return f"side effect a rollback cannot undo ({', '.join(cats)})"
     return _SKIP_LABELS.get(v.kind, f"{v.kind}: {v.reason}")

@@ -1,6 +1,7 @@
 -- The statement guard: every function of the given lower-case names (in any schema),
--- and the function behind every operator of the given names, with its volatility,
--- whether it is built in and which extension installed it.
+-- the function behind every operator of the given names, and every cast function to
+-- the given type names, with its volatility (an aggregate: VOLATILE when one of its
+-- support functions is), whether it is built in and which extension installed it.
 WITH wanted AS (
     SELECT 'f' AS kind, lower(p.proname) AS key, p.oid
     FROM pg_catalog.pg_proc p
@@ -9,12 +10,26 @@ WITH wanted AS (
     SELECT 'o', o.oprname, o.oprcode
     FROM pg_catalog.pg_operator o
     WHERE o.oprname = ANY(%(operators)s)
+    UNION ALL
+    SELECT 'c', lower(t.typname), c.castfunc
+    FROM pg_catalog.pg_cast c
+    JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
+    WHERE c.castfunc <> 0 AND lower(t.typname) = ANY(%(types)s)
 )
 SELECT w.kind,
        w.key,
        n.nspname,
        p.proname,
-       p.provolatile,
+       CASE WHEN p.prokind = 'a' AND EXISTS (
+                SELECT 1
+                FROM pg_catalog.pg_aggregate a
+                JOIN pg_catalog.pg_proc f
+                  ON f.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+                               a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+                JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+                WHERE a.aggfnoid = p.oid AND f.provolatile = 'v'
+                  AND fn.nspname <> 'pg_catalog'
+            ) THEN 'v' ELSE p.provolatile::text END AS provolatile,
        n.nspname IN ('pg_catalog', 'information_schema') AS builtin,
        e.extname
 FROM wanted w
