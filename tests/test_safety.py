@@ -253,6 +253,21 @@ def test_flags_name_the_effect() -> None:
     assert Guard(explain_policy(analyze=False)).judge(sql)[0].allowed
 
 
+def test_effect_flags_must_name_effects(cli: Any) -> None:
+    from perfkit.db.guard import parse_effect_flags
+    from perfkit.errors import UsageError
+
+    assert parse_effect_flags(["sequences,Signals", " setval "]) == {
+        "sequences",
+        "signals",
+        "setval",
+    }
+    with pytest.raises(UsageError, match="name the effects"):
+        parse_effect_flags(["all"])
+    r = cli("explain", "-s", "SELECT 1", "--analyze", "--allow-side-effects", "all")
+    assert r.exit_code == 2 and "--allow-side-effects: name the effects" in r.stderr
+
+
 def test_prepared_statements_are_judged_by_their_body() -> None:
     g = Guard(GuardPolicy(session=True))
     kinds = [(v.kind, v.allowed) for v in g.judge("PREPARE p AS DELETE FROM t; EXECUTE p")]
