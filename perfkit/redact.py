@@ -292,7 +292,7 @@ def scrub(text: str, *, key_values: bool = True) -> str:
     # "postgres" hides the password but leaves "postgresql://" readable.
     for secret in sorted(spellings, key=len, reverse=True):
         if secret in text:
-            text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(secret) + r"(?![A-Za-z0-9])", MASK, text)
+            text = re.sub(r"(?<![A-Za-z0-9_])" + re.escape(secret) + r"(?![A-Za-z0-9_])", MASK, text)
     return text
 
 

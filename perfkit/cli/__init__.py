@@ -41,7 +41,9 @@ class PerfkitGroup(TyperGroup):
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         from perfkit import redact
 
-        # every password on the command line is hidden wherever it turns up later
+        # every password on the command line is hidden wherever it turns up later (and
+        # only those of this invocation: CliRunner runs many in one process)
+        redact.forget()
         for arg in args:
             redact.register(arg)
         ctx.meta[_ARGS_KEY] = list(args)
