@@ -266,10 +266,14 @@ def known_secrets() -> set[str]:
 
 
 def _spellings(secret: str) -> set[str]:
-    """How a secret may be written in a report: as is, JSON-escaped, CSV-quoted, and with
-    markdown's escaped pipes."""
+    """How a secret may be written in a report: as is, JSON-escaped, CSV-quoted, XML-escaped
+    (JUnit, HTML) and with markdown's escaped pipes."""
+    from html import escape
+
     return {
         secret,
+        escape(secret),
+        escape(secret, quote=False),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
         secret.replace('"', '""'),
@@ -292,7 +296,9 @@ def scrub(text: str, *, key_values: bool = True) -> str:
     # "postgres" hides the password but leaves "postgresql://" readable.
     for secret in sorted(spellings, key=len, reverse=True):
         if secret in text:
-            text = re.sub(r"(?<![A-Za-z0-9_])" + re.escape(secret) + r"(?![A-Za-z0-9_])", MASK, text)
+            text = re.sub(
+                r"(?<![A-Za-z0-9_])" + re.escape(secret) + r"(?![A-Za-z0-9_])", MASK, text
+            )
     return text
 
 

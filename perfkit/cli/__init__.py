@@ -9,6 +9,7 @@ one place: :meth:`PerfkitGroup.invoke`.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
 import sys
@@ -347,14 +348,39 @@ def install_sigterm() -> None:
     the default action: a pool that terminates them must not make them raise."""
     import os
     import signal
+    import threading
 
     owner = os.getpid()
 
     def on_sigterm(signum: int, frame: object) -> None:
-        if os.getpid() != owner:
+        if os.getpid() != owner:  # a child forked before the at-fork reset could run
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
         raise Terminated()
 
+    def default_in_child() -> None:
+        # a Python-level handler only runs between bytecodes: a worker blocked in C on its
+        # task queue would never die of the SIGTERM its pool's terminate() sends
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if sys.platform.startswith("linux"):
+            # and a worker forked while the parent was being terminated (before its pool
+            # could track it) must not outlive the parent: PR_SET_PDEATHSIG
+            with contextlib.suppress(Exception):
+                import ctypes
+
+                ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+    # A signal that lands in code whose exceptions Python ignores (an at-fork hook while
+    # analyze starts its workers, a __del__) would be lost: send it again a moment later.
+    previous = sys.unraisablehook
+
+    def on_unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, Terminated) and os.getpid() == owner:
+            threading.Timer(0.01, os.kill, (owner, signal.SIGTERM)).start()
+            return
+        previous(info)
+
+    sys.unraisablehook = on_unraisable
+    os.register_at_fork(after_in_child=default_in_child)
     signal.signal(signal.SIGTERM, on_sigterm)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from perfkit.redact import mask_after_scheme, mask_key_values, register
+from perfkit.redact import mask_after_scheme, mask_key_values, mask_text, register
 
 Source = Literal["option", "PERFKIT_DSN", "libpq", "config", "embedded"]
 
@@ -45,10 +46,13 @@ def mask_dsn(dsn: str) -> str:
     """
     if not isinstance(dsn, str):
         dsn = str(dsn)
-    cut = dsn.find("://")
-    if cut >= 0:
-        return dsn[: cut + 3] + mask_after_scheme(dsn[cut + 3 :])
-    return mask_key_values(dsn)
+    m = _URI_START.match(dsn)
+    if m:  # libpq takes a string for a URI when it starts with a scheme
+        return mask_key_values(m.group(0) + mask_after_scheme(dsn[m.end() :]))
+    return mask_text(dsn)
+
+
+_URI_START = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def resolve_target(dsn: str | None = None, config: Mapping[str, Any] | None = None) -> Target:
