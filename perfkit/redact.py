@@ -17,13 +17,11 @@ Nothing here raises on malformed input, and nothing imports more than the standa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 MASK = "***"
 
@@ -117,6 +115,8 @@ def _unquote_kv(value: str) -> str:
 
 def secrets_in(text: str) -> set[str]:
     """The passwords written in ``text`` (a DSN, a command line, a config value)."""
+    from urllib.parse import unquote
+
     found: set[str] = set()
     if not text:
         return found
@@ -145,6 +145,8 @@ def secrets_in(text: str) -> set[str]:
 
 
 def _passfiles_in(text: str) -> set[str]:
+    from urllib.parse import unquote
+
     files = {_unquote_kv(m.group(1)) for m in _KV_PASSFILE.finditer(text)}
     for _start, body, end in _uris(text):
         rest = text[body:end]
@@ -268,6 +270,7 @@ def known_secrets() -> set[str]:
 def _spellings(secret: str) -> set[str]:
     """How a secret may be written in a report: as is, JSON-escaped, CSV-quoted, XML-escaped
     (JUnit, HTML) and with markdown's escaped pipes."""
+    import json
     from html import escape
 
     return {

@@ -356,6 +356,21 @@ def test_an_option_typed_on_the_command_line_is_blamed_on_the_option(
     assert result.stderr == "perfkit: error: --slow-ms: 'abc' is not a number\n"
 
 
+def test_config_keys_are_checked_against_each_commands_real_parameters() -> None:
+    """The signature-derived parameter sets (cheap) are the click commands' own."""
+    from typer.main import get_command
+
+    from perfkit.cli import COMMANDS, app, command_parameters
+
+    group = get_command(app)
+    for name in COMMANDS:
+        cmd = group.commands[name]  # type: ignore[attr-defined]
+        if hasattr(cmd, "commands"):  # `db` is a group; [db] is the target's section
+            assert command_parameters(name) is None
+        else:
+            assert command_parameters(name) == {p.name for p in cmd.params if p.name}, name
+
+
 def test_the_sample_config_is_valid_for_every_command(cli: Any) -> None:
     sample = ROOT / "sample_configs" / "perfkit.toml"
     result = cli("--config", str(sample), "analyze", str(STDERR_LOG), "-f", "json")
