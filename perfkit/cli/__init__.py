@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import gc
 import importlib
 import sys
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer._click.core import Context as ClickContext
-from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
@@ -105,19 +106,36 @@ class PerfkitGroup(TyperGroup):
             err = usage_error(exc, _config(ctx))
             _report_error(ctx, err)
             raise typer.Exit(err.exit_code) from None
+        except ClickException as exc:  # e.g. a file option that cannot be opened
+            err = PerfkitError(str(exc.format_message()).rstrip("."))
+            _report_error(ctx, err)
+            raise typer.Exit(err.exit_code) from None
         except typer.Abort:
             _render_line("perfkit: error: aborted")
             raise typer.Exit(EXIT_USAGE) from None
         except (typer.Exit, typer.TyperException):
             raise
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                _internal_error(ctx, exc)
+            # a writer that does not go through write_atomic: still one line, not a traceback
+            from perfkit.report.output import write_error
+
+            err = write_error(exc.filename or "output", exc)
+            _report_error(ctx, err)
+            raise typer.Exit(err.exit_code) from None
         except Exception as exc:
-            if _debug(ctx):
-                _render_line(traceback.format_exc().rstrip("\n"))
-            _render_line(
-                f"perfkit: internal error: {type(exc).__name__}: {exc}"
-                + ("" if _debug(ctx) else " (run with --debug for the traceback)")
-            )
-            raise typer.Exit(EXIT_USAGE) from None
+            _internal_error(ctx, exc)
+
+
+def _internal_error(ctx: ClickContext, exc: BaseException) -> NoReturn:
+    if _debug(ctx):
+        _render_line(traceback.format_exc().rstrip("\n"))
+    _render_line(
+        f"perfkit: internal error: {type(exc).__name__}: {exc}"
+        + ("" if _debug(ctx) else " (run with --debug for the traceback)")
+    )
+    raise typer.Exit(EXIT_USAGE) from None
 
 
 _ARGS_KEY = "perfkit.args"
