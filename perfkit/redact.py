@@ -113,8 +113,19 @@ def _unquote_kv(value: str) -> str:
     return value
 
 
+_CONNINFO = re.compile(r"\s*(?:[A-Za-z_]\w*\s*=\s*(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s']*)\s*)+")
+_OPTION_PREFIX = re.compile(r"-{1,2}[\w-]+=")
+
+
+def looks_like_conninfo(text: str) -> bool:
+    """Whether ``text`` is a key=value conninfo string as a whole (``host=h password=p``;
+    an ``--dsn=`` prefix allowed), not SQL that compares a column named password."""
+    return bool(_CONNINFO.fullmatch(_OPTION_PREFIX.sub("", text, count=1)))
+
+
 def secrets_in(text: str) -> set[str]:
-    """The passwords written in ``text`` (a DSN, a command line, a config value)."""
+    """The passwords written in ``text`` (a DSN, a command line, a config value): those of
+    every URI in it, and the ``password=`` of a key=value conninfo."""
     from urllib.parse import unquote
 
     found: set[str] = set()
@@ -135,7 +146,7 @@ def secrets_in(text: str) -> set[str]:
         if "?" in after:
             for m in _QUERY_PASSWORD.finditer(after.split("?", 1)[1]):
                 add(m.group(2))
-    for m in _KV_PASSWORD.finditer(text):
+    for m in _KV_PASSWORD.finditer(text) if looks_like_conninfo(text) else ():
         raw = m.group(2)
         add(raw)
         add(_unquote_kv(raw))

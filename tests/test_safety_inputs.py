@@ -144,6 +144,14 @@ def test_scrub_masks_structure_it_was_never_told_about() -> None:
     assert redact.scrub(text) == 'bad URI: "postgresql://u:***@[::1/db" and host=h password=*** x'
 
 
+def test_sql_on_the_command_line_is_not_taken_for_a_password() -> None:
+    redact.register("SELECT * FROM users WHERE password = $1")
+    redact.register("--dsn=host=h password='two words' user=u")
+    assert redact.scrub("WHERE id = $1 AND pw = 'two words'", key_values=False) == (
+        "WHERE id = $1 AND pw = '***'"
+    )
+
+
 def test_a_short_password_is_hidden_without_eating_words() -> None:
     redact.register("postgresql://postgres:postgres@h/db")
     assert redact.scrub("postgresql://postgres@h: user postgres") == (
