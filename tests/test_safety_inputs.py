@@ -395,9 +395,12 @@ def test_the_sample_config_is_valid_for_every_command(cli: Any) -> None:
         (("analyze", "--top", "-1", str(STDERR_LOG)), "perfkit: error: --top: must be at least 0, not -1\n"),
         (("analyze", "--top", "many", str(STDERR_LOG)), "perfkit: error: --top: 'many' is not a whole number\n"),
         (("analyze", "--tpo", "3", str(STDERR_LOG)), "perfkit: error: --tpo: no such option for perfkit analyze; did you mean --top?\n"),
+        (("analyze",), "perfkit: error: missing argument 'LOG' (see 'perfkit analyze --help')\n"),
+        (("pool", "--clients"), "perfkit: error: --clients: needs a value\n"),
+        (("analyze", "--strict=yes", str(STDERR_LOG)), "perfkit: error: --strict: takes no value\n"),
         (("explain", "--connect-timeout", "0", "-s", "SELECT 1"), "perfkit: error: --connect-timeout: must be at least 0.1, not 0\n"),
         (("explain", "--statement-timeout", "soon", "-s", "SELECT 1"), "perfkit: error: --statement-timeout: 'soon' is not a duration (use e.g. 500ms, 10s, 2m)\n"),
-        (("--frobnicate", "analyze"), "perfkit: error: --frobnicate: no such option for perfkit\n  hint: 'perfkit --help' lists the options\n"),
+        (("--frobnicate", "analyze"), "perfkit: error: --frobnicate: no such option for perfkit (see 'perfkit --help')\n"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_plain_sentences(cli: Any, args: tuple[str, ...], stderr: str) -> None:

@@ -158,14 +158,19 @@ def usage_error(exc: Any, config: Config | None = None) -> PerfkitError:
     """A click usage error (bad or unknown option, missing argument) as perfkit's one
     plain line naming the option - or the config file and key the bad value came from."""
     from typer._click.core import ParameterSource
-    from typer._click.exceptions import BadParameter, MissingParameter, NoSuchOption
+    from typer._click.exceptions import (
+        BadOptionUsage,
+        BadParameter,
+        MissingParameter,
+        NoSuchOption,
+    )
 
     from perfkit.config import DEFAULT_CONFIG_NAME, close_match, config_key
     from perfkit.errors import ConfigError, UsageError
 
     sub = exc.ctx
     where = f"perfkit {sub.command_path.split(' ', 1)[1]}" if sub and sub.parent else "perfkit"
-    helper = f"'{sub.command_path} --help' lists the options" if sub else None
+    helper = f" (see '{sub.command_path} --help')" if sub else ""
     if (
         isinstance(exc, BadParameter)
         and not isinstance(exc, MissingParameter)
@@ -195,6 +200,11 @@ def usage_error(exc: Any, config: Config | None = None) -> PerfkitError:
             return UsageError(
                 exc.option_name, f"no such option for {where}; did you mean --{match}?"
             )
-        return UsageError(exc.option_name, f"no such option for {where}", hint=helper)
+        return UsageError(exc.option_name, f"no such option for {where}{helper}")
     text = str(exc.format_message()).strip().rstrip(".")
-    return PerfkitError(text[:1].lower() + text[1:], hint=helper)
+    if isinstance(exc, BadOptionUsage) and exc.option_name:
+        if "requires" in text and "argument" in text:
+            return UsageError(exc.option_name, "needs a value")
+        if "does not take a value" in text:
+            return UsageError(exc.option_name, "takes no value")
+    return PerfkitError(text[:1].lower() + text[1:] + helper)
