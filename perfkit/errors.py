@@ -7,6 +7,7 @@ The CLI maps them to exit codes in exactly one place (``perfkit.cli._app``):
 * 0 - success
 * 1 - the tool ran and found a failure or a regression (:class:`FindingError`)
 * 2 - bad usage, bad input, or a target that could not be used (everything else)
+* 130 - interrupted (Ctrl-C); 143 - terminated (SIGTERM), after the same clean-up
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
 
 
 class PerfkitError(Exception):
@@ -108,3 +110,9 @@ class FindingError(PerfkitError):
     """The tool worked and found what the user asked to be told about (a regression)."""
 
     exit_code = EXIT_FINDING
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the CLI's handler. It is a ``KeyboardInterrupt``
+    so that every clean-up written for Ctrl-C (temp files, ``/dev/shm``, worker pools,
+    rolled-back transactions) runs for SIGTERM too; the CLI exits with 143."""

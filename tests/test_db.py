@@ -221,8 +221,12 @@ def test_db_lifecycle_commands(cli, private_cluster: Path) -> None:  # type: ign
             assert conn.execute("SELECT 1").fetchone() == (1,)
         st = json.loads(cli("db", "status", "--format", "json", env=env).stdout)
         assert st["embedded"]["running"] is True and st["embedded"]["version"] == "18"
-        r = cli("db", "reset", env=env, input="n\n")  # asks first; "no" keeps everything
-        assert r.exit_code == 1 and (private_cluster / "PG_VERSION").exists()
+        r = cli("db", "reset", env=env, input="y\n")  # no terminal to ask on: needs --yes
+        assert r.exit_code == 2 and (private_cluster / "PG_VERSION").exists()
+        assert r.stderr == (
+            "perfkit: error: --yes: there is no terminal to confirm on; "
+            f"pass --yes to delete {private_cluster}\n"
+        )
     finally:
         embedded.ensure_running(private_cluster)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from perfkit.cli.common import emit, note, progress
+from perfkit.cli.common import debug_note, emit, note, progress
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt, StatementTimeoutOpt
 
@@ -95,7 +95,7 @@ def check_cmd(
     doc = to_document(result, raw=fmt == OutputFormat.csv)
     for o in result.errors:
         if o.detail and st.debug:
-            typer.echo(o.detail, err=True)
+            debug_note(o.detail, ctx)  # scrubbed like every error perfkit shows
     emit(doc, fmt, output, ctx=ctx)
     if markdown is not None:
         write_atomic(markdown, render(to_document(result), "markdown"))

@@ -12,6 +12,7 @@ import typer
 from typer._click.globals import get_current_context
 
 from perfkit.config import Config
+from perfkit.errors import PerfkitError
 
 if TYPE_CHECKING:
     from perfkit.report.model import Document
@@ -48,14 +49,18 @@ def progress(ctx: typer.Context | None = None) -> ProgressSink:
 
 
 def note(message: str, ctx: typer.Context | None = None) -> None:
-    """A short informational line on stderr (suppressed by --quiet)."""
+    """A short informational line on stderr (suppressed by --quiet); passwords scrubbed."""
     if not state(ctx).quiet:
-        typer.echo(message, err=True)
+        from perfkit.redact import scrub
+
+        typer.echo(scrub(message), err=True)
 
 
 def debug_note(message: str, ctx: typer.Context | None = None) -> None:
     if state(ctx).debug:
-        typer.echo(message, err=True)
+        from perfkit.redact import scrub
+
+        typer.echo(scrub(message), err=True)
 
 
 def emit(
@@ -66,7 +71,9 @@ def emit(
     table: str | None = None,
     ctx: typer.Context | None = None,
 ) -> None:
-    """Render ``doc`` and write it to ``output`` (atomically) or stdout."""
+    """Render ``doc`` and write it to ``output`` (atomically) or stdout, with every
+    known password scrubbed (a report may quote an error or a target)."""
+    from perfkit.redact import scrub
     from perfkit.report.render import render
 
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
@@ -76,11 +83,128 @@ def emit(
         text = render_table(doc, color=True)
     else:
         text = render(doc, name, table=table)
+    text = scrub(text, key_values=False)
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
     else:
         from perfkit.report.output import write_atomic
 
         write_atomic(output, text)
         note(f"wrote {output}", ctx)
+
+
+def write_stdout(text: str) -> None:
+    """Write a report to stdout; a full disk behind a redirection is one error line."""
+    import errno
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        from perfkit.report.output import write_error
+
+        # what is still buffered would fail again at exit, with a traceback-like message
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), sys.stdout.fileno())
+        raise write_error("<stdout>", exc) from None
+
+
+def _sentence(exc: Any) -> str:
+    """What is wrong with a value, as a plain sentence (not the validator's wording)."""
+    cause = exc.__cause__
+    errors = cause.errors() if cause is not None and hasattr(cause, "errors") else None
+    if not errors:
+        text = str(exc.message).strip()
+        if text.startswith("Value error, "):
+            text = text[len("Value error, ") :]
+        return text.rstrip(".")
+    err = errors[0]
+    kind = str(err.get("type", ""))
+    given = err.get("input")
+    shown = repr(given) if isinstance(given, str) else str(given)
+    limits = err.get("ctx") or {}
+    bounds = {
+        "greater_than_equal": ("ge", "at least"),
+        "greater_than": ("gt", "more than"),
+        "less_than_equal": ("le", "at most"),
+        "less_than": ("lt", "less than"),
+    }
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"must be {words} {limits.get(key)}, not {given}"
+    if kind.startswith("int_"):
+        return f"{shown} is not a whole number"
+    if kind.startswith("float_") or kind.startswith("decimal_"):
+        return f"{shown} is not a number"
+    if kind.startswith("bool_"):
+        return f"{shown} is not true or false"
+    if kind == "enum":
+        return f"{shown} is not one of {limits.get('expected')}"
+    if kind == "value_error" and "error" in limits:
+        return str(limits["error"]).rstrip(".")
+    return str(err.get("msg", exc.message)).replace("Input should be", "should be").rstrip(".")
+
+
+def _param_label(param: Any) -> str:
+    opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+    if getattr(param, "param_type_name", "") == "argument" or not opts:
+        return str(getattr(param, "metavar", None) or param.name)
+    return str(opts[0])
+
+
+def usage_error(exc: Any, config: Config | None = None) -> PerfkitError:
+    """A click usage error (bad or unknown option, missing argument) as perfkit's one
+    plain line naming the option - or the config file and key the bad value came from."""
+    from typer._click.core import ParameterSource
+    from typer._click.exceptions import (
+        BadOptionUsage,
+        BadParameter,
+        MissingParameter,
+        NoSuchOption,
+    )
+
+    from perfkit.config import DEFAULT_CONFIG_NAME, close_match, config_key
+    from perfkit.errors import ConfigError, UsageError
+
+    sub = exc.ctx
+    where = f"perfkit {sub.command_path.split(' ', 1)[1]}" if sub and sub.parent else "perfkit"
+    helper = f" (see '{sub.command_path} --help')" if sub else ""
+    if (
+        isinstance(exc, BadParameter)
+        and not isinstance(exc, MissingParameter)
+        and exc.param
+        and exc.param.name
+    ):
+        sentence = _sentence(exc)
+        name = exc.param.name
+        if (
+            sub is not None
+            and config is not None
+            and config.path is not None
+            and sub.get_parameter_source(name) == ParameterSource.DEFAULT_MAP
+        ):
+            section = str(sub.info_name)
+            key = config_key(config, section, name) or name
+            return ConfigError(
+                config.path or DEFAULT_CONFIG_NAME, sentence, section=section, key=key
+            )
+        return UsageError(_param_label(exc.param), sentence)
+    if isinstance(exc, NoSuchOption):
+        known = [
+            o for p in (sub.command.params if sub else ()) for o in p.opts if o.startswith("--")
+        ]
+        match = close_match(exc.option_name.lstrip("-"), [o.lstrip("-") for o in known])
+        if match:
+            return UsageError(
+                exc.option_name, f"no such option for {where}; did you mean --{match}?"
+            )
+        return UsageError(exc.option_name, f"no such option for {where}{helper}")
+    text = str(exc.format_message()).strip().rstrip(".")
+    if isinstance(exc, BadOptionUsage) and exc.option_name:
+        if "requires" in text and "argument" in text:
+            return UsageError(exc.option_name, "needs a value")
+        if "does not take a value" in text:
+            return UsageError(exc.option_name, "takes no value")
+    return PerfkitError(text[:1].lower() + text[1:] + helper)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from perfkit.cli.common import emit, note
@@ -135,10 +137,16 @@ def reset_cmd(
 ) -> None:
     """Stop and delete the embedded cluster and all its data."""
     from perfkit.db import embedded
+    from perfkit.errors import PerfkitError, UsageError
 
     path = embedded.data_dir()
-    if not yes and not typer.confirm(f"Delete the embedded cluster at {path}?", default=False):
-        raise typer.Exit(1)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "--yes", f"there is no terminal to confirm on; pass --yes to delete {path}"
+            )
+        if not typer.confirm(f"Delete the embedded cluster at {path}?", default=False):
+            raise PerfkitError(f"not confirmed; {path} was not deleted")
     embedded.reset()
     note(f"deleted {path}", ctx)
 

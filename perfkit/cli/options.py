@@ -38,10 +38,28 @@ DsnOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def duration_text(value: str | None) -> str | None:
+    """Option callback: a duration such as ``30s`` or ``500ms``, checked where it is given
+    (on the command line or in the config file), not when the first session opens."""
+    if value is None:
+        return None
+    from perfkit.units import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 StatementTimeoutOpt = Annotated[
     str,
     typer.Option(
-        "--statement-timeout", help="statement_timeout for every perfkit session (e.g. 30s, 500ms)."
+        "--statement-timeout",
+        help="statement_timeout for every perfkit session (e.g. 30s, 500ms).",
+        callback=duration_text,
     ),
 ]
 ConnectTimeoutOpt = Annotated[

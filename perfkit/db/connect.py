@@ -80,7 +80,22 @@ def conninfo(
         )
     if dbname:
         kwargs["dbname"] = dbname
-    return make_conninfo(target_uri(target), **kwargs)
+    import psycopg
+
+    try:
+        return make_conninfo(target_uri(target), **kwargs)
+    except psycopg.ProgrammingError as exc:
+        # libpq's parser quotes the bad part of the DSN: the reason is kept, the DSN is not
+        raise DatabaseError(target.masked, f"invalid connection string: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """libpq's complaint about a DSN without the DSN it quotes (``... in URI: "..."``)."""
+    from perfkit.redact import scrub
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r'\s+in URI: ".*$', "", text)
+    return scrub(text)
 
 
 _AUTH_MARKERS = (

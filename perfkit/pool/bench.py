@@ -616,6 +616,15 @@ def _merge(
         for m in s.error_messages:
             if m not in messages:
                 messages.append(m)
+    errors = sum(s.errors for s in shares)
+    if not interrupted and not fatal and requests == 0:
+        # a point without one completed request measured nothing: it is not "ok" with a
+        # throughput of 0, it failed (every request errored, or none finished in time)
+        fatal = (
+            f"no request completed ({errors} failed: {messages[0]})"
+            if errors and messages
+            else "no request completed in the measured time"
+        )
     status: PointStatus = "interrupted" if interrupted else ("failed" if fatal else "ok")
     socket = joined("connect_socket")
     startup = joined("connect_startup")
@@ -630,7 +639,7 @@ def _merge(
         status=status,
         error=("interrupted (Ctrl-C)" if interrupted else fatal),
         requests=requests,
-        errors=sum(s.errors for s in shares),
+        errors=errors,
         error_messages=tuple(messages),
         elapsed_s=elapsed,
         throughput=throughput,

@@ -46,7 +46,7 @@ from perfkit.cache.executor import StatementCache
 from perfkit.db.connect import connect, is_connection_lost
 from perfkit.db.guard import FunctionCatalog, Guard, GuardPolicy, server_catalog
 from perfkit.db.target import Target, mask_dsn
-from perfkit.errors import ConnectionFailed, InputError, PerfkitError
+from perfkit.errors import ConnectionFailed, InputError, PerfkitError, UsageError
 from perfkit.querylog.classify import StatementClass
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.stats import DurationDigest
@@ -758,6 +758,13 @@ def replay(
                 "values: it cannot be replayed",
             )
 
+        if opts.database is not None:
+            check_database(
+                read_logs(real_paths, log_format=log_format, prefix=prefix),
+                opts.database,
+                ", ".join(str(p) for p in paths),
+            )
+
         def streams() -> Iterable[Iterable[LogEvent]]:
             yield first
             while True:
@@ -782,6 +789,36 @@ def _selected(ev: LogEvent, options: ReplayOptions) -> bool:
         return False
     db = options.database
     return db is None or ev.database is None or ev.database == db
+
+
+def check_database(events: Iterable[LogEvent], database: str, where: str) -> None:
+    """``--database`` must select something: raise :class:`UsageError` when no statement
+    of ``events`` was logged for ``database`` (a typo, or a log without ``%d``) instead of
+    replaying nothing - or everything. Reads only up to the first match."""
+    from perfkit.config import close_match
+
+    seen: set[str] = set()
+    for ev in events:
+        if ev.protocol == "stats":
+            continue
+        if ev.database == database:
+            return
+        if ev.database is not None:
+            seen.add(ev.database)
+    if not seen:
+        raise UsageError(
+            "--database",
+            f"no statement can be selected for {database!r}: {where} does not record "
+            "database names",
+        )
+    names = sorted(seen)
+    listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    match = close_match(database, names)
+    raise UsageError(
+        "--database",
+        f"no statement in {where} was logged for database {database!r} "
+        f"(databases in the log: {listed})" + (f"; did you mean {match}?" if match else ""),
+    )
 
 
 def _replayed(events: Iterable[LogEvent], options: ReplayOptions) -> Iterator[LogEvent]:
