@@ -21,11 +21,14 @@ from perfkit.batch.config import (
     RunResult,
     SweepResult,
 )
-from perfkit.batch.handlers import Handler, load_handler
+from perfkit.batch.handlers import Handler, HandlerRef, handler_ref, load_handler
 from perfkit.batch.inputs import InputSpec, Message, read_messages
 from perfkit.batch.sink import PostgresSink, SinkSettings
 from perfkit.errors import InputError, UsageError
 from perfkit.report.progress import NullProgress, ProgressSink
+
+# a run stopped by Ctrl-C or SIGTERM (the CLI exits 130 / 143 after the partial report)
+STOPPED_BY_SIGNAL = ("interrupted", "terminated")
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,16 @@ class _DlqFile:
             os.unlink(self.tmp)
 
 
-def _load(req: BatchRequest) -> Handler | None:
+def _load(req: BatchRequest) -> Handler | HandlerRef | None:
+    """Live runs import the handler in their worker processes only (never in perfkit's);
+    a simulation imports it here, to check that it exists."""
     if req.handler and req.batch_handler:
         raise UsageError("--batch-handler", "give either HANDLER or --batch-handler, not both")
+    load = handler_ref if req.mode == "live" else load_handler
     if req.batch_handler:
-        return load_handler(req.batch_handler, batch=True, option="--batch-handler")
+        return load(req.batch_handler, batch=True, option="--batch-handler")
     if req.handler:
-        return load_handler(req.handler, batch=False, option="HANDLER")
+        return load(req.handler, batch=False, option="HANDLER")
     if req.mode == "live":
         raise UsageError(
             "HANDLER", "--mode live needs a handler (module:function or --batch-handler)"
@@ -107,7 +113,7 @@ def _load(req: BatchRequest) -> Handler | None:
 def run_once(
     req: BatchRequest,
     settings: QueueSettings,
-    handler: Handler | None,
+    handler: Handler | HandlerRef | None,
     progress: ProgressSink,
     *,
     extras: bool = True,
@@ -156,13 +162,14 @@ def run_once(
             )
         sink_stats = sink.close() if sink is not None else None
         sink = None
+        dlq_path = None
         if dlq is not None:
-            dlq.commit()
-        return replace(
-            result,
-            dlq_out=str(req.dlq_out) if dlq is not None else None,
-            sink=sink_stats,
-        )
+            if result.stopped in STOPPED_BY_SIGNAL:
+                dlq.discard()  # an interrupted run writes no file that looks complete
+            else:
+                dlq.commit()
+                dlq_path = str(req.dlq_out)
+        return replace(result, dlq_out=dlq_path, sink=sink_stats)
     except BaseException:
         if dlq is not None:
             dlq.discard()
@@ -194,6 +201,13 @@ def run_batch(req: BatchRequest, progress: ProgressSink | None = None) -> SweepR
                 notes.append(f"batch size {bs} skipped: FIFO queues take at most {MAX_FIFO_BATCH}")
                 continue
         runs.append(run_once(req, settings, handler, progress))
+        if runs[-1].stopped in STOPPED_BY_SIGNAL:
+            if req.dlq_out:
+                notes.append(
+                    f"--dlq-out {req.dlq_out}: not written, the run was {runs[-1].stopped}"
+                )
+            notes.append(f"sweep {runs[-1].stopped}: the remaining settings were not run")
+            break
     best = pick_best(runs, req.target_p95) if sweep else None
     plot = None
     if sweep and req.plot is not None:
