@@ -331,3 +331,32 @@ def test_timeout_option_is_checked(cli: Any, tmp_path: Path) -> None:
     res = cli("batch", str(dump), "--timeout", "0s")
     assert res.exit_code == 2
     assert res.stderr == "perfkit: error: --timeout: must be more than 0\n"
+
+
+def test_sigterm_while_reading_input_removes_the_temp_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "batch", "-", "--dlq-out", str(out / "dlq.jsonl")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdin is not None
+    try:
+        p.stdin.write(json.dumps(_record(0)) + "\n")  # then stdin stays open: perfkit waits
+        p.stdin.flush()
+        end = time.monotonic() + 60
+        while not list(out.iterdir()):
+            assert time.monotonic() < end and p.poll() is None, "no temp file appeared"
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 143, err
+    assert err == "perfkit: terminated\n"
+    assert list(out.iterdir()) == []

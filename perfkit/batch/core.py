@@ -31,6 +31,10 @@ from perfkit.report.progress import NullProgress, ProgressSink
 STOPPED_BY_SIGNAL = ("interrupted", "terminated")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the live loop: unwinds like Ctrl-C (temporary files are removed)."""
+
+
 @dataclass(frozen=True)
 class BatchRequest:
     inputs: InputSpec

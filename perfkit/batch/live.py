@@ -225,7 +225,7 @@ def run_live(
         def submit(bid: int, batch: list[Message]) -> None:
             start = now()
             try:
-                w = pool.idle()
+                w = pool.idle(t_end)
             except InitFailed as exc:
                 finish(bid, batch, start, Outcome.whole_batch(
                     [m.message_id for m in batch], f"Runtime.InitError: {exc}", now() - start

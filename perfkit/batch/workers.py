@@ -180,7 +180,7 @@ class WorkerPool:
             self.poller.register(w.rfd, select.POLLIN)
         return True
 
-    def idle(self) -> Worker | None:
+    def idle(self, until: float | None = None) -> Worker | None:
         """An idle live worker, ``None`` if all are busy; replaces a dead one when needed
         (raises :class:`InitFailed`)."""
         for w in self.workers:
@@ -196,7 +196,7 @@ class WorkerPool:
                 self.workers[i] = fresh
                 self.cold_starts += 1
                 try:
-                    if self._handshake([fresh], None) == "stop":
+                    if self._handshake([fresh], until) == "stop":
                         self._kill(fresh)
                         return None
                 except (InitFailed, UsageError) as exc:

@@ -242,7 +242,7 @@ def batch(
         load_model,
         parse_latency,
     )
-    from perfkit.batch.core import STOPPED_BY_SIGNAL, BatchRequest, run_batch
+    from perfkit.batch.core import STOPPED_BY_SIGNAL, BatchRequest, Terminated, run_batch
     from perfkit.batch.inputs import InputSpec
     from perfkit.batch.report import to_document
     from perfkit.batch.sink import SinkSettings
@@ -333,8 +333,12 @@ def batch(
         target_p95=dur("--target-p95", target_p95) if target_p95 else None,
         plot=plot,
     )
-    with _terminate_raises():
-        result = run_batch(req, progress(ctx))
+    try:
+        with _terminate_raises():
+            result = run_batch(req, progress(ctx))
+    except Terminated:
+        typer.echo("perfkit: terminated", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
     emit(to_document(result), fmt, output, ctx=ctx)
     stopped = next((r.stopped for r in result.runs if r.stopped in STOPPED_BY_SIGNAL), None)
     if stopped is not None:
@@ -347,8 +351,9 @@ EXIT_TERMINATED = 128 + 15  # killed by SIGTERM, by the shell's convention
 
 @contextmanager
 def _terminate_raises() -> Iterator[None]:
-    """SIGTERM outside the live loop (reading inputs, a simulation) raises KeyboardInterrupt,
-    so temporary files are removed exactly as on Ctrl-C (the live loop handles both itself)."""
+    """SIGTERM outside the live loop (reading inputs, a simulation) raises Terminated (a
+    KeyboardInterrupt), so temporary files are removed exactly as on Ctrl-C (the live loop
+    handles both signals itself and ends with a partial report)."""
     import signal
     import threading
 
@@ -356,8 +361,10 @@ def _terminate_raises() -> Iterator[None]:
         yield
         return
 
+    from perfkit.batch.core import Terminated
+
     def _raise(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     old = signal.signal(signal.SIGTERM, _raise)
     try:
