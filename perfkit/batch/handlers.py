@@ -59,10 +59,10 @@ def load_handler(
 ) -> Handler:
     """Import ``module:function`` (or ``path/to/file.py:function``; dotted attributes allowed).
 
-    A file's folder goes first on ``sys.path``, as Lambda's task root does, so the handler
-    can import its sibling modules. ``lambda_like`` (a worker process of its own) imports
-    the file under its own name, as Lambda does; otherwise it gets a private name so that
-    it cannot shadow a module of the importing process.
+    A file's folder goes on ``sys.path`` so the handler can import its sibling modules.
+    ``lambda_like`` (a worker process of its own) puts it first, as Lambda's task root, and
+    imports the file under its own name, as Lambda does; otherwise the folder goes last and
+    the module gets a private name, so neither can shadow a module of the importing process.
     """
     mod_name, sep, attr = spec.rpartition(":")
     if not sep or not mod_name or not attr:
@@ -74,7 +74,12 @@ def load_handler(
                 raise UsageError(option, f"{mod_name}: no such file")
             folder = str(path.resolve().parent)
             if folder not in sys.path:
-                sys.path.insert(0, folder)
+                # first in a worker (Lambda's task root); last in perfkit's own process,
+                # where the handler's folder must not shadow a module perfkit imports later
+                if lambda_like:
+                    sys.path.insert(0, folder)
+                else:
+                    sys.path.append(folder)
             name = path.stem
             if not lambda_like or name in sys.modules or not name.isidentifier():
                 name = f"perfkit_handler_{path.stem}"

@@ -65,7 +65,11 @@ def read_frame(fd: int) -> Any:
 
 
 def error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ must not hide the failure itself
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text}"
 
 
 class Outcome:
@@ -179,19 +183,49 @@ class Invoker:
 
         return LambdaContext(timeout_s=self.timeout)
 
+    def _attempt_done(
+        self, out: Outcome, mid: str, group: Any, held: set[Any], ok: bool, attempt: int
+    ) -> bool:
+        """Book one attempt of a record; True when the record is finished (it worked, or
+        it has no retries left: then it is reported, and with FIFO its group held back)."""
+        if ok:
+            return True
+        out.failed_attempts += 1
+        if attempt >= self.retries:
+            out.failed.append(mid)
+            if self.fifo:
+                held.add(group)
+            return True
+        out.retries += 1
+        return False
+
+    def _batch_result(self, out: Outcome, ids: list[str], resp: Any, exc: Exception | None) -> None:
+        from perfkit.batch.handlers import check_batch_response
+
+        if exc is not None:
+            out.failed = ids
+            out.error = error_text(exc)
+        else:
+            out.failed, out.bug = check_batch_response(resp, ids)
+
     def _run_sync(self, items: list[Item]) -> Outcome:
         out = Outcome()
         perf = time.perf_counter
         t0 = perf()
         if self.batch:
-            self._batch_response(items, out, lambda ev, ctx: self.func(ev, ctx))
+            resp, err = None, None
+            try:
+                resp = self.func({"Records": [rec for _, _, rec in items]}, self._context())
+            except Exception as exc:
+                err = exc
+            self._batch_result(out, [mid for mid, _, _ in items], resp, err)
             out.duration = out.work = perf() - t0
             return out
         func = self.func
-        held: set[Any] | None = None
+        held: set[Any] = set()
         lats = out.lats
         for mid, group, rec in items:
-            if held is not None and group in held:
+            if group in held:
                 out.failed.append(mid)
                 continue
             attempt = 0
@@ -205,34 +239,13 @@ class Invoker:
                     if out.error is None:
                         out.error = error_text(exc)
                 lats.append(perf() - a)
-                if ok:
-                    break
-                out.failed_attempts += 1
-                if attempt >= self.retries:
-                    out.failed.append(mid)
-                    if self.fifo:
-                        if held is None:
-                            held = set()
-                        held.add(group)
+                if ok or self._attempt_done(out, mid, group, held, ok, attempt):
                     break
                 time.sleep(self._backoff(attempt))
                 attempt += 1
-                out.retries += 1
         out.work = sum(lats)
         out.duration = perf() - t0
         return out
-
-    def _batch_response(self, items: list[Item], out: Outcome, call: Callable[..., Any]) -> None:
-        from perfkit.batch.handlers import check_batch_response
-
-        ids = [mid for mid, _, _ in items]
-        try:
-            resp = call({"Records": [rec for _, _, rec in items]}, self._context())
-        except Exception as exc:
-            out.failed = ids
-            out.error = error_text(exc)
-        else:
-            out.failed, out.bug = check_batch_response(resp, ids)
 
     async def _run_async(self, items: list[Item]) -> Outcome:
         import asyncio
@@ -241,23 +254,19 @@ class Invoker:
         perf = time.perf_counter
         t0 = perf()
         if self.batch:
-            ids = [mid for mid, _, _ in items]
-            from perfkit.batch.handlers import check_batch_response
-
+            resp, err = None, None
             try:
                 resp = self.func({"Records": [rec for _, _, rec in items]}, self._context())
                 if asyncio.iscoroutine(resp):
                     resp = await resp
             except Exception as exc:
-                out.failed = ids
-                out.error = error_text(exc)
-            else:
-                out.failed, out.bug = check_batch_response(resp, ids)
+                err = exc
+            self._batch_result(out, [mid for mid, _, _ in items], resp, err)
             out.duration = out.work = perf() - t0
             return out
-        held: set[Any] | None = None
+        held: set[Any] = set()
         for mid, group, rec in items:
-            if held is not None and group in held:
+            if group in held:
                 out.failed.append(mid)
                 continue
             attempt = 0
@@ -271,19 +280,10 @@ class Invoker:
                     if out.error is None:
                         out.error = error_text(exc)
                 out.lats.append(perf() - a)
-                if ok:
-                    break
-                out.failed_attempts += 1
-                if attempt >= self.retries:
-                    out.failed.append(mid)
-                    if self.fifo:
-                        if held is None:
-                            held = set()
-                        held.add(group)
+                if ok or self._attempt_done(out, mid, group, held, ok, attempt):
                     break
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
-                out.retries += 1
         out.work = sum(out.lats)
         out.duration = perf() - t0
         return out
