@@ -111,6 +111,8 @@ def _single(r: RunResult, res: SweepResult) -> Document:
         rows += [
             ["invocations failed whole (timeout, crash, exit)", r.invocation_failures],
             [f"invocations timed out (--timeout {s.timeout:g}s)", r.timeouts],
+            ["workers replaced (cold starts)", r.cold_starts],
+            ["worker start-up (s, not in elapsed)", f"{r.init_s:.3f}"],
         ]
     rows += [
         ["elapsed (s)" + (" virtual" if r.mode == "simulate" else ""), f"{r.elapsed:.3f}"],
