@@ -361,3 +361,19 @@ def test_sigterm_while_reading_input_removes_the_temp_file(tmp_path: Path) -> No
     assert p.returncode == 143, err
     assert err == "perfkit: terminated\n"
     assert list(out.iterdir()) == []
+
+
+def test_workers_import_perfkit_from_where_perfkit_runs_not_the_working_directory(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoy = tmp_path / "perfkit"  # e.g. another checkout where the user stands
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the wrong perfkit')\n")
+    (tmp_path / "cwd_handler.py").write_text("def handle(record):\n    pass\n")
+    (tmp_path / "dump.jsonl").write_text(json.dumps(_record(0)) + "\n")
+    monkeypatch.chdir(tmp_path)
+    res = cli(
+        "batch", "dump.jsonl", "--mode", "live", "--handler", "cwd_handler:handle", "-f", "json"
+    )
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["run"]["succeeded"] == 1

@@ -9,7 +9,7 @@ handler raises a ``BaseException`` that is not an ``Exception`` (``SystemExit``,
 start), as Lambda replaces the runtime. This module is the worker's whole import
 footprint (it must stay light: every worker pays for it at start-up).
 
-Started as ``python -c "from perfkit.batch.worker import main; main()" RFD WFD``.
+Started as ``python -c "...; from perfkit.batch.worker import main; main()" RFD WFD ROOT``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from perfkit.batch.handlers import HandlerRef
@@ -26,7 +27,11 @@ from perfkit.batch.worker import Item, Outcome, read_frame, write_frame
 from perfkit.errors import TargetError, UsageError
 
 INIT_TIMEOUT = 10.0  # Lambda's limit for the init phase (imports, module-level code)
-_BOOT = "from perfkit.batch.worker import main; main()"
+# sys.path[0] of ``python -c`` is the working directory: it is replaced by the folder perfkit
+# itself was imported from, so a ``perfkit`` folder where the user stands (another checkout)
+# cannot stand in for it
+_BOOT = "import sys; sys.path[0] = sys.argv[3]; from perfkit.batch.worker import main; main()"
+_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class WorkerPool:
         env["PYTHONUNBUFFERED"] = "1"  # handler logs appear as they are written
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(to_child_r), str(from_child_w)],
+                [sys.executable, "-c", _BOOT, str(to_child_r), str(from_child_w), _ROOT],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
                 stdout=2,  # the handler's prints go to perfkit's stderr, never into the report
