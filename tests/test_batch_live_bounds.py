@@ -377,3 +377,19 @@ def test_workers_import_perfkit_from_where_perfkit_runs_not_the_working_director
     )
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["run"]["succeeded"] == 1
+
+
+def test_max_time_bounds_a_handler_whose_import_hangs(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "slow_import_handler.py").write_text(
+        "import time\ntime.sleep(600)\ndef handle(record):\n    pass\n"
+    )
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps(_record(i)) + "\n" for i in range(3)))
+    t = time.monotonic()
+    res = cli("batch", str(dump), "--mode", "live", "--handler",
+              f"{tmp_path / 'slow_import_handler.py'}:handle", "--max-time", "1s", "-f", "json")  # fmt: skip
+    assert time.monotonic() - t < 1 + 10
+    assert res.exit_code == 0, res.stderr
+    run = json.loads(res.stdout)["run"]
+    assert (run["stopped"], run["complete"], run["conservation_ok"]) == ("time limit", False, True)
+    assert run["accounting"]["never_delivered"] == 3 and run["batches"] == 0

@@ -49,7 +49,7 @@ class WorkerConfig:
 class Worker:
     """One worker process and the invocation it is running, if any."""
 
-    __slots__ = ("batch", "bid", "deadline", "proc", "rfd", "sent", "start", "wfd")
+    __slots__ = ("batch", "bid", "deadline", "proc", "ready", "rfd", "sent", "start", "wfd")
 
     def __init__(self, proc: subprocess.Popen[bytes], rfd: int, wfd: int) -> None:
         self.proc = proc
@@ -60,6 +60,7 @@ class Worker:
         self.start = 0.0  # queue clock when sent
         self.sent = 0.0  # perf_counter when sent
         self.deadline = 0.0  # perf_counter
+        self.ready = False  # the handler is imported
 
     @property
     def busy(self) -> bool:
@@ -130,7 +131,10 @@ class WorkerPool:
         """Wait for each worker's hello. Returns ``None`` when all are ready, ``"stop"`` when
         woken (Ctrl-C, SIGTERM) or ``until`` passed; raises on a handler that cannot load."""
         perf = time.perf_counter
-        limit = perf() + INIT_TIMEOUT
+        # Lambda's limit is per environment; k workers starting together on c CPUs take
+        # about k/c times as long as one
+        rounds = -(-len(pending) // max(1, os.cpu_count() or 1))
+        limit = perf() + INIT_TIMEOUT * rounds
         end = limit if until is None else min(limit, until)
         poller = select.poll()
         poller.register(self.wake_fd, select.POLLIN)
@@ -144,7 +148,8 @@ class WorkerPool:
                     return "stop"
                 raise InitFailed(
                     f"{self.cfg.ref.option} {self.cfg.ref.spec}: the handler's init did not "
-                    f"finish within {INIT_TIMEOUT:g} s (Lambda's init limit)"
+                    f"finish within {INIT_TIMEOUT * rounds:g} s (Lambda's init limit is "
+                    f"{INIT_TIMEOUT:g} s per worker)"
                 )
             for fd, _ in poller.poll(max(1, int(left * 1000) + 1)):
                 if fd == self.wake_fd:
@@ -165,6 +170,7 @@ class WorkerPool:
                 if hello[0] == "init":
                     raise InitFailed(hello[1])
                 self.is_async = bool(hello[1])
+                w.ready = True
         return None
 
     def start(self, until: float | None) -> bool:
@@ -314,8 +320,11 @@ class WorkerPool:
         return n
 
     def close(self) -> None:
-        """Idle workers end on end-of-file; anything still running after 1 s is killed."""
+        """Idle workers end on end-of-file; anything still running after 1 s is killed, and
+        a worker still importing the handler at once."""
         for w in self.workers:
+            if not w.ready:
+                self._kill(w)
             with contextlib.suppress(OSError):
                 os.close(w.wfd)
             w.wfd = -1
