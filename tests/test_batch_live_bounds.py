@@ -393,3 +393,17 @@ def test_max_time_bounds_a_handler_whose_import_hangs(cli: Any, tmp_path: Path) 
     run = json.loads(res.stdout)["run"]
     assert (run["stopped"], run["complete"], run["conservation_ok"]) == ("time limit", False, True)
     assert run["accounting"]["never_delivered"] == 3 and run["batches"] == 0
+
+
+@pytest.mark.parametrize("mode", ["live", "simulate"])
+def test_an_empty_input_is_never_presented_as_complete_work(
+    cli: Any, tmp_path: Path, mode: str
+) -> None:
+    (tmp_path / "noop_handler.py").write_text("def handle(record):\n    pass\n")
+    dump = tmp_path / "empty.jsonl"
+    dump.write_text("")
+    res = cli("batch", str(dump), "--mode", mode, "--handler",
+              f"{tmp_path / 'noop_handler.py'}:handle", "-f", "markdown")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert "EMPTY RESULT: the input held no messages" in res.stdout
+    assert "**EMPTY: no messages in the input**" in res.stdout

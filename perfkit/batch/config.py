@@ -275,6 +275,7 @@ class Conservation:
         return {
             "delivered": self.delivered,
             "succeeded": self.succeeded,
+            "failed": self.dlq + self.returned,  # = dlq + returned
             "dlq": self.dlq,
             "in_progress": self.in_progress,
             "returned": self.returned,

@@ -207,9 +207,13 @@ def _single(r: RunResult, res: SweepResult) -> Document:
     if r.partial:
         warnings.append(
             f"PARTIAL RESULT: stopped early ({r.stopped}): {c.unfinished} of {c.messages_in} "
-            f"message(s) not finished: {c.in_progress} being processed, {c.returned} returned "
-            f"to the queue, {c.never_delivered} never delivered"
+            f"message(s) not finished. Of {c.messages_in}: {c.delivered} delivered, "
+            f"{c.succeeded} succeeded, {c.dlq + c.returned} failed ({c.dlq} to the DLQ, "
+            f"{c.returned} returned to the queue), {c.in_progress} in flight (being processed), "
+            f"{c.never_delivered} never delivered"
         )
+    if c.messages_in == 0:
+        warnings.append("EMPTY RESULT: the input held no messages, so nothing was run")
     if r.timeouts:
         warnings.append(
             f"{r.timeouts} invocation(s) ran past the function timeout ({s.timeout:g}s) and were "
@@ -233,6 +237,8 @@ def _single(r: RunResult, res: SweepResult) -> Document:
     )
     if r.partial:
         verdict = f"PARTIAL ({r.stopped}): {verdict}, {c.unfinished} not finished"
+    elif c.messages_in == 0:
+        verdict = "EMPTY: no messages in the input"
     return Document(
         kind="batch",
         schema_version=SCHEMA_VERSION,
@@ -315,6 +321,8 @@ def _sweep(res: SweepResult) -> Document:
         for r in res.runs
         if r.partial
     ]
+    if res.runs and all(r.conservation.messages_in == 0 for r in res.runs):
+        warnings.append("EMPTY RESULT: the input held no messages, so nothing was run")
     warnings += [
         f"batch {r.settings.batch_size} x {r.settings.concurrency}: counts do not add up"
         for r in res.runs
