@@ -181,8 +181,9 @@ class WorkerPool:
             # the first one alone: a broken handler fails fast, once
             if self._handshake(self.workers, until) == "stop":
                 return False
-            rest = [self._spawn(i) for i in range(1, self.size)]
-            self.workers += rest
+            for i in range(1, self.size):
+                self.workers.append(self._spawn(i))  # one by one: close() reaches each
+            rest = self.workers[1:]
             if rest and self._handshake(rest, until) == "stop":
                 return False
         except InitFailed as exc:
