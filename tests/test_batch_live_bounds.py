@@ -407,3 +407,34 @@ def test_an_empty_input_is_never_presented_as_complete_work(
     assert res.exit_code == 0, res.stderr
     assert "EMPTY RESULT: the input held no messages" in res.stdout
     assert "**EMPTY: no messages in the input**" in res.stdout
+
+
+def test_ctrl_c_while_perfkit_waits_on_a_slow_stdin(tmp_path: Path) -> None:
+    imported = tmp_path / "imported.txt"
+    h = tmp_path / "stdin_handler.py"
+    h.write_text(f"open({str(imported)!r}, 'w').close()\ndef handle(record):\n    pass\n")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "batch", "-", "--mode", "live", "--handler",
+         f"{h}:handle", "-f", "json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert p.stdin is not None
+    try:
+        p.stdin.write(json.dumps(_record(0)) + "\n")  # then stdin stays open: perfkit waits
+        p.stdin.flush()
+        _wait_for(imported)  # the worker is up: perfkit is in (or near) its read of stdin
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130, err
+    run = json.loads(out)["run"]
+    assert (run["stopped"], run["complete"], run["input_read_to_end"]) == (
+        "interrupted",
+        False,
+        False,
+    )
+    assert (run["messages_in"], run["conservation_ok"]) == (1, True)

@@ -323,6 +323,7 @@ class RunResult:
     timeouts: int = 0
     cold_starts: int = 0  # workers replaced after a timeout or a crash
     init_s: float = 0.0  # starting the workers and importing the handler (not in elapsed)
+    input_cut: bool = False  # Ctrl-C / SIGTERM while reading the input ended it there
 
     @property
     def partial(self) -> bool:

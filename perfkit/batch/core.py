@@ -23,16 +23,13 @@ from perfkit.batch.config import (
 )
 from perfkit.batch.handlers import Handler, HandlerRef, handler_ref, load_handler
 from perfkit.batch.inputs import InputSpec, Message, read_messages
+from perfkit.batch.signals import StopSignals
 from perfkit.batch.sink import PostgresSink, SinkSettings
 from perfkit.errors import InputError, UsageError
 from perfkit.report.progress import NullProgress, ProgressSink
 
 # a run stopped by Ctrl-C or SIGTERM (the CLI exits 130 / 143 after the partial report)
 STOPPED_BY_SIGNAL = ("interrupted", "terminated")
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM outside the live loop: unwinds like Ctrl-C (temporary files are removed)."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +118,13 @@ def run_once(
     progress: ProgressSink,
     *,
     extras: bool = True,
+    stop: StopSignals | None = None,
 ) -> RunResult:
     """One run at one batch size and concurrency."""
-    fifo, messages = _peek_fifo(read_messages(req.inputs))
+    source = read_messages(req.inputs)
+    if stop is not None:
+        source = stop.guard(source, stream=not req.inputs.rereadable)
+    fifo, messages = _peek_fifo(source)
     if settings.fifo is not None:
         fifo = settings.fifo
     settings.check(fifo)
@@ -148,6 +149,7 @@ def run_once(
                 on_dlq=dlq.add if dlq else None,
                 on_success=on_success,
                 progress=progress,
+                stop=stop,
             )
         else:
             from perfkit.batch.simulate import simulate
@@ -197,21 +199,26 @@ def run_batch(req: BatchRequest, progress: ProgressSink | None = None) -> SweepR
         raise UsageError("--dlq-out" if req.dlq_out else "--sink", "not available with a sweep")
     runs: list[RunResult] = []
     notes: list[str] = []
-    for bs, conc in combos:
-        settings = replace(req.settings, batch_size=bs, concurrency=conc)
-        if sweep and settings.fifo is not False and bs > MAX_FIFO_BATCH:
-            fifo, _ = _peek_fifo(read_messages(replace(req.inputs, check_duplicates=False)))
-            if fifo or settings.fifo:
-                notes.append(f"batch size {bs} skipped: FIFO queues take at most {MAX_FIFO_BATCH}")
-                continue
-        runs.append(run_once(req, settings, handler, progress))
-        if runs[-1].stopped in STOPPED_BY_SIGNAL:
-            if req.dlq_out:
-                notes.append(
-                    f"--dlq-out {req.dlq_out}: not written, the run was {runs[-1].stopped}"
-                )
-            notes.append(f"sweep {runs[-1].stopped}: the remaining settings were not run")
-            break
+    # live: Ctrl-C / SIGTERM from here on end with a partial report (the whole sweep)
+    with StopSignals() if req.mode == "live" else contextlib.nullcontext() as stop:
+        for bs, conc in combos:
+            settings = replace(req.settings, batch_size=bs, concurrency=conc)
+            if sweep and settings.fifo is not False and bs > MAX_FIFO_BATCH:
+                fifo, _ = _peek_fifo(read_messages(replace(req.inputs, check_duplicates=False)))
+                if fifo or settings.fifo:
+                    notes.append(
+                        f"batch size {bs} skipped: FIFO queues take at most {MAX_FIFO_BATCH}"
+                    )
+                    continue
+            runs.append(run_once(req, settings, handler, progress, stop=stop))
+            if runs[-1].stopped in STOPPED_BY_SIGNAL:
+                if req.dlq_out:
+                    notes.append(
+                        f"--dlq-out {req.dlq_out}: not written, the run was {runs[-1].stopped}"
+                    )
+                if sweep:
+                    notes.append(f"sweep {runs[-1].stopped}: the remaining settings were not run")
+                break
     best = pick_best(runs, req.target_p95) if sweep else None
     plot = None
     if sweep and req.plot is not None:

@@ -15,13 +15,9 @@ gaps) are multiplied by ``time_scale``; the handler, and its timeout, run at rea
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import Any, ClassVar
+from typing import Any
 
 from perfkit.batch.config import (
     BatchOutcome,
@@ -33,6 +29,7 @@ from perfkit.batch.config import (
 from perfkit.batch.handlers import Handler, HandlerRef
 from perfkit.batch.inputs import Message
 from perfkit.batch.queue import SqsQueue
+from perfkit.batch.signals import StopSignals
 from perfkit.batch.worker import Outcome
 from perfkit.batch.workers import InitFailed, WorkerConfig, WorkerPool, items_of
 from perfkit.querylog.stats import DurationDigest
@@ -74,39 +71,6 @@ def _records(batch: list[Message]) -> list[dict[str, Any]]:
     return out
 
 
-class StopSignals:
-    """While active (main thread only), Ctrl-C and SIGTERM do not raise: they record why the
-    run must stop and wake the loop through a pipe, so the loop stops at a safe point with
-    every message accounted for. Restores the previous handlers on exit."""
-
-    REASONS: ClassVar[dict[int, str]] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-        self.rfd, self.wfd = os.pipe()
-        os.set_blocking(self.wfd, False)
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.reason is None:
-            self.reason = self.REASONS.get(signum, "interrupted")
-        with contextlib.suppress(OSError):
-            os.write(self.wfd, b"x")
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.REASONS:
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        for fd in (self.rfd, self.wfd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
 def run_live(
     messages: Iterator[Message],
     settings: QueueSettings,
@@ -119,7 +83,11 @@ def run_live(
     on_dlq: Callable[[Message], None] | None = None,
     on_success: Callable[[Message, float], None] | None = None,
     progress: ProgressSink | None = None,
+    stop: StopSignals | None = None,
 ) -> RunResult:
+    """Run the messages through the handler's worker processes. ``stop`` (already entered)
+    lets the caller catch Ctrl-C / SIGTERM over a longer span (a sweep); by default the run
+    installs its own for its duration."""
     retry = retry or RetryPolicy()
     progress = progress or NullProgress()
     ref = handler if isinstance(handler, HandlerRef) else HandlerRef(handler.spec, handler.batch)
@@ -148,7 +116,10 @@ def run_live(
     overhead_sum = [0.0]
     timeout_text = "Task timed out after"
 
-    with StopSignals() as stop:
+    own = stop is None
+    with StopSignals() if stop is None else contextlib.nullcontext(stop) as stop:
+        if own:
+            messages = stop.guard(messages)
         pool = WorkerPool(
             WorkerConfig(
                 ref=ref,
@@ -343,4 +314,5 @@ def run_live(
         timeouts=totals["timeouts"],
         cold_starts=pool.cold_starts,
         init_s=init_s,
+        input_cut=stop.cut,
     )

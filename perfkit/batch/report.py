@@ -59,6 +59,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
         },
         "stopped": r.stopped,
         "complete": not r.partial,
+        "input_read_to_end": not r.input_cut,
         "accounting": c.to_json(),
         "invocation_failures": r.invocation_failures,
         "timeouts": r.timeouts,
@@ -212,7 +213,12 @@ def _single(r: RunResult, res: SweepResult) -> Document:
             f"{c.returned} returned to the queue), {c.in_progress} in flight (being processed), "
             f"{c.never_delivered} never delivered"
         )
-    if c.messages_in == 0:
+    if r.input_cut:
+        warnings.append(
+            f"the input was not read to its end ({r.stopped} while reading it): messages after "
+            f"that point are not counted in the {c.messages_in} in"
+        )
+    elif c.messages_in == 0:
         warnings.append("EMPTY RESULT: the input held no messages, so nothing was run")
     if r.timeouts:
         warnings.append(
@@ -237,7 +243,7 @@ def _single(r: RunResult, res: SweepResult) -> Document:
     )
     if r.partial:
         verdict = f"PARTIAL ({r.stopped}): {verdict}, {c.unfinished} not finished"
-    elif c.messages_in == 0:
+    elif c.messages_in == 0 and not r.input_cut:
         verdict = "EMPTY: no messages in the input"
     return Document(
         kind="batch",

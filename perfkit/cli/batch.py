@@ -242,9 +242,10 @@ def batch(
         load_model,
         parse_latency,
     )
-    from perfkit.batch.core import STOPPED_BY_SIGNAL, BatchRequest, Terminated, run_batch
+    from perfkit.batch.core import STOPPED_BY_SIGNAL, BatchRequest, run_batch
     from perfkit.batch.inputs import InputSpec
     from perfkit.batch.report import to_document
+    from perfkit.batch.signals import Terminated
     from perfkit.batch.sink import SinkSettings
     from perfkit.cli.common import emit, progress
     from perfkit.errors import EXIT_INTERRUPTED, UsageError
@@ -361,7 +362,7 @@ def _terminate_raises() -> Iterator[None]:
         yield
         return
 
-    from perfkit.batch.core import Terminated
+    from perfkit.batch.signals import Terminated
 
     def _raise(signum: int, frame: object) -> None:
         raise Terminated
