@@ -28,6 +28,8 @@ class QueueSettings:
     fifo: bool | None = None
     arrival_from_sent: bool = True
     max_time: float | None = None
+    # live: the function timeout of one invocation (Lambda's default is 3 s)
+    timeout: float = 3.0
     # FIFO: how many read-ahead messages the group interleaving sees; a standard queue
     # only needs enough to fill every consumer's batch (kept small: cache-friendly).
     lookahead: int = 10_000
@@ -46,6 +48,10 @@ class QueueSettings:
             raise UsageError("--max-receive-count", "must be at least 1")
         if self.visibility_timeout <= 0:
             raise UsageError("--visibility-timeout", "must be more than 0")
+        if not self.timeout > 0:
+            raise UsageError("--timeout", "must be more than 0")
+        if self.max_time is not None and not self.max_time > 0:
+            raise UsageError("--max-time", "must be more than 0")
 
 
 @dataclass(frozen=True)
@@ -202,24 +208,80 @@ class BatchOutcome:
 
 @dataclass(frozen=True)
 class Conservation:
-    """Every input message ends in exactly one bucket; ``ok`` when they add up."""
+    """Every input message ends in exactly one bucket; ``ok`` when they add up.
+
+    ``in_flight`` is every message read but neither succeeded nor in the DLQ; a stopped run
+    (``--max-time``, Ctrl-C) splits it into ``in_progress`` (inside an invocation that was
+    abandoned), ``returned`` (delivered, failed or timed out, waiting to be delivered again)
+    and the rest, read but never delivered.
+    """
 
     messages_in: int
     succeeded: int
     dlq: int
     in_flight: int
     never_read: int
+    in_progress: int = 0
+    returned: int = 0
+
+    @classmethod
+    def of(cls, q: Any) -> Conservation:
+        """Count a finished or stopped :class:`~perfkit.batch.queue.SqsQueue`."""
+        acc = q.account()
+        return cls(
+            messages_in=q.admitted + acc.never_read,
+            succeeded=q.succeeded,
+            dlq=q.dlq,
+            in_flight=acc.in_progress + acc.returned + acc.queued,
+            never_read=acc.never_read,
+            in_progress=acc.in_progress,
+            returned=acc.returned,
+        )
 
     @property
     def ok(self) -> bool:
-        return self.messages_in == self.succeeded + self.dlq + self.in_flight + self.never_read
+        return (
+            self.messages_in == self.succeeded + self.dlq + self.in_flight + self.never_read
+            and 0 <= self.in_progress + self.returned <= self.in_flight
+        )
+
+    @property
+    def unfinished(self) -> int:
+        return self.in_flight + self.never_read
+
+    @property
+    def never_delivered(self) -> int:
+        """Read but never delivered, plus never read."""
+        return self.in_flight - self.in_progress - self.returned + self.never_read
+
+    @property
+    def delivered(self) -> int:
+        """Delivered at least once."""
+        return self.succeeded + self.dlq + self.in_progress + self.returned
 
     def line(self) -> str:
         mark = "ok" if self.ok else "MISMATCH"
+        rest = f"{self.unfinished} still in flight"
+        if self.unfinished:
+            rest += (
+                f" ({self.in_progress} being processed, {self.returned} returned to the queue, "
+                f"{self.never_delivered} never delivered)"
+            )
         return (
-            f"{self.messages_in} in = {self.succeeded} succeeded + {self.dlq} DLQ + "
-            f"{self.in_flight + self.never_read} still in flight: {mark}"
+            f"{self.messages_in} in = {self.succeeded} succeeded + {self.dlq} DLQ + {rest}: {mark}"
         )
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "succeeded": self.succeeded,
+            "failed": self.dlq + self.returned,  # = dlq + returned
+            "dlq": self.dlq,
+            "in_progress": self.in_progress,
+            "returned": self.returned,
+            "never_delivered": self.never_delivered,
+            "never_read": self.never_read,
+        }
 
 
 @dataclass(frozen=True)
@@ -256,6 +318,17 @@ class RunResult:
     dlq_out: str | None = None
     sink: Mapping[str, Any] | None = None
     last_success: float = 0.0
+    # live: invocations that failed whole (timeout, crash, SystemExit & co.), of which timeouts
+    invocation_failures: int = 0
+    timeouts: int = 0
+    cold_starts: int = 0  # workers replaced after a timeout or a crash
+    init_s: float = 0.0  # starting the workers and importing the handler (not in elapsed)
+    input_cut: bool = False  # Ctrl-C / SIGTERM while reading the input ended it there
+
+    @property
+    def partial(self) -> bool:
+        """Stopped before the queue drained (``--max-time``, Ctrl-C, SIGTERM)."""
+        return self.stopped != "drained"
 
     @property
     def throughput(self) -> float:

@@ -21,11 +21,15 @@ from perfkit.batch.config import (
     RunResult,
     SweepResult,
 )
-from perfkit.batch.handlers import Handler, load_handler
+from perfkit.batch.handlers import Handler, HandlerRef, handler_ref, load_handler
 from perfkit.batch.inputs import InputSpec, Message, read_messages
+from perfkit.batch.signals import StopSignals
 from perfkit.batch.sink import PostgresSink, SinkSettings
 from perfkit.errors import InputError, UsageError
 from perfkit.report.progress import NullProgress, ProgressSink
+
+# a run stopped by Ctrl-C or SIGTERM (the CLI exits 130 / 143 after the partial report)
+STOPPED_BY_SIGNAL = ("interrupted", "terminated")
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,16 @@ class _DlqFile:
             os.unlink(self.tmp)
 
 
-def _load(req: BatchRequest) -> Handler | None:
+def _load(req: BatchRequest) -> Handler | HandlerRef | None:
+    """Live runs import the handler in their worker processes only (never in perfkit's);
+    a simulation imports it here, to check that it exists."""
     if req.handler and req.batch_handler:
         raise UsageError("--batch-handler", "give either HANDLER or --batch-handler, not both")
+    load = handler_ref if req.mode == "live" else load_handler
     if req.batch_handler:
-        return load_handler(req.batch_handler, batch=True, option="--batch-handler")
+        return load(req.batch_handler, batch=True, option="--batch-handler")
     if req.handler:
-        return load_handler(req.handler, batch=False, option="HANDLER")
+        return load(req.handler, batch=False, option="HANDLER")
     if req.mode == "live":
         raise UsageError(
             "HANDLER", "--mode live needs a handler (module:function or --batch-handler)"
@@ -107,13 +114,17 @@ def _load(req: BatchRequest) -> Handler | None:
 def run_once(
     req: BatchRequest,
     settings: QueueSettings,
-    handler: Handler | None,
+    handler: Handler | HandlerRef | None,
     progress: ProgressSink,
     *,
     extras: bool = True,
+    stop: StopSignals | None = None,
 ) -> RunResult:
     """One run at one batch size and concurrency."""
-    fifo, messages = _peek_fifo(read_messages(req.inputs))
+    source = read_messages(req.inputs)
+    if stop is not None:
+        source = stop.guard(source, stream=not req.inputs.rereadable)
+    fifo, messages = _peek_fifo(source)
     if settings.fifo is not None:
         fifo = settings.fifo
     settings.check(fifo)
@@ -138,6 +149,7 @@ def run_once(
                 on_dlq=dlq.add if dlq else None,
                 on_success=on_success,
                 progress=progress,
+                stop=stop,
             )
         else:
             from perfkit.batch.simulate import simulate
@@ -156,13 +168,14 @@ def run_once(
             )
         sink_stats = sink.close() if sink is not None else None
         sink = None
+        dlq_path = None
         if dlq is not None:
-            dlq.commit()
-        return replace(
-            result,
-            dlq_out=str(req.dlq_out) if dlq is not None else None,
-            sink=sink_stats,
-        )
+            if result.stopped in STOPPED_BY_SIGNAL:
+                dlq.discard()  # an interrupted run writes no file that looks complete
+            else:
+                dlq.commit()
+                dlq_path = str(req.dlq_out)
+        return replace(result, dlq_out=dlq_path, sink=sink_stats)
     except BaseException:
         if dlq is not None:
             dlq.discard()
@@ -186,14 +199,26 @@ def run_batch(req: BatchRequest, progress: ProgressSink | None = None) -> SweepR
         raise UsageError("--dlq-out" if req.dlq_out else "--sink", "not available with a sweep")
     runs: list[RunResult] = []
     notes: list[str] = []
-    for bs, conc in combos:
-        settings = replace(req.settings, batch_size=bs, concurrency=conc)
-        if sweep and settings.fifo is not False and bs > MAX_FIFO_BATCH:
-            fifo, _ = _peek_fifo(read_messages(replace(req.inputs, check_duplicates=False)))
-            if fifo or settings.fifo:
-                notes.append(f"batch size {bs} skipped: FIFO queues take at most {MAX_FIFO_BATCH}")
-                continue
-        runs.append(run_once(req, settings, handler, progress))
+    # live: Ctrl-C / SIGTERM from here on end with a partial report (the whole sweep)
+    with StopSignals() if req.mode == "live" else contextlib.nullcontext() as stop:
+        for bs, conc in combos:
+            settings = replace(req.settings, batch_size=bs, concurrency=conc)
+            if sweep and settings.fifo is not False and bs > MAX_FIFO_BATCH:
+                fifo, _ = _peek_fifo(read_messages(replace(req.inputs, check_duplicates=False)))
+                if fifo or settings.fifo:
+                    notes.append(
+                        f"batch size {bs} skipped: FIFO queues take at most {MAX_FIFO_BATCH}"
+                    )
+                    continue
+            runs.append(run_once(req, settings, handler, progress, stop=stop))
+            if runs[-1].stopped in STOPPED_BY_SIGNAL:
+                if req.dlq_out:
+                    notes.append(
+                        f"--dlq-out {req.dlq_out}: not written, the run was {runs[-1].stopped}"
+                    )
+                if sweep:
+                    notes.append(f"sweep {runs[-1].stopped}: the remaining settings were not run")
+                break
     best = pick_best(runs, req.target_p95) if sweep else None
     plot = None
     if sweep and req.plot is not None:

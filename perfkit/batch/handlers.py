@@ -30,23 +30,69 @@ class Handler:
         return f"{'async' if self.is_async else 'sync'} {'batch' if self.batch else 'record'}"
 
 
-def load_handler(spec: str, *, batch: bool, option: str = "HANDLER") -> Handler:
-    """Import ``module:function`` (or ``path/to/file.py:function``; dotted attributes allowed)."""
+@dataclass(frozen=True)
+class HandlerRef:
+    """A handler named but not imported: ``--mode live`` imports it in its worker processes
+    only, so the user's code never runs inside perfkit."""
+
+    spec: str
+    batch: bool
+    option: str = "HANDLER"
+
+
+def handler_ref(spec: str, *, batch: bool, option: str = "HANDLER") -> HandlerRef:
+    """Check the shape of ``module:function`` / ``path/to/file.py:function`` without importing."""
+    mod_name, sep, attr = spec.rpartition(":")
+    if not sep or not mod_name or not attr:
+        raise UsageError(option, f"{spec!r}: use module:function")
+    if _is_path(mod_name) and not Path(mod_name).is_file():
+        raise UsageError(option, f"{mod_name}: no such file")
+    return HandlerRef(spec=spec, batch=batch, option=option)
+
+
+def _is_path(mod_name: str) -> bool:
+    return mod_name.endswith(".py") or "/" in mod_name
+
+
+def load_handler(
+    spec: str, *, batch: bool, option: str = "HANDLER", lambda_like: bool = False
+) -> Handler:
+    """Import ``module:function`` (or ``path/to/file.py:function``; dotted attributes allowed).
+
+    A file's folder goes on ``sys.path`` so the handler can import its sibling modules.
+    ``lambda_like`` (a worker process of its own) puts it first, as Lambda's task root, and
+    imports the file under its own name, as Lambda does; otherwise the folder goes last and
+    the module gets a private name, so neither can shadow a module of the importing process.
+    """
     mod_name, sep, attr = spec.rpartition(":")
     if not sep or not mod_name or not attr:
         raise UsageError(option, f"{spec!r}: use module:function")
     try:
-        if mod_name.endswith(".py") or "/" in mod_name:
+        if _is_path(mod_name):
             path = Path(mod_name)
             if not path.is_file():
                 raise UsageError(option, f"{mod_name}: no such file")
-            name = f"perfkit_handler_{path.stem}"
+            folder = str(path.resolve().parent)
+            if folder not in sys.path:
+                # first in a worker (Lambda's task root); last in perfkit's own process,
+                # where the handler's folder must not shadow a module perfkit imports later
+                if lambda_like:
+                    sys.path.insert(0, folder)
+                else:
+                    sys.path.append(folder)
+            name = path.stem
+            if not lambda_like or name in sys.modules or not name.isidentifier():
+                name = f"perfkit_handler_{path.stem}"
             loader_spec = importlib.util.spec_from_file_location(name, path)
             if loader_spec is None or loader_spec.loader is None:
                 raise UsageError(option, f"{mod_name}: cannot be imported")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            loader_spec.loader.exec_module(module)
+            try:
+                loader_spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(name, None)
+                raise
         else:
             if "" not in sys.path and "." not in sys.path:
                 sys.path.insert(0, "")

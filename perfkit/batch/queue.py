@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from perfkit.batch.inputs import Message
 
@@ -319,20 +319,36 @@ class SqsQueue:
         return self.next_ready_time(0.0) is None
 
     def remaining(self) -> tuple[int, int]:
-        """(messages read but neither succeeded nor in the DLQ, messages never read),
-        counted by walking the queue's structures - an independent check on the counters."""
-        seen: set[int] = set()
+        """(messages read but neither succeeded nor in the DLQ, messages never read)."""
+        acc = self.account()
+        return acc.in_progress + acc.returned + acc.queued, acc.never_read
+
+    def account(self) -> Remaining:
+        """Where every unfinished message is, counted by walking the queue's structures (an
+        independent check on the counters): being processed (a copy is in an invocation
+        that has not ended), returned (delivered, not deleted: waiting for its visibility
+        timeout or visible again), queued (read, never delivered), or never read (the
+        input is drained here to count them)."""
+        seen: dict[int, Message] = {}
         for m in self._visible:
             if not m.done:
-                seen.add(id(m))
+                seen[id(m)] = m
         for g in self._groups.values():
             for m in g.pending:
                 if not m.done:
-                    seen.add(id(m))
+                    seen[id(m)] = m
         for _, _, _, msgs in self._inflight:
             for m in msgs:
                 if not m.done:
-                    seen.add(id(m))
+                    seen[id(m)] = m
+        in_progress = returned = queued = 0
+        for m in seen.values():
+            if m.copies > 0:
+                in_progress += 1
+            elif m.receive_count > 0:
+                returned += 1
+            else:
+                queued += 1
         unread = 0
         if self._next is not None:
             unread += 1
@@ -340,7 +356,7 @@ class SqsQueue:
         for _ in self._source:
             unread += 1
         self._exhausted = True
-        return len(seen), unread
+        return Remaining(in_progress, returned, queued, unread)
 
     def in_flight_messages(self) -> list[Message]:
         out: dict[int, Message] = {}
@@ -349,6 +365,15 @@ class SqsQueue:
                 if not m.done:
                     out[id(m)] = m
         return list(out.values())
+
+
+class Remaining(NamedTuple):
+    """The unfinished messages of a stopped run, by state (see :meth:`SqsQueue.account`)."""
+
+    in_progress: int
+    returned: int
+    queued: int
+    never_read: int
 
 
 class _Group:

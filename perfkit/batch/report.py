@@ -29,6 +29,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
             "visibility_timeout_s": s.visibility_timeout,
             "max_receive_count": s.max_receive_count,
             "max_time_s": s.max_time,
+            "timeout_s": s.timeout if r.mode == "live" else None,
             "time_scale": r.time_scale,
             "seed": r.seed,
         },
@@ -57,6 +58,13 @@ def run_json(r: RunResult) -> dict[str, Any]:
             "p99": _ms(r.latency_p99),
         },
         "stopped": r.stopped,
+        "complete": not r.partial,
+        "input_read_to_end": not r.input_cut,
+        "accounting": c.to_json(),
+        "invocation_failures": r.invocation_failures,
+        "timeouts": r.timeouts,
+        "cold_starts": r.cold_starts,
+        "init_s": round(r.init_s, 6),
         "batch_failures": [b.to_json() for b in r.batch_log],
         "batch_failures_omitted": r.batch_log_omitted,
         "model": r.model.to_json() if r.model else None,
@@ -84,12 +92,30 @@ def _single(r: RunResult, res: SweepResult) -> Document:
         ["succeeded", c.succeeded],
         ["sent to DLQ", c.dlq],
         ["still in flight", c.in_flight + c.never_read],
+    ]
+    if r.partial:
+        rows += [
+            ["delivered (at least once)", c.delivered],
+            ["being processed when stopped", c.in_progress],
+            ["returned to the queue (failed, not yet retried)", c.returned],
+            ["never delivered", c.never_delivered],
+        ]
+    rows += [
         ["retried (delivered again)", r.retried],
         ["duplicate deliveries", r.duplicate_deliveries],
         ["retries inside the handler", r.record_retries],
         ["batches", r.batches],
         ["batches with failures", r.batches_with_failures],
         ["handler bugs (whole batch failed)", r.handler_bugs],
+    ]
+    if r.mode == "live":
+        rows += [
+            ["invocations failed whole (timeout, crash, exit)", r.invocation_failures],
+            [f"invocations timed out (--timeout {s.timeout:g}s)", r.timeouts],
+            ["workers replaced (cold starts)", r.cold_starts],
+            ["worker start-up (s, not in elapsed)", f"{r.init_s:.3f}"],
+        ]
+    rows += [
         ["elapsed (s)" + (" virtual" if r.mode == "simulate" else ""), f"{r.elapsed:.3f}"],
         ["throughput (msg/s)", f"{r.throughput:.1f}"],
         [f"latency p50 (ms, from {r.latency_from})", _fmt_ms(r.latency_p50)],
@@ -173,15 +199,31 @@ def _single(r: RunResult, res: SweepResult) -> Document:
         summary.append(f"perfkit's own waits scaled by {r.time_scale:g} (--time-scale)")
     if r.dlq_out:
         summary.append(f"DLQ: {c.dlq} message(s) written unchanged to {r.dlq_out}")
-    warnings = []
+    warnings = list(res.notes)
     if r.handler_bugs:
         warnings.append(
             f"{r.handler_bugs} batch(es) failed whole because the handler's batchItemFailures response "
             "was invalid (Lambda retries every record of such a batch)"
         )
-    if r.stopped != "drained":
+    if r.partial:
         warnings.append(
-            f"stopped early ({r.stopped}): {c.in_flight + c.never_read} message(s) still in flight"
+            f"PARTIAL RESULT: stopped early ({r.stopped}): {c.unfinished} of {c.messages_in} "
+            f"message(s) not finished. Of {c.messages_in}: {c.delivered} delivered, "
+            f"{c.succeeded} succeeded, {c.dlq + c.returned} failed ({c.dlq} to the DLQ, "
+            f"{c.returned} returned to the queue), {c.in_progress} in flight (being processed), "
+            f"{c.never_delivered} never delivered"
+        )
+    if r.input_cut:
+        warnings.append(
+            f"the input was not read to its end ({r.stopped} while reading it): messages after "
+            f"that point are not counted in the {c.messages_in} in"
+        )
+    elif c.messages_in == 0:
+        warnings.append("EMPTY RESULT: the input held no messages, so nothing was run")
+    if r.timeouts:
+        warnings.append(
+            f"{r.timeouts} invocation(s) ran past the function timeout ({s.timeout:g}s) and were "
+            "killed: every message of such a batch comes back after the visibility timeout"
         )
     if r.batch_log_omitted:
         warnings.append(f"{r.batch_log_omitted} more failed batch(es) not listed")
@@ -199,6 +241,10 @@ def _single(r: RunResult, res: SweepResult) -> Document:
         f"{c.succeeded} of {c.messages_in} succeeded, {c.dlq} to the DLQ, "
         f"{r.throughput:.1f} msg/s, p95 {_fmt_ms(r.latency_p95) or '-'} ms"
     )
+    if r.partial:
+        verdict = f"PARTIAL ({r.stopped}): {verdict}, {c.unfinished} not finished"
+    elif c.messages_in == 0 and not r.input_cut:
+        verdict = "EMPTY: no messages in the input"
     return Document(
         kind="batch",
         schema_version=SCHEMA_VERSION,
@@ -259,6 +305,8 @@ def _sweep(res: SweepResult) -> Document:
         )
     else:
         verdict = "no setting meets the p95 target" if res.target_p95 is not None else ""
+    if any(r.partial for r in res.runs):
+        verdict = f"PARTIAL sweep: {verdict}" if verdict else "PARTIAL sweep"
     first = res.runs[0] if res.runs else None
     summary = []
     if first is not None:
@@ -273,6 +321,14 @@ def _sweep(res: SweepResult) -> Document:
     if res.plot:
         summary.append(f"plot written to {res.plot}")
     warnings = list(res.notes)
+    warnings += [
+        f"batch {r.settings.batch_size} x {r.settings.concurrency}: PARTIAL ({r.stopped}), "
+        f"{r.conservation.unfinished} message(s) not finished"
+        for r in res.runs
+        if r.partial
+    ]
+    if res.runs and all(r.conservation.messages_in == 0 for r in res.runs):
+        warnings.append("EMPTY RESULT: the input held no messages, so nothing was run")
     warnings += [
         f"batch {r.settings.batch_size} x {r.settings.concurrency}: counts do not add up"
         for r in res.runs

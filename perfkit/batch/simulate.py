@@ -227,15 +227,8 @@ def simulate(
             next_progress = q.admitted + 10_000
 
     hist.add_many(pending_lat)
-    in_flight, unread = q.remaining()
     progress.finish()
-    cons = Conservation(
-        messages_in=q.admitted + unread,
-        succeeded=q.succeeded,
-        dlq=q.dlq,
-        in_flight=in_flight,
-        never_read=unread,
-    )
+    cons = Conservation.of(q)
     return RunResult(
         mode="simulate",
         settings=settings,

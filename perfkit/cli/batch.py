@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +114,14 @@ def batch(
             show_default=False,
         ),
     ] = None,
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            help="Live: function timeout of one invocation (real time, not scaled); a batch "
+            "that overruns it is killed and fails whole, as in Lambda.",
+        ),
+    ] = "3s",
     retries: Annotated[
         int,
         typer.Option(
@@ -232,12 +242,13 @@ def batch(
         load_model,
         parse_latency,
     )
-    from perfkit.batch.core import BatchRequest, run_batch
+    from perfkit.batch.core import STOPPED_BY_SIGNAL, BatchRequest, run_batch
     from perfkit.batch.inputs import InputSpec
     from perfkit.batch.report import to_document
+    from perfkit.batch.signals import Terminated
     from perfkit.batch.sink import SinkSettings
     from perfkit.cli.common import emit, progress
-    from perfkit.errors import UsageError
+    from perfkit.errors import EXIT_INTERRUPTED, UsageError
     from perfkit.units import parse_duration, parse_list, parse_percent
 
     def dur(opt: str, text: str) -> float:
@@ -306,6 +317,7 @@ def batch(
             fifo=fifo,
             arrival_from_sent=arrival is Arrival.sent,
             max_time=dur("--max-time", max_time) if max_time else None,
+            timeout=dur("--timeout", timeout),
         ),
         batch_sizes=ints("--batch-size", batch_size),
         concurrencies=ints("--concurrency", concurrency),
@@ -322,8 +334,44 @@ def batch(
         target_p95=dur("--target-p95", target_p95) if target_p95 else None,
         plot=plot,
     )
-    result = run_batch(req, progress(ctx))
+    try:
+        with _terminate_raises():
+            result = run_batch(req, progress(ctx))
+    except Terminated:
+        typer.echo("perfkit: terminated", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
     emit(to_document(result), fmt, output, ctx=ctx)
+    stopped = next((r.stopped for r in result.runs if r.stopped in STOPPED_BY_SIGNAL), None)
+    if stopped is not None:
+        typer.echo(f"perfkit: {stopped}: partial report above", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED if stopped == "interrupted" else EXIT_TERMINATED)
+
+
+EXIT_TERMINATED = 128 + 15  # killed by SIGTERM, by the shell's convention
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM outside the live loop (reading inputs, a simulation) raises Terminated (a
+    KeyboardInterrupt), so temporary files are removed exactly as on Ctrl-C (the live loop
+    handles both signals itself and ends with a partial report)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    from perfkit.batch.signals import Terminated
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def register(app: typer.Typer) -> None:
