@@ -1,0 +1,42 @@
+"""Google Cloud SQL for PostgreSQL and AlloyDB logs from Cloud Logging: LogEntry JSON
+(``gcloud logging read --format=json``, a console download, a Pub/Sub or GCS sink) with
+``resource.type`` ``cloudsql_database`` / ``alloydb.googleapis.com/Instance``, ``timestamp``,
+``severity`` and the PostgreSQL line in ``textPayload`` (Cloud SQL's prefix
+``%m [%p]: [%l-1] db=%d,user=%u``) or a ``jsonPayload`` (its ``message`` a line, or a
+jsonlog/CloudNativePG record, e.g. from a GKE pod). Format documented in the Cloud
+Logging API reference (LogEntry).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from perfkit.querylog.readers.formats.wrapped import JsonWrapper
+
+
+class GcpFormat(JsonWrapper):
+    name: ClassVar[str] = "gcp"
+    summary: ClassVar[str] = (
+        "Google Cloud SQL / AlloyDB log from Cloud Logging (LogEntry JSON, "
+        "textPayload or jsonPayload)"
+    )
+    order: ClassVar[int] = 12
+
+    def record_ok(self, obj: dict[str, Any]) -> bool:
+        if "textPayload" not in obj and "jsonPayload" not in obj:
+            return False
+        return "logName" in obj or "resource" in obj or "insertId" in obj
+
+    def messages(self, obj: dict[str, Any]) -> Iterable[str]:
+        text = obj.get("textPayload")
+        if isinstance(text, str):
+            return (text,)
+        payload = obj.get("jsonPayload")
+        if not isinstance(payload, dict):
+            return ()
+        if isinstance(payload.get("record"), dict) or "error_severity" in payload:
+            return (json.dumps(payload),)  # a CloudNativePG or jsonlog record
+        msg = payload.get("message") or payload.get("textPayload")
+        return (msg,) if isinstance(msg, str) else ()

@@ -1,0 +1,30 @@
+"""PostgreSQL's own jsonlog (``log_destination = jsonlog``, PostgreSQL 15+)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from perfkit.querylog.model import LogEvent
+from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Numbered
+from perfkit.querylog.readers.structured import read_json_records
+
+
+class JsonlogFormat(LogFormat):
+    name: ClassVar[str] = "jsonlog"
+    summary: ClassVar[str] = "PostgreSQL jsonlog (15+), one JSON record per line"
+    order: ClassVar[int] = 20
+    wrappable: ClassVar[bool] = True
+
+    def detect(self, head: Head) -> Detected | None:
+        obj = head.first_object
+        if obj is not None and "error_severity" in obj and "message" in obj:
+            return Detected(self.name)
+        return None
+
+    def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
+        return read_json_records(lines, ctx, envelope=False)
+
+    def record_start(self, line: bytes, det: Detected) -> bool | None:
+        return True  # one record per line

@@ -1,0 +1,111 @@
+"""Formats that wrap another one: a container runtime's or a cloud service's envelope
+around each line (or JSON record) PostgreSQL wrote. A wrapper says how to recognise its
+envelope and how to take the wrapped lines out (:meth:`Wrapper.unwrap`); what is inside
+is detected like any input, among the formats marked ``wrappable`` (stderr with any
+``log_line_prefix``, syslog, jsonlog, CloudNativePG), and read by that format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from perfkit.errors import InputError
+from perfkit.querylog.model import LogEvent
+from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Numbered, clip
+from perfkit.querylog.readers.jsondoc import BadItem, json_items
+
+
+class _QuietCtx:
+    """Detection unwraps the first lines without recording anything."""
+
+    source = ""
+
+    def skip(self, line: int, text: str, why: str = "") -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+
+class Wrapper(LogFormat):
+    """Subclasses set ``name``/``summary`` and implement :meth:`looks` and :meth:`unwrap`."""
+
+    order: ClassVar[int] = 10
+    #: formats the wrapped lines may be in (None: every wrappable format)
+    inner_formats: ClassVar[tuple[str, ...] | None] = None
+
+    def looks(self, head: Head) -> bool:
+        raise NotImplementedError
+
+    def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
+        """The wrapped lines, numbered with the line of the envelope they came from."""
+        raise NotImplementedError
+
+    def detect(self, head: Head) -> Detected | None:
+        if not self.looks(head):
+            return None
+        return self._inner(head)
+
+    def force(self, head: Head) -> Detected:
+        return self._inner(head)
+
+    def _inner(self, head: Head) -> Detected:
+        from perfkit.querylog.readers.formats import detect_wrapped
+
+        inner_lines = [ln for _n, ln in self.unwrap(head.numbered(), _QuietCtx())]  # type: ignore[arg-type]
+        inner_head = Head(head.name, head.plain_name, tuple(inner_lines), head.prefix)
+        first = head.first
+        if inner_head.first is None:
+            raise InputError(
+                head.name,
+                f"{self.summary}, but no PostgreSQL message in its first records: "
+                f"{clip(first[1] if first else '')}",
+                line=first[0] if first else None,
+            )
+        inner = detect_wrapped(inner_head, self.inner_formats)
+        return Detected(self.name, inner.prefix, inner.inferred, inner=inner, notes=inner.notes)
+
+    def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
+        from perfkit.querylog.readers.formats import REGISTRY
+
+        inner = det.inner
+        assert inner is not None
+        return REGISTRY[inner.format].read_numbered(self.unwrap(lines, ctx), ctx, inner)
+
+
+def split_message(lineno: int, text: str) -> Iterator[tuple[int, str]]:
+    """A message holding several log lines (a multi-line statement) -> its lines."""
+    if "\n" not in text:
+        yield lineno, text.rstrip("\r")
+        return
+    for part in text.rstrip("\n").split("\n"):
+        yield lineno, part.rstrip("\r")
+
+
+class JsonWrapper(Wrapper):
+    """Envelopes that are JSON records (JSON Lines, an array, or an object holding one)."""
+
+    def record_ok(self, obj: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def messages(self, obj: dict[str, Any]) -> Iterable[str]:
+        """The PostgreSQL lines one record holds (none for records of other kinds)."""
+        raise NotImplementedError
+
+    def looks(self, head: Head) -> bool:
+        objs = [o for o in head.objects if isinstance(o, dict)]
+        return bool(objs) and sum(1 for o in objs if self.record_ok(o)) * 2 > len(objs)
+
+    def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
+        for lineno, obj in json_items(lines, ctx.source):
+            if isinstance(obj, BadItem):
+                ctx.skip(lineno, obj.text, f"not a {self.name} JSON record")
+                continue
+            if not isinstance(obj, dict):
+                ctx.skip(lineno, json.dumps(obj)[:300], f"not a {self.name} JSON record")
+                continue
+            for text in self.messages(obj):
+                yield from split_message(lineno, text)
