@@ -61,6 +61,7 @@ from perfkit.querylog.classify import classify
 from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import SAMPLE_LIMIT, ChunkEdges, Context
+from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 from perfkit.querylog.readers.prefix import CompiledPrefix
 from perfkit.querylog.readers.stderr import _ATTACHED, read_stderr
 from perfkit.querylog.readers.structured import read_csvlog, read_json_records
@@ -190,13 +191,17 @@ def plan_chunks(
             target = start + chunk
             if target < size:
                 f.seek(target)
-                f.readline()  # to the next line start
+                f.readline(MAX_RECORD_BYTES)  # to the next line start
                 pos = f.tell()
                 if csv_log:
                     f.seek(start)
                     q = quotes + f.read(pos - start).count(b'"')
                 while pos < size:
-                    line = f.readline()
+                    if pos - target > MAX_RECORD_BYTES:
+                        # no entry starts for 10 MB: one pass reads it (and refuses a
+                        # line over the cap) with bounded memory
+                        raise NotSplittable(path)
+                    line = f.readline(MAX_RECORD_BYTES)
                     if _is_entry_start(line, fmt, prefix) and not (csv_log and q % 2):
                         end = pos
                         break
@@ -531,6 +536,7 @@ class _Merger:
         self._ctx = Context(cast("LogStream", self._sink), source, strict)
         self._zones: set[str] = set()
         self._last_ts: dt.datetime | None = None
+        self.events = 0  # events merged (an input giving none is refused, as in one pass)
 
     def _warn(self, kind: str, text: str) -> None:
         ctx = self._ctx
@@ -561,6 +567,7 @@ class _Merger:
         from perfkit.querylog.stats import DurationDigest
 
         acc = self.acc
+        self.events += part.events
 
         # warnings, with the order check across the cut where one pass would do it
         at = part.edges.first[2] if part.edges.first is not None else len(part.warnings)
@@ -725,4 +732,8 @@ def run(
             shutil.rmtree(spill, ignore_errors=True)
         if progress is not None:
             progress.finish()
+    if not merger.events:
+        from perfkit.querylog.readers import nothing_usable_in
+
+        raise nothing_usable_in(stream, index)
     return merger

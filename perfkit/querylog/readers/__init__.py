@@ -233,18 +233,19 @@ class _FileContext(Context):
         super().skip(line, text, why)
 
 
-def nothing_usable(info: FileInfo, ctx: _FileContext, head: list[str]) -> InputError:
+def nothing_usable(
+    info: FileInfo, head: list[str], skipped: int, first_skipped: tuple[int, str, str] | None
+) -> InputError:
     """The error for an input that is not empty but gave no usable record."""
     fmt = info.format + (f" ({info.inner} inside)" if info.inner else "")
     if info.prefix is not None:
         fmt += f" with log_line_prefix {info.prefix!r}"
-    bad = ctx.first_skipped
-    if bad is not None:
-        line, text, why = bad
+    if first_skipped is not None:
+        line, text, why = first_skipped
         shown = text if len(text) <= 100 else text[:100] + "..."
         return InputError(
             info.path,
-            f"nothing usable was read as {fmt}: {ctx.skipped} line(s) could not be read, "
+            f"nothing usable was read as {fmt}: {skipped} line(s) could not be read, "
             f"the first ({why}): {shown!r}",
             line=line,
             hint="check --log-format/--prefix, or run with --strict to stop at the first bad line",
@@ -260,6 +261,15 @@ def nothing_usable(info: FileInfo, ctx: _FileContext, head: list[str]) -> InputE
         line=first[0],
         hint="log statements with log_min_duration_statement = 0 (or log_statement = 'all')",
     )
+
+
+def nothing_usable_in(stream: LogStream, index: int) -> InputError:
+    """:func:`nothing_usable` for input ``index`` read in ranges (``analyze --jobs``)."""
+    plan = stream._plans[index]
+    path = plan.info.path
+    sample = next(((ln, text) for p, ln, text in stream.skipped_samples if p == path), None)
+    first = (sample[0], sample[1], "cannot parse line") if sample is not None else None
+    return nothing_usable(plan.info, plan.head, stream.skipped_lines, first)
 
 
 # -- reading --------------------------------------------------------------------------
@@ -305,7 +315,7 @@ def _read(
         yield ev
     stream.records_read += n
     if stream.records_read == before:
-        raise nothing_usable(plan.info, ctx, plan.head)
+        raise nothing_usable(plan.info, plan.head, ctx.skipped, ctx.first_skipped)
 
 
-__all__ += ["CompiledPrefix", "nothing_usable"]
+__all__ += ["CompiledPrefix", "nothing_usable", "nothing_usable_in"]
