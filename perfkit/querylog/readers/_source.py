@@ -21,6 +21,7 @@ from perfkit.querylog.readers.limits import MAX_RECORD_BYTES, too_long
 
 _CHUNK = 1 << 20
 _ZSTD_IN = 1 << 10
+_MAX_RUN = MAX_RECORD_BYTES + 1  # a line's text, and a '\r' before its '\n'
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -56,17 +57,17 @@ class _LineGuard:
         if first < 0:
             first = data.find(b"\r")
         if first < 0:
-            if self.run + n > MAX_RECORD_BYTES:
+            if self.run + n > _MAX_RUN:
                 raise too_long(self.name, self.offset - self.run)
             self.run += n
         else:
-            if self.run + first > MAX_RECORD_BYTES:
+            if self.run + first > _MAX_RUN:
                 raise too_long(self.name, self.offset - self.run)
             last = data.rfind(b"\n")
             if last < 0:
                 last = data.rfind(b"\r")
             self.run = n - last - 1
-            if self.run > MAX_RECORD_BYTES:
+            if self.run > _MAX_RUN:
                 raise too_long(self.name, self.offset + last + 1)
         self.offset += n
 
