@@ -10,7 +10,12 @@ from perfkit.cli.common import emit, progress
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 
-_FORMATS_HELP = "stderr, csvlog, jsonlog, cnpg, sql, jsonl, pgss-csv, pgss-json"
+# the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
+# out so that `--help` does not import the readers
+_FORMATS_HELP = (
+    "cri, docker, journald, heroku, cloudwatch, gcp, azure, jsonlog, cnpg, pgss-json, jsonl, "
+    "csvlog, pgss-csv, stderr, syslog, sql"
+)
 
 
 def _ttls(text: str) -> tuple[float, ...]:

@@ -10,6 +10,7 @@ Azure Monitor's resource log schema.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -38,6 +39,11 @@ class AzureFormat(JsonWrapper):
         level = props.get("errorLevel")
         # single server: the prefix and the severity are fields of their own
         line = f"{prefix}{level or 'LOG'}:  {msg}" if isinstance(prefix, str) and prefix else msg
+        head = _prefix_of(line)
+        if head is not None and "[unknown]" in head:
+            # "[user=[unknown],db=[unknown],app=[unknown]]" (before authentication): the
+            # same as empty fields, which the prefix's "[...]" can hold
+            line = _UNKNOWN.sub(r"\1=", head) + line[len(head) :]
         out = [line]
         detail = props.get("detail")
         if isinstance(detail, str) and detail and "DETAIL:  " not in msg:
@@ -45,6 +51,9 @@ class AzureFormat(JsonWrapper):
             if head is not None:
                 out.append(f"{head}DETAIL:  {detail}")
         return out
+
+
+_UNKNOWN = re.compile(r"\b(user|db|app)=\[unknown\]")
 
 
 def _prefix_of(line: str) -> str | None:

@@ -1,7 +1,8 @@
 """AWS RDS / Aurora PostgreSQL logs exported from CloudWatch Logs: the JSON of
 ``aws logs filter-log-events`` / ``get-log-events`` (``{"events": [{"timestamp",
 "message", "logStreamName", "ingestionTime", "eventId"}, ...]}``, pretty-printed or not),
-the same events one per line, or the Logs Insights / console export
+the same events one per line, a subscription's decoded payload (``{"logGroup", "logEvents":
+[{"id", "timestamp", "message"}]}``) or the Logs Insights / console export
 (``@timestamp``/``@message``). Each ``message`` is a line of the RDS stderr log, with
 RDS's ``log_line_prefix`` ``%t:%r:%u@%d:[%p]:`` (or the instance's own). Format
 documented in the CloudWatch Logs API reference (FilteredLogEvent, OutputLogEvent).
@@ -24,8 +25,11 @@ class CloudwatchFormat(JsonWrapper):
 
     def record_ok(self, obj: dict[str, Any]) -> bool:
         if isinstance(obj.get("message"), str):
-            return "timestamp" in obj and (
-                "logStreamName" in obj or "ingestionTime" in obj or "eventId" in obj
+            # epoch milliseconds; a subscription's logEvents carry "id" instead of "eventId"
+            ts = obj.get("timestamp")
+            return (isinstance(ts, int) and not isinstance(ts, bool)) or (
+                "timestamp" in obj
+                and ("logStreamName" in obj or "ingestionTime" in obj or "eventId" in obj)
             )
         return isinstance(obj.get("@message"), str)
 

@@ -3,17 +3,29 @@
 ``resource.type`` ``cloudsql_database`` / ``alloydb.googleapis.com/Instance``, ``timestamp``,
 ``severity`` and the PostgreSQL line in ``textPayload`` (Cloud SQL's prefix
 ``%m [%p]: [%l-1] db=%d,user=%u``) or a ``jsonPayload`` (its ``message`` a line, or a
-jsonlog/CloudNativePG record, e.g. from a GKE pod). Format documented in the Cloud
-Logging API reference (LogEntry).
+jsonlog/CloudNativePG record, e.g. from a GKE pod). AlloyDB writes the source location
+after the severity (``LOG: [postgres.c:1187] statement: ...``); it is dropped. Format
+documented in the Cloud Logging API reference (LogEntry); AlloyDB samples as in IBM
+Guardium's universal connector tests (alloydb ParserTest).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from perfkit.querylog.readers.formats.wrapped import JsonWrapper
+
+# AlloyDB writes the source location after the severity: "LOG: [postgres.c:1187] statement:"
+_LOCATION = re.compile(r"\b([A-Z]+[1-5]?):\s*\[[\w.-]+\.c:\d+\]\s*")
+
+
+def _plain(text: str) -> str:
+    if ".c:" in text:
+        return _LOCATION.sub(r"\1:  ", text, count=1)
+    return text
 
 
 class GcpFormat(JsonWrapper):
@@ -32,11 +44,11 @@ class GcpFormat(JsonWrapper):
     def messages(self, obj: dict[str, Any]) -> Iterable[str]:
         text = obj.get("textPayload")
         if isinstance(text, str):
-            return (text,)
+            return (_plain(text),)
         payload = obj.get("jsonPayload")
         if not isinstance(payload, dict):
             return ()
         if isinstance(payload.get("record"), dict) or "error_severity" in payload:
             return (json.dumps(payload),)  # a CloudNativePG or jsonlog record
         msg = payload.get("message") or payload.get("textPayload")
-        return (msg,) if isinstance(msg, str) else ()
+        return (_plain(msg),) if isinstance(msg, str) else ()
