@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers._common import ChunkEdges, Context
 from perfkit.querylog.readers.prefix import CompiledPrefix
 
 Numbered = Iterable[tuple[int, str]]
@@ -119,10 +119,26 @@ class LogFormat:
     def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
         raise NotImplementedError
 
-    def record_start(self, line: bytes, det: Detected) -> bool | None:
-        """Whether a record may start at ``line`` (``analyze --jobs`` cuts there);
-        ``None``: the format is never read in ranges."""
-        return None
+    #: ``analyze --jobs`` may read it in byte ranges (:meth:`record_start` and
+    #: :meth:`read_range` are implemented); see :mod:`perfkit.querylog.parallel`
+    splittable: ClassVar[bool] = False
+
+    def record_start(self, line: bytes, prefix: CompiledPrefix | None) -> bool:
+        """Whether a record may start at ``line`` (a range is cut there; the caller has
+        ruled out continuation, blank and lone-CR lines, and quoted csv fields)."""
+        raise NotImplementedError
+
+    def read_range(
+        self,
+        text: Iterable[str],
+        ctx: Context,
+        prefix: CompiledPrefix | None,
+        edges: ChunkEdges,
+        line0: int,
+    ) -> Iterator[LogEvent]:
+        """Events of one byte range whose first line is line ``line0`` of the file;
+        ``edges`` receives what joining it to its neighbours needs."""
+        raise NotImplementedError
 
 
 class Refused:

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers._common import ChunkEdges, Context
 from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat
+from perfkit.querylog.readers.prefix import CompiledPrefix
 from perfkit.querylog.readers.structured import MIN_CSV_COLUMNS, read_csvlog
 
 _CSV_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
@@ -41,6 +42,19 @@ class CsvlogFormat(LogFormat):
     def read(self, lines: Iterable[str], ctx: Context, det: Detected) -> Iterator[LogEvent]:
         return read_csvlog(lines, ctx)
 
-    def record_start(self, line: bytes, det: Detected) -> bool | None:
-        # the caller also checks that the line is outside any quoted field
+    splittable: ClassVar[bool] = True
+
+    def record_start(self, line: bytes, prefix: CompiledPrefix | None) -> bool:
+        # a record starts with its timestamp field (the caller also checks that the line
+        # is outside any quoted field: an even number of quotes before it)
         return _START.match(line) is not None
+
+    def read_range(
+        self,
+        text: Iterable[str],
+        ctx: Context,
+        prefix: CompiledPrefix | None,
+        edges: ChunkEdges,
+        line0: int,
+    ) -> Iterator[LogEvent]:
+        return read_csvlog(text, ctx, edges, line0)

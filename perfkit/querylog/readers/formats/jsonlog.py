@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers._common import ChunkEdges, Context
 from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Numbered
+from perfkit.querylog.readers.prefix import CompiledPrefix
 from perfkit.querylog.readers.structured import read_json_records
 
 
@@ -26,5 +27,18 @@ class JsonlogFormat(LogFormat):
     def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
         return read_json_records(lines, ctx, envelope=False)
 
-    def record_start(self, line: bytes, det: Detected) -> bool | None:
+    splittable: ClassVar[bool] = True
+
+    def record_start(self, line: bytes, prefix: CompiledPrefix | None) -> bool:
         return True  # one record per line
+
+    def read_range(
+        self,
+        text: Iterable[str],
+        ctx: Context,
+        prefix: CompiledPrefix | None,
+        edges: ChunkEdges,
+        line0: int,
+    ) -> Iterator[LogEvent]:
+        numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
+        return read_json_records(numbered, ctx, envelope=False, edges=edges)

@@ -13,15 +13,20 @@ from typing import ClassVar
 
 from perfkit.errors import InputError
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers._common import ChunkEdges, Context
 from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Numbered, clip
 from perfkit.querylog.readers.prefix import (
     CANDIDATES,
     GENERIC,
+    CompiledPrefix,
     compile_prefix,
     infer_prefix,
 )
 from perfkit.querylog.readers.stderr import is_syslog, read_stderr, unwrap_syslog
+
+#: severities of the lines PostgreSQL attaches to the message before them (DETAIL of a
+#: statement, its CONTEXT...): a range never starts at one
+ATTACHED = frozenset({"DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY", "LOCATION"})
 
 
 class _NullCtx:
@@ -109,6 +114,26 @@ class StderrFormat(LogFormat):
         assert det.prefix is not None
         return read_stderr(enumerate(lines, 1), ctx, det.prefix)
 
+    splittable: ClassVar[bool] = True  # with a prefix (parallel.eligible checks)
+
+    def record_start(self, line: bytes, prefix: CompiledPrefix | None) -> bool:
+        # the prefix matches and the message is not one attached to the one before it
+        assert prefix is not None
+        text = line.decode("utf-8", "replace")
+        m = prefix.regex.match(text) or (prefix.slow or prefix.regex).match(text)
+        return m is not None and m.group("sev") not in ATTACHED
+
+    def read_range(
+        self,
+        text: Iterable[str],
+        ctx: Context,
+        prefix: CompiledPrefix | None,
+        edges: ChunkEdges,
+        line0: int,
+    ) -> Iterator[LogEvent]:
+        assert prefix is not None
+        return read_stderr(enumerate(text, line0), ctx, prefix, edges)
+
     def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
         assert det.prefix is not None
         if det.format == "syslog":
@@ -120,6 +145,7 @@ class SyslogFormat(StderrFormat):
     """Registered for its name (FileInfo.format, docs); detected by :class:`StderrFormat`."""
 
     name: ClassVar[str] = "syslog"
+    splittable: ClassVar[bool] = False  # a report's chunks interleave with other sessions
     summary: ClassVar[str] = (
         "stderr lines wrapped by syslog (rsyslog, syslog-ng, journalctl short output)"
     )
