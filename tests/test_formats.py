@@ -5,7 +5,8 @@ in a platform's documented layout (the module of each format cites its source):
 
 * AWS RDS/Aurora: the stderr file (``%t:%r:%u@%d:[%p]:``), the CloudWatch Logs export
   (``aws logs filter-log-events`` JSON, pretty-printed) and a subscription's payload
-  (``logEvents``), as in the CloudWatch Logs API reference;
+  (``logEvents``), as in the CloudWatch Logs API reference, and an export to S3
+  (``<time> <message>`` lines);
 * Google Cloud SQL (``gcloud logging read --format=json``, textPayload with Cloud SQL's
   ``%m [%p]: [%l-1] db=%d,user=%u``) and AlloyDB (LogEntry lines with the source location
   after the severity, as in IBM Guardium's AlloyDB connector tests);
@@ -58,6 +59,7 @@ PLATFORMS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "rds.log": ("stderr", None, "%t:%r:%u@%d:[%p]:", False, True),
     "cloudwatch.json": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
     "cloudwatch-subscription.json": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
+    "cloudwatch-s3.log": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
     "cloudsql.json": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "alloydb.jsonl": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "azure.jsonl": ("azure", "stderr", "%m [%p] %q[user=%u,db=%d,app=%a] ", True, False),
@@ -66,6 +68,7 @@ PLATFORMS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "cri.log": ("cri", "stderr", "%m [%p] %q%u@%d ", False, False),
     "docker.log": ("docker", "stderr", "%m [%p] %q%u@%d ", False, False),
     "journald.json": ("journald", "stderr", "%m [%p] %q%u@%d ", False, False),
+    "journald-syslog.json": ("journald", "syslog", "user=%u,db=%d,app=%a,client=%h ", True, True),
     "plain.log": ("stderr", None, "%m [%p] %q%u@%d ", False, False),
     "csvlog22.csv": ("csvlog", None, None, False, True),
 }
@@ -77,6 +80,9 @@ def _events(path: Path, **kw: Any) -> tuple[Any, list[LogEvent]]:
 
 
 def _check(evs: list[LogEvent], app: bool, client: bool) -> None:
+    # in the order of their lines (syslog hands a report on when it is complete, so a
+    # statement whose DETAIL chunk comes later may follow a later one)
+    evs = sorted(evs, key=lambda e: e.line)
     assert [e.query for e in evs] == QUERIES
     assert [e.duration_ms for e in evs] == DURATIONS
     assert [e.user for e in evs] == USERS

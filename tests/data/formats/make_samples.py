@@ -123,6 +123,10 @@ def plain(ts, pid, user, db, app, host, port, n):  # type: ignore[no-untyped-def
     return f"{ts:%Y-%m-%d %H:%M:%S}.{ts.microsecond // 1000:03d} UTC [{pid}] {who}"
 
 
+def syslog_prefix(ts, pid, user, db, app, host, port, n):  # type: ignore[no-untyped-def]
+    return f"user={user},db={db},app={app},client={host} "
+
+
 def epoch_ms(ts: dt.datetime) -> int:
     return int(ts.timestamp() * 1000)
 
@@ -160,6 +164,11 @@ def main() -> None:
         ],
     }
     (HERE / "cloudwatch-subscription.json").write_text(json.dumps(sub) + "\n")
+    # an export to S3: "<time> <message>" (a message's continuation lines follow it)
+    with (HERE / "cloudwatch-s3.log").open("w") as f:
+        for e in events:
+            ts = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
+            f.write(f"{ts:%Y-%m-%dT%H:%M:%S}.{ts.microsecond // 1000:03d}Z {e['message']}\n")
 
     # Cloud SQL: gcloud logging read --format=json (an array); each line its own entry
     entries = []
@@ -309,6 +318,21 @@ def main() -> None:
                     )
                     + "\n"
                 )
+
+    # journald of a server with log_destination = syslog: MESSAGE holds "[n-m] ..." chunks
+    with (HERE / "journald-syslog.json").open("w") as f:
+        for n, m in enumerate(lines_for(syslog_prefix), 1):
+            for part, ln in enumerate(m, 1):
+                text = ln.replace("\t", "#011", 1) if part > 1 else ln
+                rec = {
+                    "__REALTIME_TIMESTAMP": str(epoch_ms(T0) * 1000 + n * 500_000),
+                    "_HOSTNAME": "db1",
+                    "SYSLOG_IDENTIFIER": "postgres",
+                    "SYSLOG_PID": str(WORK[min(n, len(WORK)) - 1][1]),
+                    "_PID": str(WORK[min(n, len(WORK)) - 1][1]),
+                    "MESSAGE": f"[{n}-{part}] {text}",
+                }
+                f.write(json.dumps(rec) + "\n")
 
     # csvlog of PostgreSQL 8.4: 22 columns (no application_name)
     buf = io.StringIO()

@@ -3,17 +3,27 @@
 "message", "logStreamName", "ingestionTime", "eventId"}, ...]}``, pretty-printed or not),
 the same events one per line, a subscription's decoded payload (``{"logGroup", "logEvents":
 [{"id", "timestamp", "message"}]}``) or the Logs Insights / console export
-(``@timestamp``/``@message``). Each ``message`` is a line of the RDS stderr log, with
+(``@timestamp``/``@message``), or an export to S3 (``<time> <message>`` lines:
+``2024-03-05T09:00:00.000Z 2024-03-05 09:00:00 UTC:...:LOG:  ...``, as the CloudWatch Logs
+user guide describes exported data). Each ``message`` is a line of the RDS stderr log, with
 RDS's ``log_line_prefix`` ``%t:%r:%u@%d:[%p]:`` (or the instance's own). Format
 documented in the CloudWatch Logs API reference (FilteredLogEvent, OutputLogEvent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+from perfkit.errors import InputError
+from perfkit.querylog.readers._common import Context
+from perfkit.querylog.readers.formats.base import Detected, Head, Numbered
 from perfkit.querylog.readers.formats.wrapped import JsonWrapper
+
+# an S3 export line: the event's time (UTC, milliseconds), a space, the message
+_S3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (.*)$")
 
 
 class CloudwatchFormat(JsonWrapper):
@@ -38,3 +48,41 @@ class CloudwatchFormat(JsonWrapper):
         if not isinstance(msg, str):
             msg = obj.get("@message")
         return (msg,) if isinstance(msg, str) else ()
+
+    # -- the S3 export (text) ---------------------------------------------------------------
+    def looks(self, head: Head) -> bool:
+        if head.objects:
+            return super().looks(head)
+        lines = [ln for ln in head.lines if ln.strip()][:50]
+        return bool(lines) and sum(1 for ln in lines if _S3.match(ln)) * 2 > len(lines)
+
+    def detect(self, head: Head) -> Detected | None:
+        if not self.looks(head):
+            return None
+        if head.objects:
+            return self._inner(head)
+        try:  # "<ISO time> <text>" is common: only PostgreSQL lines inside make it ours
+            return self._inner(head)
+        except InputError:
+            return None
+
+    def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
+        it = iter(lines)
+        first = None
+        for first in it:
+            if first[1].strip():
+                break
+        if first is None:
+            return iter(())
+        rest = itertools.chain((first,), it)
+        if first[1].lstrip()[:1] in ("{", "["):
+            return super().unwrap(rest, ctx)
+        return self._s3(rest)
+
+    @staticmethod
+    def _s3(lines: Numbered) -> Iterator[tuple[int, str]]:
+        match = _S3.match
+        for lineno, line in lines:
+            m = match(line)
+            # a line without the time continues the message before (a newline in it)
+            yield lineno, m.group(1) if m is not None else line

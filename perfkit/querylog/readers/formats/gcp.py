@@ -37,8 +37,8 @@ class GcpFormat(JsonWrapper):
     order: ClassVar[int] = 12
 
     def record_ok(self, obj: dict[str, Any]) -> bool:
-        if "textPayload" not in obj and "jsonPayload" not in obj:
-            return False
+        if "textPayload" not in obj and "jsonPayload" not in obj and "protoPayload" not in obj:
+            return False  # (audit entries, protoPayload, are among them in an export)
         return "logName" in obj or "resource" in obj or "insertId" in obj
 
     def messages(self, obj: dict[str, Any]) -> Iterable[str]:
