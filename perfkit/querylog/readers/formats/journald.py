@@ -43,7 +43,9 @@ _CHUNK = re.compile(r"^\[\d+-\d+\] ")
 def _as_syslog(obj: dict[str, Any], msg: str) -> str:
     try:
         us = int(obj.get("__REALTIME_TIMESTAMP") or 0)
-        stamp = dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).isoformat(timespec="milliseconds")
+        stamp = dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).isoformat(
+            timespec="milliseconds"
+        )
     except (TypeError, ValueError, OverflowError, OSError):
         stamp = "1970-01-01T00:00:00.000+00:00"
     ident = str(obj.get("SYSLOG_IDENTIFIER") or "postgres").replace(" ", "_")
