@@ -122,6 +122,40 @@ def test_every_platform_reads_the_same_when_forced(name: str) -> None:
     _check(evs, app, client)
 
 
+def test_aws_logs_tail_output_is_cloudwatch(tmp_path: Path) -> None:
+    lines = (DATA / "cloudwatch-s3.log").read_text().splitlines()
+    p = tmp_path / "tail.log"
+    p.write_text(
+        "\n".join(
+            ln.replace("Z ", "000+00:00 mydb-instance-1 ", 1) if ln[:1] == "2" else ln
+            for ln in lines
+        )
+        + "\n"
+    )
+    stream, evs = _events(p)
+    assert stream.files[0].format == "cloudwatch"
+    _check(evs, False, True)
+
+
+def test_cloud_sql_lines_without_their_tab_continue_the_message(tmp_path: Path) -> None:
+    """Cloud SQL's textPayload holds a multi-line message with bare newlines (as in the
+    pganalyze-collector-style sample "automatic analyze ...\\nI/O timings: ...")."""
+    entry = {
+        "textPayload": "2025-06-05 15:57:58.017 UTC [110445]: [1-1] db=app,user=web LOG:  "
+        "duration: 2.500 ms  statement: SELECT a,\nb FROM t\nWHERE c = 1",
+        "resource": {"type": "cloudsql_database", "labels": {"database_id": "p:i"}},
+        "logName": "projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log",
+        "timestamp": "2025-06-05T15:57:58.017Z",
+    }
+    p = tmp_path / "gcp.json"
+    p.write_text(json.dumps(entry) + "\n")
+    stream, evs = _events(p)
+    assert stream.files[0].format == "gcp" and stream.skipped_lines == 0
+    assert [(e.query, e.duration_ms, e.user, e.database) for e in evs] == [
+        ("SELECT a,\nb FROM t\nWHERE c = 1", 2.5, "web", "app")
+    ]
+
+
 def test_a_wrong_prefix_on_a_wrapped_log_is_refused() -> None:
     with pytest.raises(InputError, match=r"cloudwatch.json.*matches none"):
         read_logs([DATA / "cloudwatch.json"], prefix="%m [%p] ")

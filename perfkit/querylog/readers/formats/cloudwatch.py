@@ -5,7 +5,8 @@ the same events one per line, a subscription's decoded payload (``{"logGroup", "
 [{"id", "timestamp", "message"}]}``) or the Logs Insights / console export
 (``@timestamp``/``@message``), or an export to S3 (``<time> <message>`` lines:
 ``2024-03-05T09:00:00.000Z 2024-03-05 09:00:00 UTC:...:LOG:  ...``, as the CloudWatch Logs
-user guide describes exported data). Each ``message`` is a line of the RDS stderr log, with
+user guide describes exported data) and ``aws logs tail`` output (the same with the log
+stream's name after the time). Each ``message`` is a line of the RDS stderr log, with
 RDS's ``log_line_prefix`` ``%t:%r:%u@%d:[%p]:`` (or the instance's own). Format
 documented in the CloudWatch Logs API reference (FilteredLogEvent, OutputLogEvent).
 """
@@ -20,10 +21,13 @@ from typing import Any, ClassVar
 from perfkit.errors import InputError
 from perfkit.querylog.readers._common import Context
 from perfkit.querylog.readers.formats.base import Detected, Head, Numbered
-from perfkit.querylog.readers.formats.wrapped import JsonWrapper
+from perfkit.querylog.readers.formats.wrapped import DATED, JsonWrapper
 
-# an S3 export line: the event's time (UTC, milliseconds), a space, the message
-_S3 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (.*)$")
+# an S3 export line: the event's time, a space, the message; `aws logs tail` puts the log
+# stream's name in between (the RDS message itself starts with its date)
+_S3 = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (?:(?!\d{4}-)\S+ )?(.*)$"
+)
 
 
 class CloudwatchFormat(JsonWrapper):
@@ -84,5 +88,8 @@ class CloudwatchFormat(JsonWrapper):
         match = _S3.match
         for lineno, line in lines:
             m = match(line)
-            # a line without the time continues the message before (a newline in it)
-            yield lineno, m.group(1) if m is not None else line
+            if m is not None:
+                yield lineno, m.group(1)
+            else:  # a line without the time continues the message before (a newline in it)
+                kept = line[:1] == "\t" or DATED.match(line) is not None
+                yield lineno, line if kept else "\t" + line

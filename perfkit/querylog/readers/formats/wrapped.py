@@ -8,6 +8,7 @@ is detected like any input, among the formats marked ``wrappable`` (stderr with 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -76,13 +77,27 @@ class Wrapper(LogFormat):
         return REGISTRY[inner.format].read_numbered(self.unwrap(lines, ctx), ctx, inner)
 
 
+# a line of its own inside one record: it starts with a date, as the record's first line
+DATED = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:")
+
+
 def split_message(lineno: int, text: str) -> Iterator[tuple[int, str]]:
-    """A message holding several log lines (a multi-line statement) -> its lines."""
+    """A message holding several log lines -> its lines. PostgreSQL writes a tab after
+    each newline inside a message; a collector that dropped it (Cloud SQL's textPayload
+    holds ``...\nI/O timings: ...``) gets it back, so that the line continues the
+    message instead of being skipped - unless it starts with a date as the first line
+    does (a line of its own, e.g. the DETAIL a collector put in the same record)."""
     if "\n" not in text:
         yield lineno, text.rstrip("\r")
         return
-    for part in text.rstrip("\n").split("\n"):
-        yield lineno, part.rstrip("\r")
+    first, *rest = text.rstrip("\n").split("\n")
+    yield lineno, first.rstrip("\r")
+    dated = DATED.match(first) is not None
+    for part in rest:
+        part = part.rstrip("\r")
+        if part[:1] != "\t" and not (dated and DATED.match(part)):
+            part = "\t" + part
+        yield lineno, part
 
 
 class JsonWrapper(Wrapper):
