@@ -156,6 +156,50 @@ def test_cloud_sql_lines_without_their_tab_continue_the_message(tmp_path: Path) 
     ]
 
 
+def test_azure_single_server_records_keep_the_prefix_apart(tmp_path: Path) -> None:
+    """Single server: the prefix (``%t-%c-``) and the severity are fields of their own
+    (records as in pganalyze collector's input/system/azure/logs_test.go), in an Event
+    Hubs ``{"records": [...]}`` document."""
+
+    def rec(msg: str, detail: str = "", session: str = "63fd3b04.cfc") -> dict[str, Any]:
+        return {
+            "LogicalServerName": "pg2",
+            "time": "2023-02-27T23:21:40Z",
+            "resourceId": "/SUBSCRIPTIONS/0/RESOURCEGROUPS/T/PROVIDERS/MICROSOFT.DBFORPOSTGRESQL/SERVERS/PG2",
+            "category": "PostgreSQLLogs",
+            "operationName": "LogEvent",
+            "properties": {
+                "prefix": f"2023-02-27 23:21:40 UTC-{session}-",
+                "message": msg,
+                "detail": detail,
+                "errorLevel": "LOG",
+                "domain": "postgres-11",
+            },
+        }
+
+    records = [
+        rec("connection received: host=10.0.1.4 port=38850 pid=3312", session="63fd3b04.cf0"),
+        rec(
+            "duration: 0.000 ms  bind <unnamed>: UPDATE a SET b = $1 WHERE c = $2;",
+            "parameters: $1 = '353', $2 = '9'",
+        ),
+        rec(
+            "duration: 0.250 ms  execute <unnamed>: UPDATE a SET b = $1 WHERE c = $2;",
+            "parameters: $1 = '353', $2 = '9'",
+        ),
+        rec("duration: 1.500 ms  statement: select count(*) from pgbench_branches"),
+        rec("checkpoint complete (212): wrote 0 buffers (0.0%)", session="63fd3286.d4"),
+    ]
+    p = tmp_path / "insights-logs-postgresqllogs.json"
+    p.write_text(json.dumps({"records": records}))
+    stream, evs = _events(p)
+    assert (stream.files[0].format, stream.files[0].prefix) == ("azure", "%t-%c-")
+    assert [(e.query, e.duration_ms, e.params, e.session) for e in evs] == [
+        ("UPDATE a SET b = $1 WHERE c = $2;", 0.25, ("353", "9"), "63fd3b04.cfc"),
+        ("select count(*) from pgbench_branches", 1.5, None, "63fd3b04.cfc"),
+    ]
+
+
 def test_a_wrong_prefix_on_a_wrapped_log_is_refused() -> None:
     with pytest.raises(InputError, match=r"cloudwatch.json.*matches none"):
         read_logs([DATA / "cloudwatch.json"], prefix="%m [%p] ")
