@@ -5,13 +5,26 @@ Contract (shared with the consumers in ``perfkit.querylog``)::
     stream = read_logs(paths, log_format=None, prefix=None, strict=False, progress=None)
     for event in stream: ...          # once; streams, memory does not grow with input
     stream.files / skipped_lines / skipped_samples / warnings / has_timeline / truncated
+    stream.records_read               # usable records so far (see below)
 
 Decisions worth knowing (details in the modules):
 
-* Formats are detected per file from its first lines when ``read_logs`` is called, so a
-  file matching no format, or a ``--prefix`` matching nothing, raises
-  :class:`~perfkit.errors.InputError` *before* any event is read; ``files`` and
-  ``has_timeline`` are complete from the start.
+* Formats are detected per file from its first lines when ``read_logs`` is called, by
+  the registry :mod:`perfkit.querylog.readers.formats` (one module per format), so a
+  file matching no format, a log perfkit refuses by name (pgBouncer, MySQL...), or a
+  ``--prefix`` matching nothing, raises :class:`~perfkit.errors.InputError` *before*
+  any event is read; ``files`` and ``has_timeline`` are complete from the start.
+* Nothing usable is an error: an input that is not empty but gave no usable record
+  when its reader ends raises :class:`~perfkit.errors.InputError` naming the file, the
+  format and the first bad line (:func:`nothing_usable`). "Usable" is
+  ``stream.records_read``: the reader adds the statement events it yields; code that
+  takes other messages from the readers (an events collector: checkpoints, locks,
+  connections...) adds one per message it keeps, so an input holding only those is
+  not an error.
+* Limits (:mod:`perfkit.querylog.readers.limits`): a line over 10 MB is an error with
+  its byte position (memory stays bounded on any input, compressed or not); a
+  negative, NaN or infinite duration is an error with its line; an empty statement
+  (blanks and ``;``) is never an event.
 * A compressed input that ends early sets ``truncated`` and raises
   :class:`~perfkit.errors.TruncatedInput` when the reader reaches the cut (after the
   events before it have been yielded): a consumer that lets the error propagate never
