@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from perfkit.querylog.readers._common import Context
 from perfkit.querylog.readers.formats.base import Head, Numbered
-from perfkit.querylog.readers.formats.wrapped import Wrapper
+from perfkit.querylog.readers.formats.wrapped import Wrapper, join_parts
 
 _CRI = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (?:stdout|stderr) ([FP]) ?(.*)$"
@@ -34,9 +34,11 @@ class CriFormat(Wrapper):
         return bool(lines) and sum(1 for ln in lines if _CRI.match(ln)) * 2 > len(lines)
 
     def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
+        return join_parts(self._parts(lines, ctx))
+
+    @staticmethod
+    def _parts(lines: Numbered, ctx: Context) -> Iterator[tuple[int, str, bool]]:
         match = _CRI.match
-        parts: list[str] = []
-        first = 0
         for lineno, line in lines:
             m = match(line)
             if m is None:
@@ -44,16 +46,4 @@ class CriFormat(Wrapper):
                     ctx.skip(lineno, line, "not a CRI log line")
                 continue
             tag, text = m.groups()
-            if tag == "P":
-                if not parts:
-                    first = lineno
-                parts.append(text)
-                continue
-            if parts:
-                parts.append(text)
-                yield first, "".join(parts)
-                parts = []
-            else:
-                yield lineno, text
-        if parts:
-            yield first, "".join(parts)
+            yield lineno, text, tag == "F"

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 from perfkit.querylog.readers._common import Context
 from perfkit.querylog.readers.formats.base import Head, Numbered
-from perfkit.querylog.readers.formats.wrapped import Wrapper
+from perfkit.querylog.readers.formats.wrapped import Wrapper, join_parts
+from perfkit.querylog.readers.jsondoc import BadItem, json_items
 
 
 def _is_record(obj: Any) -> bool:
@@ -33,31 +34,17 @@ class DockerFormat(Wrapper):
         return bool(objs) and sum(1 for o in objs if _is_record(o)) * 2 > len(objs)
 
     def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
-        loads = json.loads
-        parts: list[str] = []
-        first = 0
-        for lineno, line in lines:
-            if not line.strip():
-                continue
-            try:
-                obj = loads(line)
-            except ValueError:
-                obj = None
+        return join_parts(self._parts(lines, ctx))
+
+    @staticmethod
+    def _parts(lines: Numbered, ctx: Context) -> Iterator[tuple[int, str, bool]]:
+        for lineno, obj in json_items(lines, ctx.source):
             if not _is_record(obj):
-                ctx.skip(lineno, line, "not a docker json-file record")
+                shown = obj.text if isinstance(obj, BadItem) else json.dumps(obj)[:300]
+                ctx.skip(lineno, shown, "not a docker json-file record")
                 continue
             text: str = obj["log"]
-            if not text.endswith("\n"):
-                if not parts:
-                    first = lineno
-                parts.append(text)
-                continue
-            text = text[:-1].rstrip("\r")
-            if parts:
-                parts.append(text)
-                yield first, "".join(parts)
-                parts = []
-            else:
-                yield lineno, text
-        if parts:
-            yield first, "".join(parts)
+            if text.endswith("\n"):
+                yield lineno, text[:-1].rstrip("\r"), True
+            else:  # the daemon split the line: the next record continues it
+                yield lineno, text, False

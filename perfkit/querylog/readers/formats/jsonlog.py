@@ -12,22 +12,17 @@ from perfkit.querylog.readers.prefix import CompiledPrefix
 from perfkit.querylog.readers.structured import read_json_records
 
 
-class JsonlogFormat(LogFormat):
-    name: ClassVar[str] = "jsonlog"
-    summary: ClassVar[str] = "PostgreSQL jsonlog (15+), one JSON record per line"
-    order: ClassVar[int] = 20
-    wrappable: ClassVar[bool] = True
+class JsonRecordsFormat(LogFormat):
+    """One JSON record per line read by
+    :func:`~perfkit.querylog.readers.structured.read_json_records`; ``envelope``: each
+    PostgreSQL record is inside a CloudNativePG envelope."""
 
-    def detect(self, head: Head) -> Detected | None:
-        obj = head.first_object
-        if obj is not None and "error_severity" in obj and "message" in obj:
-            return Detected(self.name)
-        return None
+    envelope: ClassVar[bool] = False
+    wrappable: ClassVar[bool] = True
+    splittable: ClassVar[bool] = True
 
     def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
-        return read_json_records(lines, ctx, envelope=False)
-
-    splittable: ClassVar[bool] = True
+        return read_json_records(lines, ctx, envelope=self.envelope)
 
     def record_start(self, line: bytes, prefix: CompiledPrefix | None) -> bool:
         return True  # one record per line
@@ -41,4 +36,16 @@ class JsonlogFormat(LogFormat):
         line0: int,
     ) -> Iterator[LogEvent]:
         numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
-        return read_json_records(numbered, ctx, envelope=False, edges=edges)
+        return read_json_records(numbered, ctx, envelope=self.envelope, edges=edges)
+
+
+class JsonlogFormat(JsonRecordsFormat):
+    name: ClassVar[str] = "jsonlog"
+    summary: ClassVar[str] = "PostgreSQL jsonlog (15+), one JSON record per line"
+    order: ClassVar[int] = 20
+
+    def detect(self, head: Head) -> Detected | None:
+        obj = head.first_object
+        if obj is not None and "error_severity" in obj and "message" in obj:
+            return Detected(self.name)
+        return None

@@ -77,6 +77,22 @@ class Wrapper(LogFormat):
         return REGISTRY[inner.format].read_numbered(self.unwrap(lines, ctx), ctx, inner)
 
 
+def join_parts(parts: Iterable[tuple[int, str, bool]]) -> Iterator[tuple[int, str]]:
+    """``(line, text, complete)`` -> lines: a runtime writes a long line as parts, all
+    but the last not ``complete``; they are joined again, numbered by the first."""
+    held: list[str] = []
+    first = 0
+    for lineno, text, complete in parts:
+        if not held:
+            first = lineno
+        held.append(text)
+        if complete:
+            yield first, "".join(held) if len(held) > 1 else text
+            held = []
+    if held:
+        yield first, "".join(held)
+
+
 # a line of its own inside one record: it starts with a date, as the record's first line
 DATED = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:")
 
