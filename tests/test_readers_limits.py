@@ -67,8 +67,13 @@ def test_gzip_of_random_bytes_is_refused(tmp_path: Path, cli: Any) -> None:
 
 def test_a_log_with_no_statement_says_what_it_found(tmp_path: Path) -> None:
     text = "2024-05-01 12:00:00.100 UTC [101] LOG:  checkpoint starting: time\n" * 4
+    text += '2024-05-01 12:00:01.100 UTC [102] LOG:  automatic vacuum of table "d.public.t"\n'
     p = write(tmp_path, "quiet.log", text)
-    with pytest.raises(InputError, match=r"recognised, but none is an executed statement"):
+    with pytest.raises(
+        InputError,
+        match=r"quiet.log:1: nothing usable .* none is an executed statement .* "
+        r"found instead, in the first 5 lines: 4 checkpoint, 1 autovacuum",
+    ):
         read_all(p)
 
 

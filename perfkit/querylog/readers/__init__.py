@@ -266,14 +266,38 @@ def nothing_usable(
     first = next(((i, ln) for i, ln in enumerate(head, 1) if ln.strip()), (1, ""))
     shown = first[1].rstrip("\r\n")
     shown = shown if len(shown) <= 100 else shown[:100] + "..."
+    found = _found(head)
     return InputError(
         info.path,
         f"nothing usable was read as {fmt}: its lines were recognised, but none is an "
-        f"executed statement (no 'duration: ... statement:' or 'statement:' message); "
-        f"first line: {shown!r}",
+        f"executed statement (no 'duration: ... statement:' or 'statement:' message)"
+        + (f"; found instead, in the first {len(head)} lines: {found}" if found else "")
+        + f"; first line: {shown!r}",
         line=first[0],
         hint="log statements with log_min_duration_statement = 0 (or log_statement = 'all')",
     )
+
+
+# what a log without statements holds (for the error saying what was found instead)
+_KINDS = (
+    ("connection", ("connection received", "connection authorized", "disconnection")),
+    ("checkpoint", ("checkpoint starting", "checkpoint complete", "restartpoint")),
+    ("autovacuum", ("automatic vacuum", "automatic analyze", "automatic aggressive vacuum")),
+    ("error", ("ERROR:", '"ERROR"', "FATAL:", '"FATAL"')),
+    ("temporary file", ("temporary file",)),
+    ("lock wait", ("still waiting for", "acquired ShareLock", "deadlock detected")),
+    ("auto_explain plan", ("  plan:", "ms  plan:")),
+    ("parse/bind", ("ms  parse ", "ms  bind ")),
+)
+
+
+def _found(head: list[str]) -> str:
+    counts = []
+    for kind, marks in _KINDS:
+        n = sum(1 for ln in head if any(m in ln for m in marks))
+        if n:
+            counts.append(f"{n} {kind}")
+    return ", ".join(counts)
 
 
 def nothing_usable_in(stream: LogStream, index: int) -> InputError:
