@@ -211,3 +211,16 @@ def test_a_file_without_newline_and_a_gzip_bomb_fail_in_small_memory(tmp_path: P
         r = _limited(tmp_path, str(path))
         assert r.returncode == 2, r.stderr
         assert f"{path}: a line longer than 10 MB" in r.stderr
+
+
+def test_nothing_usable_is_refused_with_jobs_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfkit.querylog import parallel
+
+    line = "2024-05-01 12:00:00.100 UTC [101] app@shop LOG:  checkpoint starting: time\n"
+    p = write(tmp_path, "quiet.log", line * 3000)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "20000")
+    for jobs in (1, 2):
+        with pytest.raises(InputError, match=r"quiet.log:1: nothing usable was read as stderr"):
+            analyze([p], jobs=jobs)
