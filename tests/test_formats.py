@@ -54,6 +54,12 @@ APPS = ["web", "psql", "worker", "web"]
 CLIENTS = ["10.0.1.17", "10.0.2.9", "10.0.1.18", "10.0.1.17"]
 PIDS = [4101, 4102, 4103, 4101]
 
+HEROKU = (
+    'sql_error_code = %e time_ms = "%m" pid="%p" proc_start_time="%s" session_id="%c" '
+    'vtid="%v" tid="%x" log_line="%l" database="%d" connection_source="%r" user="%u" '
+    'application_name="%a" '
+)
+
 # sample -> (format, inner format, log_line_prefix, has application, has client)
 PLATFORMS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "rds.log": ("stderr", None, "%t:%r:%u@%d:[%p]:", False, True),
@@ -63,8 +69,8 @@ PLATFORMS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "cloudsql.json": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "alloydb.jsonl": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "azure.jsonl": ("azure", "stderr", "%m [%p] %q[user=%u,db=%d,app=%a] ", True, False),
-    "heroku.log": ("heroku", "stderr", None, True, True),
-    "heroku-drain.log": ("heroku", "stderr", None, True, True),
+    "heroku.log": ("heroku", "stderr", HEROKU, True, True),
+    "heroku-drain.log": ("heroku", "stderr", HEROKU, True, True),
     "cri.log": ("cri", "stderr", "%m [%p] %q%u@%d ", False, False),
     "docker.log": ("docker", "stderr", "%m [%p] %q%u@%d ", False, False),
     "journald.json": ("journald", "stderr", "%m [%p] %q%u@%d ", False, False),

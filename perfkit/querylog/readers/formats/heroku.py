@@ -23,24 +23,25 @@ from perfkit.querylog.readers.prefix import compile_prefix, infer_prefix
 
 _CLI = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S*\[postgres\.(\d+)\]: "
-    r"\[[A-Z0-9_]+\] (\[\d+-\d+\].*)$"
+    r"(?:\[[A-Z0-9_]+\] )?(\[\d+-\d+\].*)$"
 )
 _DRAIN = re.compile(
     r"^(?:\d+ )?<\d+>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ \S+ "
-    r"postgres\.(\d+) - \[[A-Z0-9_]+\] (\[\d+-\d+\].*)$"
+    r"postgres\.(\d+) - (?:\[[A-Z0-9_]+\] )?(\[\d+-\d+\].*)$"
 )
 _OTHER = re.compile(r"^(?:\d+ )?<\d+>1 \S+ \S+ \S+ \S+ - |^\d{4}-\d\d-\d\dT\S+ \S+\[[^\]]+\]: ")
 
 #: Heroku's log_line_prefix, current and older plans (after the syslog "[n-m] ")
 PREFIXES = (
-    ' sql_error_code = %e time_ms = "%m" pid="%p" proc_start_time="%s" session_id="%c" '
+    'sql_error_code = %e time_ms = "%m" pid="%p" proc_start_time="%s" session_id="%c" '
     'vtid="%v" tid="%x" log_line="%l" database="%d" connection_source="%r" user="%u" '
     'application_name="%a" ',
-    ' sql_error_code = %e time_ms = "%m" pid="%p" proc_start_time="%s" session_id="%c" '
+    'sql_error_code = %e time_ms = "%m" pid="%p" proc_start_time="%s" session_id="%c" '
     'vtid="%v" tid="%x" log_line="%l" database="%d" connection_source="%r" user="%u" ',
-    " sql_error_code = %e ",
     "sql_error_code = %e ",
 )
+# the first chunk of a report: Heroku writes one space more than syslog after "[n-1]"
+_FIRST_CHUNK = re.compile(r"^(\[\d+-1\]) +")
 
 
 class HerokuFormat(Wrapper):
@@ -60,7 +61,7 @@ class HerokuFormat(Wrapper):
         inner = [ln for _n, ln in self.unwrap(head.numbered(), _quiet())]
         texts = [ln.split("\x1f", 1)[-1] for ln in inner]
         if head.prefix is not None:
-            cp = compile_prefix(head.prefix, syslog=True)
+            cp = compile_prefix(head.prefix.lstrip(), syslog=True)
             return Detected(self.name, cp, False, inner=Detected("stderr", cp, False))
         best = None
         best_n = 0
@@ -101,6 +102,8 @@ class HerokuFormat(Wrapper):
             if m is None:
                 continue  # the app's own lines, router lines, heroku-postgres metrics
             ts, n, rest = m.groups()
+            if rest[:1] == "[":
+                rest = _FIRST_CHUNK.sub(r"\1 ", rest, count=1)
             yield lineno, f"{ts} heroku postgres[{n}]: {rest}"
 
 
