@@ -8,7 +8,6 @@ arrive, so memory is bounded by the largest item (at most
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -61,6 +60,12 @@ def json_items(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[
         return
 
 
+def _incomplete(exc: json.JSONDecodeError, buf: str) -> bool:
+    """The error is the end of what was read so far (more lines may complete the
+    item), not a syntax error inside it."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= len(buf.rstrip())
+
+
 def _holder(obj: dict[str, Any]) -> bool:
     return any(isinstance(obj.get(k), list) for k in ARRAY_KEYS) and not (
         "message" in obj or "textPayload" in obj or "jsonPayload" in obj
@@ -89,90 +94,76 @@ def _json_lines(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
 def _document(
     lineno: int, line: str, it: Iterator[tuple[int, str]], source: str
 ) -> Iterator[tuple[int, Any]]:
-    """A pretty-printed array, or an object with the array under an ARRAY_KEYS key."""
-    buf = line
-    starts = [0]  # offset in buf of each line
-    nums = [lineno]
-    pos = 0
-    exhausted = False
-
-    def more() -> bool:
-        nonlocal buf, exhausted
-        if exhausted:
-            return False
-        for n, ln in it:
-            starts.append(len(buf) + 1)
-            nums.append(n)
-            buf += "\n" + ln
-            return True
-        exhausted = True
-        return False
-
-    def skip_ws() -> bool:
-        nonlocal pos
+    """A pretty-printed array of objects, or an object with such an array under an
+    ARRAY_KEYS key. The text of one item at a time is held; a decode is tried when a
+    line may close the item (it holds a ``}``), so an item of k lines costs O(k) reads of
+    it at worst, never a copy of the document per line."""
+    # find where the records start: "[" or the array key of the wrapping object
+    text = line.lstrip(_WS)
+    first_no = lineno
+    if text[:1] == "{":
+        seen = 0
+        window = text
         while True:
-            while pos < len(buf) and buf[pos] in _WS:
-                pos += 1
-            if pos < len(buf):
-                return True
-            if not more():
-                return False
-
-    def line_at(offset: int) -> int:
-        return nums[bisect.bisect_right(starts, offset) - 1]
-
-    if not skip_ws():
-        return
-    if buf[pos] == "{":
-        # find the array of records inside the wrapping object
-        while True:
-            m = _ARRAY_KEY.search(buf, pos)
+            m = _ARRAY_KEY.search(window)
             if m is not None:
-                pos = m.end()
+                text = window[m.end() :]
                 break
-            if len(buf) - pos > MAX_RECORD_BYTES or not more():
-                yield line_at(pos), BadItem(buf[pos : pos + 200])
+            seen += len(window)
+            nxt = next(it, None)
+            if nxt is None or seen > MAX_RECORD_BYTES:
+                yield first_no, BadItem(line[:200])
                 return
-    elif buf[pos] == "[":
-        pos += 1
+            lineno = nxt[0]
+            window = window[-40:] + "\n" + nxt[1]  # a key may span the line end
+    elif text[:1] == "[":
+        text = text[1:]
     else:
-        yield line_at(pos), BadItem(buf[pos : pos + 200])
+        yield first_no, BadItem(line[:200])
         return
+    # items: skip separators, then gather the lines of one object and decode it
+    pending = text
+    pending_no = lineno
     while True:
-        if not skip_ws():
-            return
-        c = buf[pos]
-        if c == "]":
-            return
-        if c == ",":
-            pos += 1
-            continue
-        start = pos
-        while True:
-            try:
-                value, end = _decoder.raw_decode(buf, start)
-            except ValueError:
-                if len(buf) - start > MAX_RECORD_BYTES:
-                    raise InputError(
-                        source,
-                        f"a JSON item longer than {MAX_RECORD_BYTES >> 20} MB "
-                        "(the cap on one record)",
-                        line=line_at(start),
-                    ) from None
-                if more():
-                    continue
-                yield line_at(start), BadItem(buf[start : start + 200])
+        rest = pending.lstrip(_WS + ",")
+        while not rest:
+            nxt = next(it, None)
+            if nxt is None:
                 return
-            break
-        yield line_at(start), value
-        pos = end
-        # drop what is decoded: the buffer holds one item at a time
-        if pos > 4096:
-            k = bisect.bisect_right(starts, pos) - 1
-            cut = starts[k]
-            buf = buf[cut:]
-            pos -= cut
-            del starts[:k]
-            del nums[:k]
-            for i in range(len(starts)):
-                starts[i] -= cut
+            pending_no, rest = nxt[0], nxt[1].lstrip(_WS + ",")
+        if rest[0] == "]":
+            return
+        if rest[0] != "{":
+            yield pending_no, BadItem(rest[:200])
+            return
+        parts = [rest]
+        size = len(rest)
+        item_no = pending_no
+        while True:
+            if "}" in parts[-1]:
+                buf = "\n".join(parts) if len(parts) > 1 else parts[0]
+                try:
+                    value, end = _decoder.raw_decode(buf)
+                except json.JSONDecodeError as exc:
+                    if not _incomplete(exc, buf):
+                        yield item_no, BadItem(buf[:200])
+                        return
+                else:
+                    yield item_no, value
+                    pending = buf[end:]
+                    pending_no = item_no + len(parts) - 1 if len(parts) > 1 else item_no
+                    break
+            if size > MAX_RECORD_BYTES:
+                raise InputError(
+                    source,
+                    f"a JSON item longer than {MAX_RECORD_BYTES >> 20} MB (the cap on one record)",
+                    line=item_no,
+                )
+            nxt = next(it, None)
+            if nxt is None:
+                buf = "\n".join(parts)
+                yield item_no, BadItem(buf[:200])
+                return
+            pending_no = nxt[0]
+            parts.append(nxt[1])
+            size += len(nxt[1]) + 1
