@@ -224,3 +224,22 @@ def test_nothing_usable_is_refused_with_jobs_too(
     for jobs in (1, 2):
         with pytest.raises(InputError, match=r"quiet.log:1: nothing usable was read as stderr"):
             analyze([p], jobs=jobs)
+
+
+def test_a_json_item_over_the_cap_is_an_error_with_its_line(tmp_path: Path) -> None:
+    # a pretty-printed pg_stat_statements array whose second row never ends
+    p = tmp_path / "pgss.json"
+    row = '  {"query": "SELECT 1", "calls": 1, "total_exec_time": 1.0},\n'
+    filler = '    "x": "' + "y" * 1000 + '",\n'
+    with p.open("w") as f:
+        f.write("[\n" + row + '  {"query": "SELECT 2",\n')
+        for _ in range(MAX_RECORD_BYTES // len(filler) + 10):
+            f.write(filler)
+    with pytest.raises(InputError, match=r"pgss.json:3: a JSON item longer than 10 MB"):
+        read_all(p)
+
+
+def test_text_starting_with_a_bracket_is_no_json(tmp_path: Path) -> None:
+    p = write(tmp_path, "app.log", "[2024-03-05 09:00:00] INFO started\n" * 5)
+    with pytest.raises(InputError, match=r"app.log:1: matches no supported log format"):
+        read_all(p)
