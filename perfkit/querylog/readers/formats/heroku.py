@@ -23,11 +23,11 @@ from perfkit.querylog.readers.prefix import compile_prefix, infer_prefix
 
 _CLI = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S*\[postgres\.(\d+)\]: "
-    r"(?:\[[A-Z0-9_]+\] )?(\[\d+-\d+\].*)$"
+    r"(?:\[[A-Z0-9_]+\] )?(.*)$"
 )
 _DRAIN = re.compile(
     r"^(?:\d+ )?<\d+>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ \S+ "
-    r"postgres\.(\d+) - (?:\[[A-Z0-9_]+\] )?(\[\d+-\d+\].*)$"
+    r"postgres\.(\d+) - (?:\[[A-Z0-9_]+\] )?(.*)$"
 )
 _OTHER = re.compile(r"^(?:\d+ )?<\d+>1 \S+ \S+ \S+ \S+ - |^\d{4}-\d\d-\d\dT\S+ \S+\[[^\]]+\]: ")
 
