@@ -65,7 +65,7 @@ PLATFORMS: dict[str, tuple[str, str | None, str | None, bool, bool]] = {
     "rds.log": ("stderr", None, "%t:%r:%u@%d:[%p]:", False, True),
     "cloudwatch.json": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
     "cloudwatch-subscription.json": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
-    "cloudwatch-s3.log": ("cloudwatch", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
+    "cloudwatch-s3.log": ("timestamped", "stderr", "%t:%r:%u@%d:[%p]:", False, True),
     "cloudsql.json": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "alloydb.jsonl": ("gcp", "stderr", "%m [%p]: [%l-1] db=%d,user=%u ", False, False),
     "azure.jsonl": ("azure", "stderr", "%m [%p] %q[user=%u,db=%d,app=%a] ", True, False),
@@ -139,8 +139,29 @@ def test_aws_logs_tail_output_is_cloudwatch(tmp_path: Path) -> None:
         + "\n"
     )
     stream, evs = _events(p)
-    assert stream.files[0].format == "cloudwatch"
+    assert stream.files[0].format == "timestamped"
     _check(evs, False, True)
+
+
+def test_kubectl_logs_with_timestamps_is_timestamped(tmp_path: Path) -> None:
+    lines = (DATA / "plain.log").read_text().splitlines()
+    p = tmp_path / "kubectl.log"
+    p.write_text(
+        "".join(
+            (f"2024-03-05T09:00:0{i % 10}.123456789Z {ln}\n" if ln[:1] != "\t" else ln + "\n")
+            for i, ln in enumerate(lines)
+        )
+    )
+    stream, evs = _events(p)
+    assert (stream.files[0].format, stream.files[0].inner) == ("timestamped", "stderr")
+    _check(evs, False, False)
+
+
+def test_an_iso_timestamped_application_log_is_not_taken_for_postgresql(tmp_path: Path) -> None:
+    p = tmp_path / "app.log"
+    p.write_text("2024-03-05T09:00:00.123Z web-1 GET /orders 200 12ms\n" * 5)
+    with pytest.raises(InputError, match="matches no supported log format"):
+        read_logs([p])
 
 
 def test_cloud_sql_lines_without_their_tab_continue_the_message(tmp_path: Path) -> None:
@@ -313,8 +334,11 @@ def test_registry_names_are_the_formats_and_the_cli_lists_them(cli: Any) -> None
     assert tuple(REGISTRY) == FORMATS
     assert len({f.order for f in REGISTRY.values()}) == len(REGISTRY)
     assert all(f.summary for f in REGISTRY.values())
+    from perfkit.cli.analyze import FORMATS_HELP
+
+    assert ", ".join(FORMATS) == FORMATS_HELP
     r = cli("analyze", "--help")
-    text = " ".join(r.output.split())
+    text = " ".join(r.output.split()).replace("- ", "-")  # help wraps at hyphens
     for name in FORMATS:
         assert name in text
 

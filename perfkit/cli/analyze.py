@@ -12,9 +12,9 @@ from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 
 # the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
 # out so that `--help` does not import the readers
-_FORMATS_HELP = (
-    "cri, docker, journald, heroku, cloudwatch, gcp, azure, jsonlog, cnpg, pgss-json, jsonl, "
-    "csvlog, pgss-csv, stderr, syslog, sql"
+FORMATS_HELP = (
+    "cri, docker, journald, heroku, cloudwatch, gcp, azure, timestamped, jsonlog, cnpg, "
+    "pgss-json, jsonl, csvlog, pgss-csv, stderr, syslog, sql"
 )
 
 
@@ -45,7 +45,7 @@ def analyze_cmd(
         str | None,
         typer.Option(
             "--log-format",
-            help=f"Force the input format ({_FORMATS_HELP}); default: detected per file.",
+            help=f"Force the input format ({FORMATS_HELP}); default: detected per file.",
             show_default=False,
         ),
     ] = None,

@@ -30,6 +30,7 @@ from perfkit.querylog.readers.formats.pgss import PgssCsvFormat, PgssJsonFormat
 from perfkit.querylog.readers.formats.refused import REFUSED
 from perfkit.querylog.readers.formats.sql import SqlFormat
 from perfkit.querylog.readers.formats.stderr import StderrFormat, SyslogFormat
+from perfkit.querylog.readers.formats.timestamped import TimestampedFormat
 
 REGISTRY: dict[str, LogFormat] = {
     f.name: f
@@ -51,6 +52,7 @@ REGISTRY: dict[str, LogFormat] = {
             CloudwatchFormat(),
             GcpFormat(),
             AzureFormat(),
+            TimestampedFormat(),
         ),
         key=lambda f: f.order,
     )
