@@ -28,8 +28,9 @@ class Head:
     raw: tuple[str, ...]  # as read, line ends kept (csv)
     prefix: str | None = None  # --prefix, if given
 
-    @property
+    @functools.cached_property
     def lines(self) -> tuple[str, ...]:
+        """The first lines without their line ends."""
         return tuple(ln.rstrip("\r\n") for ln in self.raw)
 
     @property
