@@ -85,10 +85,11 @@ def _events(path: Path, **kw: Any) -> tuple[Any, list[LogEvent]]:
     return stream, list(stream)
 
 
-def _check(evs: list[LogEvent], app: bool, client: bool) -> None:
+def _check(evs: list[LogEvent], app: bool, client: bool, *, by_line: bool = True) -> None:
     # in the order of their lines (syslog hands a report on when it is complete, so a
     # statement whose DETAIL chunk comes later may follow a later one)
-    evs = sorted(evs, key=lambda e: e.line)
+    if by_line:
+        evs = sorted(evs, key=lambda e: e.line)
     assert [e.query for e in evs] == QUERIES
     assert [e.duration_ms for e in evs] == DURATIONS
     assert [e.user for e in evs] == USERS
@@ -225,6 +226,21 @@ def test_azure_single_server_records_keep_the_prefix_apart(tmp_path: Path) -> No
         ("UPDATE a SET b = $1 WHERE c = $2;", 0.25, ("353", "9"), "63fd3b04.cfc"),
         ("select count(*) from pgbench_branches", 1.5, None, "63fd3b04.cfc"),
     ]
+
+
+def test_a_newest_first_cloud_logging_export_is_read_oldest_first(tmp_path: Path) -> None:
+    """``gcloud logging read`` (default ``--order=desc``): the DETAIL entry of an execute
+    comes before it in the file; read in the file's order its parameters would go to the
+    statement logged after it."""
+    entries = json.loads((DATA / "cloudsql.json").read_text())
+    for i, e in enumerate(entries):
+        e["timestamp"] = f"2024-03-05T09:00:{i:02d}.000000Z"
+    p = tmp_path / "desc.json"
+    p.write_text(json.dumps(entries[::-1], indent=2))
+    stream, evs = _events(p)
+    assert stream.files[0].format == "gcp"
+    assert not any("not in time order" in w for w in stream.warnings)
+    _check(evs, False, False, by_line=False)  # in time order, last lines of the file first
 
 
 def test_a_wrong_prefix_on_a_wrapped_log_is_refused() -> None:

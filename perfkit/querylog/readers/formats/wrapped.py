@@ -130,8 +130,12 @@ class JsonWrapper(Wrapper):
         objs = [o for o in head.objects if isinstance(o, dict)]
         return bool(objs) and sum(1 for o in objs if self.record_ok(o)) * 2 > len(objs)
 
+    def records(self, items: Iterator[tuple[int, Any]], ctx: Context) -> Iterable[tuple[int, Any]]:
+        """The records in the order to read them (as they come, by default)."""
+        return items
+
     def unwrap(self, lines: Numbered, ctx: Context) -> Iterator[tuple[int, str]]:
-        for lineno, obj in json_items(lines, ctx.source):
+        for lineno, obj in self.records(json_items(lines, ctx.source), ctx):
             if isinstance(obj, BadItem):
                 ctx.skip(lineno, obj.text, f"not a {self.name} JSON record")
                 continue
