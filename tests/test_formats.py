@@ -243,6 +243,29 @@ def test_a_newest_first_cloud_logging_export_is_read_oldest_first(tmp_path: Path
     _check(evs, False, False, by_line=False)  # in time order, last lines of the file first
 
 
+def test_cloud_logging_json_payloads_of_a_gke_cloudnativepg_pod(tmp_path: Path) -> None:
+    """GKE sends a container's JSON lines to Cloud Logging as ``jsonPayload``: the real
+    CloudNativePG capture (tests/data/querylog/cnpg.log.gz) as LogEntry lines."""
+    lines = gzip.decompress((QUERYLOG / "cnpg.log.gz").read_bytes()).decode().splitlines()
+    p = tmp_path / "gke.json"
+    with p.open("w") as f:
+        for i, line in enumerate(lines):
+            entry = {
+                "insertId": f"id{i}",
+                "jsonPayload": json.loads(line),
+                "resource": {"type": "k8s_container", "labels": {"pod_name": "pg-1"}},
+                "logName": "projects/p/logs/stdout",
+                "timestamp": f"2022-11-27T18:54:21.{i:06d}Z",
+            }
+            f.write(json.dumps(entry) + "\n")
+    plain = list(read_logs([QUERYLOG / "cnpg.log.gz"]))
+    stream, evs = _events(p)
+    assert (stream.files[0].format, stream.files[0].inner) == ("gcp", "cnpg")
+    assert [(e.query, e.duration_ms, e.user, e.database) for e in evs] == [
+        (e.query, e.duration_ms, e.user, e.database) for e in plain
+    ]
+
+
 def test_a_wrong_prefix_on_a_wrapped_log_is_refused() -> None:
     with pytest.raises(InputError, match=r"cloudwatch.json.*matches none"):
         read_logs([DATA / "cloudwatch.json"], prefix="%m [%p] ")
