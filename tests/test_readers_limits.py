@@ -243,3 +243,17 @@ def test_text_starting_with_a_bracket_is_no_json(tmp_path: Path) -> None:
     p = write(tmp_path, "app.log", "[2024-03-05 09:00:00] INFO started\n" * 5)
     with pytest.raises(InputError, match=r"app.log:1: matches no supported log format"):
         read_all(p)
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_pgss_json_under_any_key_is_read(tmp_path: Path, indent: int | None) -> None:
+    rows = [
+        {"query": "SELECT 1", "calls": 3, "total_exec_time": 2.5},
+        {"query": "SELECT 2", "calls": 1, "total_exec_time": 1.0},
+    ]
+    p = write(tmp_path, "pgss.json", json.dumps({"pg_stat_statements": rows}, indent=indent))
+    evs = read_all(p)
+    assert [(e.query, e.calls, e.duration_ms) for e in evs] == [
+        ("SELECT 1", 3, 2.5),
+        ("SELECT 2", 1, 1.0),
+    ]

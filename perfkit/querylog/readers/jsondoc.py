@@ -17,8 +17,22 @@ from perfkit.errors import InputError
 from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 
 #: keys whose array holds the records of a wrapping object
-ARRAY_KEYS = ("events", "records", "entries", "logEvents", "items", "value")
+ARRAY_KEYS = (
+    "events",
+    "records",
+    "entries",
+    "logEvents",
+    "items",
+    "value",
+    "rows",
+    "data",
+    "statements",
+    "queries",
+    "results",
+)
 _ARRAY_KEY = re.compile(r'"(' + "|".join(ARRAY_KEYS) + r')"\s*:\s*\[')
+# any other key whose value is an array of objects (taken when no known key comes first)
+_ANY_ARRAY = re.compile(r'"[^"\\]+"\s*:\s*\[(?=\s*\{)')
 _decoder = json.JSONDecoder()
 _WS = " \t\r\n"
 
@@ -50,10 +64,8 @@ def json_items(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[
                     yield from _json_lines(it)
                     return
                 if isinstance(obj, dict):  # one compact wrapping object on a line
-                    for key in ARRAY_KEYS:
-                        if isinstance(obj.get(key), list):
-                            for item in obj[key]:
-                                yield lineno, item
+                    for item in _held(obj) or ():
+                        yield lineno, item
                     yield from _json_lines(it)  # more such objects may follow
                     return
         yield from _document(lineno, line, it, source)
@@ -67,9 +79,20 @@ def _incomplete(exc: json.JSONDecodeError, buf: str) -> bool:
 
 
 def _holder(obj: dict[str, Any]) -> bool:
-    return any(isinstance(obj.get(k), list) for k in ARRAY_KEYS) and not (
-        "message" in obj or "textPayload" in obj or "jsonPayload" in obj
-    )
+    if "message" in obj or "textPayload" in obj or "jsonPayload" in obj:
+        return False
+    return _held(obj) is not None
+
+
+def _held(obj: dict[str, Any]) -> list[Any] | None:
+    """The array of records a wrapping object holds: under a known key, else its only
+    array of objects."""
+    for key in ARRAY_KEYS:
+        value = obj.get(key)
+        if isinstance(value, list):
+            return value
+    arrays = [v for v in obj.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    return arrays[0] if len(arrays) == 1 else None
 
 
 def _json_lines(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
@@ -83,10 +106,8 @@ def _json_lines(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
             yield lineno, BadItem(line)
             continue
         if isinstance(obj, dict) and _holder(obj):
-            for key in ARRAY_KEYS:
-                if isinstance(obj.get(key), list):
-                    for item in obj[key]:
-                        yield lineno, item
+            for item in _held(obj) or ():
+                yield lineno, item
             continue
         yield lineno, obj
 
@@ -105,7 +126,7 @@ def _document(
         seen = 0
         window = text
         while True:
-            m = _ARRAY_KEY.search(window)
+            m = _ARRAY_KEY.search(window) or _ANY_ARRAY.search(window)
             if m is not None:
                 text = window[m.end() :]
                 break
