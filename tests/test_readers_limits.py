@@ -257,3 +257,16 @@ def test_pgss_json_under_any_key_is_read(tmp_path: Path, indent: int | None) -> 
         ("SELECT 1", 3, 2.5),
         ("SELECT 2", 1, 1.0),
     ]
+
+
+def test_empty_statements_are_never_counted(tmp_path: Path) -> None:
+    pre = "2024-05-01 12:00:00.100 UTC [101] a@b LOG:  "
+    lines = [
+        "duration: 0.027 ms  statement: ",  # RDS connection probe
+        "duration: 0.030 ms  statement: ;",  # CloudNativePG's probe
+        "duration: 0.010 ms  execute <unnamed>: ",  # JDBC isValid()
+        "statement:  ; ",
+        "duration: 1.000 ms  statement: SELECT 1",
+    ]
+    p = write(tmp_path, "probes.log", "".join(pre + ln + "\n" for ln in lines))
+    assert [(e.query, e.duration_ms) for e in read_all(p)] == [("SELECT 1", 1.0)]

@@ -308,6 +308,8 @@ class Linker:
                 if equery is None:
                     self.ctx.skip(line, msg, "bad execute message")
                     return None
+                if empty_statement(equery):
+                    return None  # e.g. JDBC's isValid(): an empty prepared statement
                 if self._pending:
                     session = meta[1]
                     pending = self._pending.get(session)
@@ -338,6 +340,8 @@ class Linker:
             name, equery = _split_named(msg[8:])
             if equery is None:
                 self.ctx.skip(line, msg, "bad execute message")
+                return None
+            if empty_statement(equery):
                 return None
             ev = _event(meta, None, equery, self.source, line, _params(detail), "extended", name)
             self._hold(ev)
