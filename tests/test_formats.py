@@ -24,6 +24,7 @@ with the unwrapped log.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -325,6 +326,31 @@ def test_docker_around_a_real_jsonlog_reads_as_the_log(tmp_path: Path) -> None:
     assert len(evs) == len(plain) > 0
     assert [(e.query, e.duration_ms, e.user, e.database, e.params) for e in evs] == [
         (e.query, e.duration_ms, e.user, e.database, e.params) for e in plain
+    ]
+
+
+def test_rfc5424_syslog_reads_as_the_classic_syslog_capture(tmp_path: Path) -> None:
+    """sample_configs/logs/syslog.log (rsyslogd, the classic layout) rewritten in the RFC
+    5424 layout rsyslog writes with RSYSLOG_SyslogProtocol23Format."""
+    import re
+
+    head = re.compile(r"^(\w{3} +\d+ [\d:]+) (\S+) (\w+)\[(\d+)\]: (.*)$")
+    out = []
+    for line in (SAMPLES / "syslog.log").read_text().splitlines():
+        m = head.match(line)
+        assert m is not None, line
+        stamp, host, app, pid, msg = m.groups()
+        t = dt.datetime.strptime(f"2024 {stamp}", "%Y %b %d %H:%M:%S")
+        frame = f"<134>1 {t:%Y-%m-%dT%H:%M:%S}.000+00:00 {host} {app} {pid} - - {msg}"
+        out.append(f"{len(frame.encode())} {frame}")
+    p = tmp_path / "rfc5424.log"
+    p.write_text("\n".join(out) + "\n")
+    plain = list(read_logs([SAMPLES / "syslog.log"]))
+    stream, evs = _events(p)
+    assert (stream.files[0].format, stream.files[0].inner) == ("rfc5424", "syslog")
+    assert len(evs) == len(plain) == 89
+    assert [(e.query, e.duration_ms, e.user, e.database, e.application, e.pid) for e in evs] == [
+        (e.query, e.duration_ms, e.user, e.database, e.application, e.pid) for e in plain
     ]
 
 

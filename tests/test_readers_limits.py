@@ -177,7 +177,7 @@ main()
 """
 
 
-def _limited(tmp_path: Path, *args: str, mb: int = 200) -> subprocess.CompletedProcess[str]:
+def _limited(tmp_path: Path, *args: str, mb: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", _LIMITED, str(mb << 20), *args],
         capture_output=True,

@@ -13,8 +13,8 @@ from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 # the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
 # out so that `--help` does not import the readers
 FORMATS_HELP = (
-    "cri, docker, journald, heroku, cloudwatch, gcp, azure, timestamped, jsonlog, cnpg, "
-    "pgss-json, jsonl, csvlog, pgss-csv, stderr, syslog, sql"
+    "cri, docker, journald, heroku, rfc5424, cloudwatch, gcp, azure, timestamped, jsonlog, "
+    "cnpg, pgss-json, jsonl, csvlog, pgss-csv, stderr, syslog, sql"
 )
 
 

@@ -28,6 +28,7 @@ from perfkit.querylog.readers.formats.jsonl import JsonlFormat
 from perfkit.querylog.readers.formats.jsonlog import JsonlogFormat
 from perfkit.querylog.readers.formats.pgss import PgssCsvFormat, PgssJsonFormat
 from perfkit.querylog.readers.formats.refused import REFUSED
+from perfkit.querylog.readers.formats.rfc5424 import Rfc5424Format
 from perfkit.querylog.readers.formats.sql import SqlFormat
 from perfkit.querylog.readers.formats.stderr import StderrFormat, SyslogFormat
 from perfkit.querylog.readers.formats.timestamped import TimestampedFormat
@@ -48,6 +49,7 @@ REGISTRY: dict[str, LogFormat] = {
             CriFormat(),
             DockerFormat(),
             HerokuFormat(),
+            Rfc5424Format(),
             JournaldFormat(),
             CloudwatchFormat(),
             GcpFormat(),
