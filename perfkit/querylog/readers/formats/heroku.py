@@ -55,9 +55,9 @@ class HerokuFormat(Wrapper):
         return ours > 0 and sum(1 for ln in lines if _OTHER.match(ln)) * 2 > len(lines)
 
     def force(self, head: Head) -> Detected:
-        return self._inner(head)
+        return self.inner_detect(head)
 
-    def _inner(self, head: Head) -> Detected:
+    def inner_detect(self, head: Head) -> Detected:
         inner = [ln for _n, ln in self.unwrap(head.numbered(), _quiet())]
         texts = [ln.split("\x1f", 1)[-1] for ln in inner]
         if head.prefix is not None:
@@ -108,6 +108,6 @@ class HerokuFormat(Wrapper):
 
 
 def _quiet() -> Context:
-    from perfkit.querylog.readers.formats.wrapped import _QuietCtx
+    from perfkit.querylog.readers.formats.wrapped import QuietCtx
 
-    return _QuietCtx()  # type: ignore[return-value]
+    return QuietCtx()  # type: ignore[return-value]

@@ -38,7 +38,7 @@ class Rfc5424Format(Wrapper):
         if not self.looks(head):
             return None
         try:
-            return self._inner(head)
+            return self.inner_detect(head)
         except InputError:
             return None
 

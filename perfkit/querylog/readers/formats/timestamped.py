@@ -41,7 +41,7 @@ class TimestampedFormat(Wrapper):
         if not self.looks(head):
             return None
         try:  # only PostgreSQL lines inside make it ours
-            return self._inner(head)
+            return self.inner_detect(head)
         except InputError:
             return None
 

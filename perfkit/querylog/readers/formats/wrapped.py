@@ -19,7 +19,13 @@ from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Num
 from perfkit.querylog.readers.jsondoc import BadItem, json_items
 
 
-class _QuietCtx:
+def wrappable() -> tuple[str, ...]:
+    from perfkit.querylog.readers.formats import REGISTRY
+
+    return tuple(n for n, f in REGISTRY.items() if f.wrappable)
+
+
+class QuietCtx:
     """Detection unwraps the first lines without recording anything."""
 
     source = ""
@@ -48,25 +54,38 @@ class Wrapper(LogFormat):
     def detect(self, head: Head) -> Detected | None:
         if not self.looks(head):
             return None
-        return self._inner(head)
+        return self.inner_detect(head)
 
     def force(self, head: Head) -> Detected:
-        return self._inner(head)
+        return self.inner_detect(head)
 
-    def _inner(self, head: Head) -> Detected:
+    def inner_detect(self, head: Head) -> Detected:
         from perfkit.querylog.readers.formats import detect_wrapped
 
-        inner_lines = [ln for _n, ln in self.unwrap(head.numbered(), _QuietCtx())]  # type: ignore[arg-type]
+        inner_lines = [ln for _n, ln in self.unwrap(head.numbered(), QuietCtx())]  # type: ignore[arg-type]
         inner_head = Head(head.name, head.plain_name, tuple(inner_lines), head.prefix)
         first = head.first
-        if inner_head.first is None:
+        inner_first = inner_head.first
+        if inner_first is None:
             raise InputError(
                 head.name,
-                f"{self.summary}, but no PostgreSQL message in its first records: "
-                f"{clip(first[1] if first else '')}",
+                f"looks like a {self.name} log ({self.summary}), but its first records hold "
+                f"no PostgreSQL line: {clip(first[1] if first else '')}",
                 line=first[0] if first else None,
             )
-        inner = detect_wrapped(inner_head, self.inner_formats)
+        try:
+            inner = detect_wrapped(inner_head, self.inner_formats)
+        except InputError as exc:
+            if "matches no supported log format" not in str(exc):
+                raise  # e.g. --prefix matching none of the lines inside
+            names = ", ".join(self.inner_formats or wrappable())
+            raise InputError(
+                head.name,
+                f"{self.name} records, but the lines inside match no format perfkit reads "
+                f"(tried {names}): {clip(inner_first[1])}",
+                line=first[0] if first else None,
+                hint="pass --prefix '<your log_line_prefix>'",
+            ) from None
         return Detected(self.name, inner.prefix, inner.inferred, inner=inner, notes=inner.notes)
 
     def read_numbered(self, lines: Numbered, ctx: Context, det: Detected) -> Iterator[LogEvent]:
