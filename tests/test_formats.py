@@ -439,3 +439,15 @@ def test_jobs_output_equals_one_pass(
         (f.id, f.calls, f.total_ms) for f in many.fingerprints
     ]
     assert one.summary.queries == 4 * 300
+
+
+def test_an_envelope_around_no_postgresql_line_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "app-json.log"
+    rec = {"log": "GET /orders 200\n", "stream": "stdout", "time": "2024-01-01T00:00:00Z"}
+    p.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(
+        InputError,
+        match=r"app-json.log:1: docker records, but the lines inside match no format perfkit "
+        r"reads \(tried jsonlog, cnpg, stderr, syslog\): 'GET /orders 200'",
+    ):
+        read_logs([p])
