@@ -247,7 +247,7 @@ def test_jsonlog_disorder_garbage_and_pending_statements_across_cuts(
     log = tmp_path / "cnpg.json"
     log.write_text("".join(lines))
     one = _json(log, 1, TOP25)
-    assert json.loads(one)["summary"]["queries"] == 400
+    assert json.loads(one)["summary"]["queries"] == 326  # 74 of the 400 are the empty statement ";"
     monkeypatch.setenv(parallel.CHUNK_ENV, "4000")
     assert _json(log, 2, TOP25) == one
     assert spy["ranges"] >= 10 and not spy["fallback"]

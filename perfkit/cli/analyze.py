@@ -10,7 +10,12 @@ from perfkit.cli.common import emit, progress
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 
-_FORMATS_HELP = "stderr, csvlog, jsonlog, cnpg, sql, jsonl, pgss-csv, pgss-json"
+# the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
+# out so that `--help` does not import the readers
+FORMATS_HELP = (
+    "cri, docker, journald, heroku, rfc5424, cloudwatch, gcp, azure, timestamped, jsonlog, "
+    "cnpg, pgss-json, jsonl, csvlog, pgss-csv, stderr, syslog, sql"
+)
 
 
 def _ttls(text: str) -> tuple[float, ...]:
@@ -40,7 +45,7 @@ def analyze_cmd(
         str | None,
         typer.Option(
             "--log-format",
-            help=f"Force the input format ({_FORMATS_HELP}); default: detected per file.",
+            help=f"Force the input format ({FORMATS_HELP}); default: detected per file.",
             show_default=False,
         ),
     ] = None,

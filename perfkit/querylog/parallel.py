@@ -61,9 +61,9 @@ from perfkit.querylog.classify import classify
 from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import SAMPLE_LIMIT, ChunkEdges, Context
+from perfkit.querylog.readers.formats import REGISTRY
+from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 from perfkit.querylog.readers.prefix import CompiledPrefix
-from perfkit.querylog.readers.stderr import _ATTACHED, read_stderr
-from perfkit.querylog.readers.structured import read_csvlog, read_json_records
 
 if TYPE_CHECKING:
     from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
@@ -98,8 +98,9 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-#: Formats read in ranges: stderr, the JSON ones (one record per line) and csvlog.
-FORMATS = frozenset({"stderr", "jsonlog", "cnpg", "csvlog"})
+#: Formats read in ranges: those of the registry that say where a record may start
+#: (stderr, jsonlog and CloudNativePG - one record per line - and csvlog).
+FORMATS = frozenset(name for name, f in REGISTRY.items() if f.splittable)
 
 
 def eligible(stream: LogStream, jobs: int, index: int = 0) -> bool:
@@ -149,13 +150,7 @@ def _is_entry_start(line: bytes, fmt: str, prefix: CompiledPrefix | None) -> boo
         return False
     if b"\r" in line.rstrip(b"\r\n"):
         return False  # a lone CR would split this line differently when read as text
-    if fmt == "csvlog":
-        return _CSV_START.match(line) is not None
-    if prefix is None:
-        return True  # JSON: one record per line
-    text = line.decode("utf-8", "replace")
-    m = prefix.regex.match(text) or (prefix.slow or prefix.regex).match(text)
-    return m is not None and m.group("sev") not in _ATTACHED
+    return REGISTRY[fmt].record_start(line, prefix)
 
 
 def _count_lines(data: bytes) -> int:
@@ -190,13 +185,17 @@ def plan_chunks(
             target = start + chunk
             if target < size:
                 f.seek(target)
-                f.readline()  # to the next line start
+                f.readline(MAX_RECORD_BYTES)  # to the next line start
                 pos = f.tell()
                 if csv_log:
                     f.seek(start)
                     q = quotes + f.read(pos - start).count(b'"')
                 while pos < size:
-                    line = f.readline()
+                    if pos - target > MAX_RECORD_BYTES:
+                        # no entry starts for 10 MB: one pass reads it (and refuses a
+                        # line over the cap) with bounded memory
+                        raise NotSplittable(path)
+                    line = f.readline(MAX_RECORD_BYTES)
                     if _is_entry_start(line, fmt, prefix) and not (csv_log and q % 2):
                         end = pos
                         break
@@ -394,14 +393,7 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
         stream = _ChunkStream()
         ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
         edges = ChunkEdges(check_tail=not last)
-        events: Iterable[LogEvent]
-        if job.prefix is not None:
-            events = read_stderr(enumerate(text, line0), ctx, job.prefix, edges)
-        elif job.fmt == "csvlog":
-            events = read_csvlog(text, ctx, edges, line0)
-        else:
-            numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
-            events = read_json_records(numbered, ctx, envelope=job.fmt == "cnpg", edges=edges)
+        events = REGISTRY[job.fmt].read_range(text, ctx, job.prefix, edges, line0)
         part = _consume(events, job.options, stream, edges)
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
@@ -531,6 +523,7 @@ class _Merger:
         self._ctx = Context(cast("LogStream", self._sink), source, strict)
         self._zones: set[str] = set()
         self._last_ts: dt.datetime | None = None
+        self.events = 0  # events merged (an input giving none is refused, as in one pass)
 
     def _warn(self, kind: str, text: str) -> None:
         ctx = self._ctx
@@ -561,6 +554,7 @@ class _Merger:
         from perfkit.querylog.stats import DurationDigest
 
         acc = self.acc
+        self.events += part.events
 
         # warnings, with the order check across the cut where one pass would do it
         at = part.edges.first[2] if part.edges.first is not None else len(part.warnings)
@@ -725,4 +719,8 @@ def run(
             shutil.rmtree(spill, ignore_errors=True)
         if progress is not None:
             progress.finish()
+    if not merger.events:
+        from perfkit.querylog.readers import nothing_usable_in
+
+        raise nothing_usable_in(stream, index)
     return merger

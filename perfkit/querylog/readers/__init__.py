@@ -5,13 +5,26 @@ Contract (shared with the consumers in ``perfkit.querylog``)::
     stream = read_logs(paths, log_format=None, prefix=None, strict=False, progress=None)
     for event in stream: ...          # once; streams, memory does not grow with input
     stream.files / skipped_lines / skipped_samples / warnings / has_timeline / truncated
+    stream.records_read               # usable records so far (see below)
 
 Decisions worth knowing (details in the modules):
 
-* Formats are detected per file from its first lines when ``read_logs`` is called, so a
-  file matching no format, or a ``--prefix`` matching nothing, raises
-  :class:`~perfkit.errors.InputError` *before* any event is read; ``files`` and
-  ``has_timeline`` are complete from the start.
+* Formats are detected per file from its first lines when ``read_logs`` is called, by
+  the registry :mod:`perfkit.querylog.readers.formats` (one module per format), so a
+  file matching no format, a log perfkit refuses by name (pgBouncer, MySQL...), or a
+  ``--prefix`` matching nothing, raises :class:`~perfkit.errors.InputError` *before*
+  any event is read; ``files`` and ``has_timeline`` are complete from the start.
+* Nothing usable is an error: an input that is not empty but gave no usable record
+  when its reader ends raises :class:`~perfkit.errors.InputError` naming the file, the
+  format and the first bad line (:func:`nothing_usable`). "Usable" is
+  ``stream.records_read``: the reader adds the statement events it yields; code that
+  takes other messages from the readers (an events collector: checkpoints, locks,
+  connections...) adds one per message it keeps, so an input holding only those is
+  not an error.
+* Limits (:mod:`perfkit.querylog.readers.limits`): a line over 10 MB is an error with
+  its byte position (memory stays bounded on any input, compressed or not); a
+  negative, NaN or infinite duration is an error with its line; an empty statement
+  (blanks and ``;``) is never an event.
 * A compressed input that ends early sets ``truncated`` and raises
   :class:`~perfkit.errors.TruncatedInput` when the reader reaches the cut (after the
   events before it have been yielded): a consumer that lets the error propagate never
@@ -27,10 +40,7 @@ Decisions worth knowing (details in the modules):
 from __future__ import annotations
 
 import contextlib
-import csv
 import itertools
-import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,22 +49,9 @@ from perfkit.errors import InputError, TruncatedInput, UsageError
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import Context, parse_parameters
 from perfkit.querylog.readers._source import Source, peek_lines
-from perfkit.querylog.readers.appfiles import (
-    is_pgss_header,
-    read_jsonl,
-    read_pgss_csv,
-    read_pgss_json,
-)
-from perfkit.querylog.readers.prefix import (
-    CANDIDATES,
-    GENERIC,
-    CompiledPrefix,
-    compile_prefix,
-    infer_prefix,
-)
-from perfkit.querylog.readers.sqlfile import looks_like_sql, read_sql, split_sql
-from perfkit.querylog.readers.stderr import is_syslog, read_stderr, unwrap_syslog
-from perfkit.querylog.readers.structured import MIN_CSV_COLUMNS, read_csvlog, read_json_records
+from perfkit.querylog.readers.formats import NAMES, REGISTRY, Detected, Head, detect
+from perfkit.querylog.readers.prefix import CANDIDATES, CompiledPrefix, compile_prefix
+from perfkit.querylog.readers.sqlfile import split_sql
 from perfkit.report.progress import ProgressSink
 
 __all__ = [
@@ -68,20 +65,21 @@ __all__ = [
     "split_sql",
 ]
 
-FORMATS = ("stderr", "csvlog", "jsonlog", "cnpg", "sql", "jsonl", "pgss-csv", "pgss-json")
-# "syslog" is detected on its own but forced with --log-format stderr (same prefixes)
+#: every format --log-format takes (the registry, :mod:`perfkit.querylog.readers.formats`)
+FORMATS = NAMES
 _HEAD_LINES = 1000
-_STATS_FORMATS = ("pgss-csv", "pgss-json")
-_CSV_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 @dataclass(frozen=True)
 class FileInfo:
     path: str
-    format: str  # one of FORMATS, "syslog" (stderr wrapped by syslog) or "empty"
+    format: str  # one of FORMATS or "empty"
     prefix: str | None
     prefix_inferred: bool
     compression: str  # none | gzip | bz2 | zstd
+    #: a wrapper format (cri, docker, cloudwatch, gcp, azure, heroku, journald): the
+    #: format of the lines inside it (stderr, syslog, jsonlog, cnpg)
+    inner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +88,7 @@ class _Plan:
     compiled: CompiledPrefix | None
     source: Source | None  # kept open only for stdin (cannot be read twice)
     head: list[str]
+    detected: Detected | None = None  # None: an empty input
 
 
 class LogStream:
@@ -121,6 +120,10 @@ class LogStream:
         self.warnings: list[str] = []
         self.has_timeline = True
         self.truncated = False
+        #: usable records read so far: statement events, and the other messages an
+        #: events collector takes (it adds them here). An input that is not empty and
+        #: gives none is an error ("nothing usable was read"), see _read.
+        self.records_read = 0
         self._strict = strict
         self._progress = progress
         self._used = False
@@ -129,7 +132,7 @@ class LogStream:
             plan = _plan(p, log_format, prefix, self.warnings)
             self._plans.append(plan)
             self.files.append(plan.info)
-            if plan.info.format in _STATS_FORMATS:
+            if plan.detected is not None and not REGISTRY[plan.detected.format].timeline:
                 self.has_timeline = False
 
     def __iter__(self) -> Iterator[LogEvent]:
@@ -147,7 +150,7 @@ class LogStream:
             done = 0.0
             for plan, size in zip(self._plans, sizes, strict=False):
                 src = plan.source or Source(plan.info.path)
-                ctx = Context(self, plan.info.path, self._strict)
+                ctx = _FileContext(self, plan.info.path, self._strict)
                 try:
                     yield from _read(plan, src, ctx, progress, done)
                 except TruncatedInput:
@@ -165,7 +168,7 @@ class LogStream:
         by one (warnings and skipped lines are recorded here as in a whole iteration)."""
         plan = self._plans[index]
         src = plan.source or Source(plan.info.path)
-        ctx = Context(self, plan.info.path, self._strict)
+        ctx = _FileContext(self, plan.info.path, self._strict)
         try:
             yield from _read(plan, src, ctx, None, 0.0)
         except TruncatedInput:
@@ -195,11 +198,6 @@ def _size(path: str) -> int:
         return 0
 
 
-def _clip(text: str, n: int = 100) -> str:
-    text = text.rstrip("\r\n")
-    return repr(text if len(text) <= n else text[:n] + "...")
-
-
 def _plan(path: str | Path, forced: str | None, prefix: str | None, warnings: list[str]) -> _Plan:
     src = Source(path)
     keep = src if str(path) == "-" else None
@@ -211,144 +209,104 @@ def _plan(path: str | Path, forced: str | None, prefix: str | None, warnings: li
     if head and head[0].startswith("\ufeff"):
         head[0] = head[0][1:]
     name = src.name
-    fmt, compiled, inferred = _detect(src, head, forced, prefix, warnings)
+    h = Head(name, src.plain_name, tuple(head), prefix)
+    if h.first is None:
+        warnings.append(f"{name}: empty input")
+        info = FileInfo(name, forced or "empty", None, False, src.compression)
+        return _Plan(info, None, keep, head, None)
+    det = detect(h, forced)
+    warnings.extend(det.notes)
+    inner = det.innermost
+    if prefix is not None and det.prefix is None:
+        warnings.append(f"{name}: --prefix is not used for a {det.format} input")
     info = FileInfo(
         name,
-        fmt,
-        compiled.prefix if compiled is not None else None,
-        inferred,
+        det.format,
+        det.prefix.prefix if det.prefix is not None else None,
+        det.inferred,
         src.compression,
+        inner.format if inner is not det else None,
     )
-    return _Plan(info, compiled, keep, head)
+    return _Plan(info, det.prefix, keep, head, det)
 
 
-def _first_code_line(head: list[str]) -> tuple[int, str] | None:
-    for i, line in enumerate(head, 1):
-        if line.strip():
-            return i, line
-    return None
+class _FileContext(Context):
+    """A :class:`Context` that remembers the first line it skipped (for the error of an
+    input that gave nothing usable)."""
+
+    def __init__(self, stream: LogStream, source: str, strict: bool) -> None:
+        super().__init__(stream, source, strict)
+        self.first_skipped: tuple[int, str, str] | None = None
+        self.skipped = 0
+
+    def skip(self, line: int, text: str, why: str = "cannot parse line") -> None:
+        if self.first_skipped is None:
+            self.first_skipped = (line, text, why)
+        self.skipped += 1
+        super().skip(line, text, why)
 
 
-def _no_format(name: str, first: tuple[int, str]) -> InputError:
+def nothing_usable(
+    info: FileInfo, head: list[str], skipped: int, first_skipped: tuple[int, str, str] | None
+) -> InputError:
+    """The error for an input that is not empty but gave no usable record."""
+    fmt = info.format + (f" ({info.inner} inside)" if info.inner else "")
+    if info.prefix is not None:
+        fmt += f" with log_line_prefix {info.prefix!r}"
+    if first_skipped is not None:
+        line, text, why = first_skipped
+        shown = text if len(text) <= 100 else text[:100] + "..."
+        return InputError(
+            info.path,
+            f"nothing usable was read as {fmt}: {skipped} line(s) could not be read, "
+            f"the first ({why}): {shown!r}",
+            line=line,
+            hint="check --log-format/--prefix, or run with --strict to stop at the first bad line",
+        )
+    first = next(((i, ln) for i, ln in enumerate(head, 1) if ln.strip()), (1, ""))
+    shown = first[1].rstrip("\r\n")
+    shown = shown if len(shown) <= 100 else shown[:100] + "..."
+    found = _found(head)
     return InputError(
-        name,
-        "matches no supported log format (stderr/syslog with any of "
-        f"{len(CANDIDATES)} common log_line_prefix values, csvlog, jsonlog, CloudNativePG, .sql, "
-        f"JSON Lines, pg_stat_statements): {_clip(first[1])}",
+        info.path,
+        f"nothing usable was read as {fmt}: its lines were recognised, but none is an "
+        f"executed statement (no 'duration: ... statement:' or 'statement:' message)"
+        + (f"; found instead, in the first {len(head)} lines: {found}" if found else "")
+        + f"; first line: {shown!r}",
         line=first[0],
-        hint="pass --prefix '<your log_line_prefix>' or --log-format",
+        hint="log statements with log_min_duration_statement = 0 (or log_statement = 'all')",
     )
 
 
-def _detect(
-    src: Source,
-    head: list[str],
-    forced: str | None,
-    prefix: str | None,
-    warnings: list[str],
-) -> tuple[str, CompiledPrefix | None, bool]:
-    name = src.name
-    first = _first_code_line(head)
-    if first is None:
-        warnings.append(f"{name}: empty input")
-        return (forced or "empty"), None, False
-    text = first[1].strip()
-    if forced is None and prefix is None:
-        guess = _guess_structured(src, head, text)
-        if guess is not None:
-            return guess, None, False
-    if forced in (None, "stderr"):
-        stripped = [ln.rstrip("\r\n") for ln in head]
-        syslog = is_syslog(stripped[first[0] - 1])
-        if syslog:
-            stripped = [_syslog_inner(ln) for ln in stripped]
-        if prefix is not None:
-            cp = compile_prefix(prefix, syslog=syslog)
-            matched = sum(
-                1 for ln in stripped if ln and not ln.startswith("\t") and cp.regex.match(ln)
-            )
-            if not matched:
-                raise InputError(
-                    name,
-                    f"log_line_prefix {prefix!r} matches none of the first {len(head)} lines "
-                    f"(expected the prefix, then e.g. 'LOG:  '): {_clip(first[1])}",
-                    line=first[0],
-                    hint="check log_line_prefix in postgresql.conf (SHOW log_line_prefix)",
-                )
-            return ("syslog" if syslog else "stderr"), cp, False
-        inf = infer_prefix(stripped, syslog=syslog)
-        if inf is not None:
-            cp = inf.prefix
-            if cp.prefix == GENERIC:
-                warnings.append(
-                    f"{name}: no known log_line_prefix fits; read with a generic pattern "
-                    f"(timestamp ... SEVERITY, {inf.matched} of {inf.considered} first lines): "
-                    "pass --prefix '<log_line_prefix>' for exact user/database fields"
-                )
-            else:
-                warnings.append(
-                    f"{name}: log_line_prefix inferred as {cp.prefix!r} (matches {inf.matched} of "
-                    f"{inf.considered} first lines); pass --prefix to override"
-                )
-            return ("syslog" if syslog else "stderr"), cp, True
-        if forced == "stderr":
-            tried = ", ".join(repr(c) for c in CANDIDATES[:4])
-            raise InputError(
-                name,
-                f"no log_line_prefix matches (tried {tried} and {len(CANDIDATES) - 4} more): "
-                f"{_clip(first[1])}",
-                line=first[0],
-                hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
-            )
-        if src.plain_name.endswith(".sql") or looks_like_sql(head):
-            return "sql", None, False
-        raise _no_format(name, first)
-    if forced in FORMATS:
-        return forced, None, False
-    raise _no_format(name, first)
+# what a log without statements holds (for the error saying what was found instead)
+_KINDS = (
+    ("connection", ("connection received", "connection authorized", "disconnection")),
+    ("checkpoint", ("checkpoint starting", "checkpoint complete", "restartpoint")),
+    ("autovacuum", ("automatic vacuum", "automatic analyze", "automatic aggressive vacuum")),
+    ("error", ("ERROR:", '"ERROR"', "FATAL:", '"FATAL"')),
+    ("temporary file", ("temporary file",)),
+    ("lock wait", ("still waiting for", "acquired ShareLock", "deadlock detected")),
+    ("auto_explain plan", ("  plan:", "ms  plan:")),
+    ("parse/bind", ("ms  parse ", "ms  bind ")),
+)
 
 
-def _syslog_inner(line: str) -> str:
-    out = list(unwrap_syslog([(1, line)], _NullCtx()))  # type: ignore[arg-type]
-    return out[0][1] if out else line
+def _found(head: list[str]) -> str:
+    counts = []
+    for kind, marks in _KINDS:
+        n = sum(1 for ln in head if any(m in ln for m in marks))
+        if n:
+            counts.append(f"{n} {kind}")
+    return ", ".join(counts)
 
 
-class _NullCtx:
-    def skip(self, line: int, text: str, why: str = "") -> None:
-        pass
-
-
-def _guess_structured(src: Source, head: list[str], text: str) -> str | None:
-    if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return "pgss-json" if text == "{" else None
-        if isinstance(obj, dict):
-            if isinstance(obj.get("record"), dict):
-                return "cnpg"
-            if "error_severity" in obj:
-                return "jsonlog"
-            if "query" in obj and "calls" in obj:
-                return "pgss-json"
-            if "query" in obj:
-                return "jsonl"
-        return None
-    if text == "[" or (text[:1] == "[" and text[1:].lstrip()[:1] == "{"):
-        # a JSON array of objects, not an INI/TOML "[section]"
-        return "pgss-json"
-    if src.plain_name.endswith(".sql"):
-        return "sql"
-    if "," in text:
-        try:
-            rec = next(csv.reader(itertools.dropwhile(lambda ln: not ln.strip(), head)))
-        except (csv.Error, StopIteration):
-            return None
-        if is_pgss_header(rec):
-            return "pgss-csv"
-        if len(rec) >= MIN_CSV_COLUMNS and _CSV_TS.match(rec[0]):
-            return "csvlog"
-    return None
+def nothing_usable_in(stream: LogStream, index: int) -> InputError:
+    """:func:`nothing_usable` for input ``index`` read in ranges (``analyze --jobs``)."""
+    plan = stream._plans[index]
+    path = plan.info.path
+    sample = next(((ln, text) for p, ln, text in stream.skipped_samples if p == path), None)
+    first = (sample[0], sample[1], "cannot parse line") if sample is not None else None
+    return nothing_usable(plan.info, plan.head, stream.skipped_lines, first)
 
 
 # -- reading --------------------------------------------------------------------------
@@ -356,11 +314,6 @@ def _raw_lines(plan: _Plan, src: Source) -> Iterable[str]:
     if plan.source is not None:
         return itertools.chain(plan.head, src.text)
     return src.text
-
-
-def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    for i, line in enumerate(lines, 1):
-        yield i, line.rstrip("\r\n")
 
 
 class _Tracker:
@@ -383,29 +336,23 @@ class _Tracker:
 
 
 def _read(
-    plan: _Plan, src: Source, ctx: Context, progress: ProgressSink | None, done: float
+    plan: _Plan, src: Source, ctx: _FileContext, progress: ProgressSink | None, done: float
 ) -> Iterator[LogEvent]:
-    fmt = plan.info.format
+    det = plan.detected
+    if det is None:
+        return
     lines = _raw_lines(plan, src)
     if progress is not None:
         lines = _Tracker(src, progress, done).wrap(lines)
-    if fmt == "empty":
-        return
-    if fmt in ("stderr", "syslog"):
-        assert plan.compiled is not None
-        numbered: Iterable[tuple[int, str]] = enumerate(lines, 1)
-        if fmt == "syslog":
-            numbered = unwrap_syslog(_numbered(lines), ctx)
-        yield from read_stderr(numbered, ctx, plan.compiled)
-    elif fmt == "csvlog":
-        yield from read_csvlog(lines, ctx)
-    elif fmt in ("jsonlog", "cnpg"):
-        yield from read_json_records(_numbered(lines), ctx, envelope=fmt == "cnpg")
-    elif fmt == "sql":
-        yield from read_sql(lines, ctx.source)
-    elif fmt == "jsonl":
-        yield from read_jsonl(_numbered(lines), ctx)
-    elif fmt == "pgss-csv":
-        yield from read_pgss_csv(lines, ctx)
-    elif fmt == "pgss-json":
-        yield from read_pgss_json(_numbered(lines), ctx)
+    stream = ctx.stream
+    before = stream.records_read
+    n = 0
+    for ev in REGISTRY[det.format].read(lines, ctx, det):
+        n += 1
+        yield ev
+    stream.records_read += n
+    if stream.records_read == before:
+        raise nothing_usable(plan.info, plan.head, ctx.skipped, ctx.first_skipped)
+
+
+__all__ += ["CompiledPrefix", "nothing_usable", "nothing_usable_in"]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError
 from perfkit.querylog.model import LogEvent
+from perfkit.querylog.readers.limits import INF, empty_statement, impossible_duration
 
 if TYPE_CHECKING:
     from perfkit.querylog.readers import LogStream
@@ -282,10 +283,12 @@ class Linker:
             except ValueError:
                 self.ctx.skip(line, msg, "bad duration")
                 return None
+            if not 0.0 <= duration < INF:
+                raise impossible_duration(self.source, line, msg[10:i], msg)
             j = i + 3
             if msg.startswith("  statement: ", j):
                 query = msg[j + 13 :]
-                if not query or query.isspace():
+                if not query or empty_statement(query):
                     return None  # an empty query (connection probes): not a statement
                 if self._pending:
                     session = meta[1]
@@ -305,6 +308,8 @@ class Linker:
                 if equery is None:
                     self.ctx.skip(line, msg, "bad execute message")
                     return None
+                if empty_statement(equery):
+                    return None  # e.g. JDBC's isValid(): an empty prepared statement
                 if self._pending:
                     session = meta[1]
                     pending = self._pending.get(session)
@@ -327,7 +332,7 @@ class Linker:
             # parse/bind (counted at execute), plan: (auto_explain), fastpath calls
             return None
         if msg.startswith("statement: "):
-            if msg[11:].isspace() or len(msg) == 11:
+            if empty_statement(msg[11:]):
                 return None
             self._hold(_event(meta, None, msg[11:], self.source, line, None, "simple", None))
             return None
@@ -335,6 +340,8 @@ class Linker:
             name, equery = _split_named(msg[8:])
             if equery is None:
                 self.ctx.skip(line, msg, "bad execute message")
+                return None
+            if empty_statement(equery):
                 return None
             ev = _event(meta, None, equery, self.source, line, _params(detail), "extended", name)
             self._hold(ev)

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from perfkit.errors import InputError, TruncatedInput
+from perfkit.querylog.readers.limits import MAX_RECORD_BYTES, too_long
 
 _CHUNK = 1 << 20
+_ZSTD_IN = 1 << 10
+_MAX_RUN = MAX_RECORD_BYTES + 1  # a line's text, and a '\r' before its '\n'
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -37,6 +40,38 @@ def _new_decompressor(kind: str) -> Any:
     return zstandard.ZstdDecompressor().decompressobj()
 
 
+class _LineGuard:
+    """Raises when a line grows past :data:`MAX_RECORD_BYTES` (one check per read of up
+    to a megabyte, so the text layer above never buffers an unbounded line)."""
+
+    __slots__ = ("name", "offset", "run")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.run = 0  # bytes since the last line break
+        self.offset = 0  # bytes seen before the current read
+
+    def feed(self, data: bytes) -> None:
+        n = len(data)
+        first = data.find(b"\n")
+        if first < 0:
+            first = data.find(b"\r")
+        if first < 0:
+            if self.run + n > _MAX_RUN:
+                raise too_long(self.name, self.offset - self.run)
+            self.run += n
+        else:
+            if self.run + first > _MAX_RUN:
+                raise too_long(self.name, self.offset - self.run)
+            last = data.rfind(b"\n")
+            if last < 0:
+                last = data.rfind(b"\r")
+            self.run = n - last - 1
+            if self.run > _MAX_RUN:
+                raise too_long(self.name, self.offset + last + 1)
+        self.offset += n
+
+
 class _Decompressing(io.RawIOBase):
     """A raw stream over a compressed one; multi-member/multi-frame aware."""
 
@@ -50,6 +85,10 @@ class _Decompressing(io.RawIOBase):
         self._buf = b""
         self._pos = 0  # read offset into _buf (slicing the rest off would copy it each time)
         self._done = False
+        self._guard = _LineGuard(name)
+        self._more = False
+        # one zstd block (<= 128 kB) can come from a few bytes: 1 kB in, <= 32 MB out
+        self._in_size = _ZSTD_IN if kind == "zstd" else _CHUNK
 
     def readable(self) -> bool:
         return True
@@ -59,19 +98,33 @@ class _Decompressing(io.RawIOBase):
             self._buf = b""
             self._pos = 0
         while not self._buf and not self._done:
-            data = self._pending or self._raw.read(_CHUNK)
-            self._pending = b""
-            if not data:
-                if not self._dec.eof:
-                    raise TruncatedInput(
-                        self._name,
-                        f"{self._kind} stream ends early (file truncated or still being written); "
-                        "no results are reported for a partial input",
-                    )
-                self._done = True
-                return
+            if self._more:
+                data = b""  # bz2 holds more output for the input it has
+            else:
+                data = self._pending or self._raw.read(self._in_size)
+                self._pending = b""
+                if not data:
+                    if not self._dec.eof:
+                        raise TruncatedInput(
+                            self._name,
+                            f"{self._kind} stream ends early (file truncated or still being "
+                            "written); no results are reported for a partial input",
+                        )
+                    self._done = True
+                    return
+            # at most _CHUNK bytes of output per call: a small input can expand a
+            # thousandfold (a compressed /dev/zero), memory must not follow
+            dec = self._dec
             try:
-                out = self._dec.decompress(data)
+                if self._kind == "gzip":
+                    out = dec.decompress(data, _CHUNK)
+                    if dec.unconsumed_tail:
+                        self._pending = dec.unconsumed_tail
+                elif self._kind == "bz2":
+                    out = dec.decompress(data, max_length=_CHUNK)
+                    self._more = not dec.eof and not dec.needs_input
+                else:  # zstandard has no output limit: its input comes in small pieces
+                    out = dec.decompress(data)
             except (OSError, EOFError, zlib.error, ValueError) as exc:
                 raise InputError(self._name, f"corrupt {self._kind} data: {exc}") from exc
             except Exception as exc:  # zstandard.ZstdError is not an OSError
@@ -84,10 +137,11 @@ class _Decompressing(io.RawIOBase):
                     self._pending = rest
                 elif not rest:
                     # next read decides: either EOF (fine) or a new member
-                    nxt = self._raw.read(_CHUNK)
+                    nxt = self._raw.read(self._in_size)
                     if nxt:
                         self._dec = _new_decompressor(self._kind)
                         self._pending = nxt
+            self._guard.feed(out)
             self._buf = out
 
     def readinto(self, b: Any) -> int:
@@ -129,7 +183,7 @@ class Source:
                 break
         stream: io.BufferedIOBase
         if self.compression == "none":
-            stream = io.BufferedReader(_Prefixed(raw, head), _CHUNK)
+            stream = io.BufferedReader(_Prefixed(raw, head, self.name), _CHUNK)
         else:
             stream = io.BufferedReader(
                 _Decompressing(raw, self.compression, self.name, head), _CHUNK
@@ -154,10 +208,11 @@ class Source:
 class _Prefixed(io.RawIOBase):
     """A raw stream that first returns bytes already read for sniffing."""
 
-    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+    def __init__(self, raw: BinaryIO, head: bytes, name: str) -> None:
         super().__init__()
         self._raw = raw
         self._head = head
+        self._guard = _LineGuard(name)
 
     def readable(self) -> bool:
         return True
@@ -166,11 +221,13 @@ class _Prefixed(io.RawIOBase):
         if self._head:
             n = min(len(b), len(self._head))
             b[:n] = self._head[:n]
+            self._guard.feed(self._head[:n])
             self._head = self._head[n:]
             return n
         data = self._raw.read(len(b))
         n = len(data)
         b[:n] = data
+        self._guard.feed(data)
         return n
 
 

@@ -21,6 +21,8 @@ from perfkit.errors import InputError
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import Context
 from perfkit.querylog.readers._time import parse_iso
+from perfkit.querylog.readers.jsondoc import BadItem, json_items
+from perfkit.querylog.readers.limits import impossible_duration, possible
 
 
 def _params(value: Any) -> tuple[str | None, ...] | None:
@@ -72,6 +74,8 @@ def read_jsonl(lines: Iterable[tuple[int, str]], ctx: Context) -> Iterator[LogEv
         if raw_duration is not None and duration is None:
             ctx.skip(lineno, line, f"bad duration_ms {raw_duration!r}")
             continue
+        if duration is not None and not possible(duration):
+            raise impossible_duration(ctx.source, lineno, raw_duration, line)
         ts = parse_iso(obj.get("ts"))
         ctx.check_order(ts, lineno)
         yield LogEvent(
@@ -105,6 +109,10 @@ def _stats_event(row: dict[str, Any], ctx: Context, line: int) -> LogEvent | Non
     if total is None:
         mean = next((_number(row[k]) for k in _MEAN_KEYS if row.get(k) not in (None, "")), None)
         total = mean * calls if mean is not None else None
+    if total is not None and not possible(total):
+        raise impossible_duration(ctx.source, line, total, json.dumps(row)[:300])
+    if not possible(calls) or calls != int(calls):
+        raise InputError(ctx.source, f"impossible calls {calls!r}", line=line)
     rows = _number(row.get("rows"))
     return LogEvent(
         None,
@@ -116,7 +124,7 @@ def _stats_event(row: dict[str, Any], ctx: Context, line: int) -> LogEvent | Non
         database=_text(row.get("datname") or row.get("database") or row.get("dbname")),
         protocol="stats",
         calls=int(calls),
-        rows=int(rows) if rows is not None else None,
+        rows=int(rows) if rows is not None and possible(rows) else None,
     )
 
 
@@ -154,47 +162,15 @@ def read_pgss_csv(lines: Iterable[str], ctx: Context) -> Iterator[LogEvent]:
 
 
 def read_pgss_json(lines: Iterable[tuple[int, str]], ctx: Context) -> Iterator[LogEvent]:
-    """A JSON array (read whole: exports are bounded by pg_stat_statements.max) or lines."""
-    it = iter(lines)
-    first: tuple[int, str] | None = None
-    for first in it:
-        if first[1].strip():
-            break
-    else:
-        return
-    head = first[1].strip()
-    if head.startswith("[") or head == "{":
-        text = "\n".join([first[1], *(ln for _, ln in it)])
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(ctx.source, f"not valid JSON: {exc}") from None
-        if isinstance(data, dict):
-            data = next((v for v in data.values() if isinstance(v, list)), [])
-        for i, row in enumerate(data, 1):
-            if isinstance(row, dict):
-                ev = _stats_event(row, ctx, i)
-                if ev is not None:
-                    yield ev
-            else:
-                ctx.skip(i, str(row)[:300], "not a JSON object")
-        return
-    for lineno, line in _chain(first, it):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            ctx.skip(lineno, line, "not a JSON object")
+    """A JSON array, an object holding one, or one object per line (streamed: memory is
+    bounded by one row, see :mod:`~perfkit.querylog.readers.jsondoc`)."""
+    for lineno, row in json_items(lines, ctx.source):
+        if isinstance(row, BadItem):
+            ctx.skip(lineno, row.text, "not valid JSON")
             continue
         if not isinstance(row, dict):
-            ctx.skip(lineno, line, "not a JSON object")
+            ctx.skip(lineno, str(row)[:300], "not a JSON object")
             continue
         ev = _stats_event(row, ctx, lineno)
         if ev is not None:
             yield ev
-
-
-def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    yield first
-    yield from rest

@@ -24,6 +24,7 @@ from perfkit.querylog.readers._common import (
     _event,
 )
 from perfkit.querylog.readers._time import TimestampParser
+from perfkit.querylog.readers.limits import BLANK_START, INF, empty_statement
 from perfkit.querylog.readers.prefix import CompiledPrefix
 
 # lines attached to the message before them; only DETAIL matters (bound parameters)
@@ -125,9 +126,13 @@ def read_stderr(
                 except ValueError:
                     pass
                 else:
-                    if query and not query.isspace():
-                        yield _event(meta, duration, query, source, cur_line, None, "simple", None)
-                    cur_ms = -2  # done (an empty statement is no event)
+                    # an impossible duration goes to Linker.handle, which refuses it
+                    if 0.0 <= duration < INF:
+                        if query and (query[0] not in BLANK_START or not empty_statement(query)):
+                            yield _event(
+                                meta, duration, query, source, cur_line, None, "simple", None
+                            )
+                        cur_ms = -2  # done (an empty statement is no event)
             if cur_ms != -2:
                 ev = handle(
                     cur_msg, "\n".join(detail) if detail is not None else None, meta, cur_line

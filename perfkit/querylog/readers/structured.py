@@ -3,8 +3,9 @@
 All three carry one message per record with its DETAIL, session id and the
 connection's user/database/application, so they feed the same :class:`Linker` as
 the stderr reader. csvlog fields may contain newlines: the csv module reads records,
-not lines. Layouts: 23 columns (PostgreSQL 9.0-12), 24 (13, ``backend_type``) and 26
-(14+, ``leader_pid`` and ``query_id``) - the fields used are at the same positions.
+not lines. Layouts: 22 columns (PostgreSQL 8.4, no ``application_name``), 23 (9.0-12),
+24 (13, ``backend_type``) and 26 (14+, ``leader_pid`` and ``query_id``) - the fields used
+are at the same positions.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from perfkit.querylog.readers._time import TimestampParser
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
-MIN_CSV_COLUMNS = 23
+MIN_CSV_COLUMNS = 22
 
 
 def _client(conn: str | None) -> str | None:
@@ -69,7 +70,7 @@ def read_csvlog(
         prev_end = reader.line_num
         if len(r) < MIN_CSV_COLUMNS:
             if r and any(r):
-                ctx.skip(line, ",".join(r), f"csv record with {len(r)} columns, expected 23+")
+                ctx.skip(line, ",".join(r), f"csv record with {len(r)} columns, expected 22+")
                 if edges is not None:
                     edges.unsure = True
             continue
@@ -91,7 +92,7 @@ def read_csvlog(
             int(pid_text) if pid_text.isdigit() else None,
             r[1] or None,
             r[2] or None,
-            r[22] or None,
+            (len(r) > 22 and r[22]) or None,
             _client(r[4]),
         )
         ev = linker.handle(msg, r[14] or None, meta, line)
