@@ -480,7 +480,9 @@ class _Selector:
         ex: _Explainer,
         penalty: dict[str, float],
         warnings: list[str],
+        opts: SuggestOptions,
     ) -> None:
+        self.opts = opts
         self.live = list(live)
         self.units = units
         self.backend = backend
@@ -499,6 +501,18 @@ class _Selector:
             for t in it.tables:
                 self.by_table.setdefault(t, []).append(it)
 
+    def worth(self, key: str, before: float, after: float) -> bool:
+        """Whether going from cost ``before`` to ``after`` is a real gain for query ``key``:
+        a tenth of its initial cost, or --min-savings of what it costs with the set so far
+        (and at least --min-cost), as the second index of a join often is."""
+        b = self.base[key]
+        d = before - after
+        if b <= 0 or d <= 0:
+            return False
+        if d / b >= MIN_EXTRA_GAIN - EPS:
+            return True
+        return d / before >= self.opts.min_savings - EPS and d >= self.opts.min_cost
+
     def gain(self, u: _Unit) -> float:
         if u.dead:
             return 0.0
@@ -511,9 +525,8 @@ class _Selector:
             b = self.base.get(it.key, 0.0)
             if p is None or b <= 0:
                 continue
-            d = (self.cur[it.key] - p.cost) / b
-            if d >= MIN_EXTRA_GAIN - EPS:
-                total += self.weight[it.key] * d
+            if self.worth(it.key, self.cur[it.key], p.cost):
+                total += self.weight[it.key] * (self.cur[it.key] - p.cost) / b
         return total - sum(self.penalty.get(m.signature, 0.0) for m in new)
 
     def _probe(self, key: tuple[str, ...], u: _Unit) -> None:
@@ -632,9 +645,7 @@ class _Selector:
                 continue
             plans = self.backend.without(sig, users, self.ex)
             if all(
-                it.key in plans
-                and (plans[it.key].cost - self.cur[it.key]) / self.base[it.key]
-                < MIN_EXTRA_GAIN - EPS
+                it.key in plans and not self.worth(it.key, plans[it.key].cost, self.cur[it.key])
                 for it in users
             ):
                 self._remove(sig)
@@ -821,7 +832,7 @@ def suggest_indexes(
                 if it not in u.users:
                     u.users.append(it)
         penalty, updated = _write_penalties(items, defs, catalog)
-        sel = _Selector(live, units, backend, ex, penalty, warnings)
+        sel = _Selector(live, units, backend, ex, penalty, warnings, opts)
         if backend.method != "none":
             with backend.session():
                 sel.run(prog)

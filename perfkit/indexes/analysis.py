@@ -121,6 +121,9 @@ class _Resolver:
                 return None
             return q, col.name
         inner = getattr(src, "expression", None)
+        cte = inner.parent if inner is not None else None
+        if isinstance(cte, exp.CTE) and cte.args.get("materialized"):
+            return None  # a MATERIALIZED CTE is a fence: outer filters do not reach it
         if isinstance(inner, exp.Select):
             for proj in inner.selects:
                 if proj.alias_or_name == col.name:
@@ -128,6 +131,9 @@ class _Resolver:
                     if isinstance(target, exp.Column):
                         return self.column(target, src, depth + 1)
                     return None
+            if any(isinstance(p, exp.Star) for p in inner.selects):
+                # SELECT * of the CTE or subquery: the column of its own source
+                return self.column(exp.column(col.name), src, depth + 1)
         return None
 
 
@@ -206,7 +212,8 @@ class _Collector:
                 return self.side(node.this, scope)
             return None
         res = self.r.column(col, scope)
-        if res is None or isinstance(node, exp.Binary):
+        json_path = isinstance(node, (exp.JSONExtract, exp.JSONExtractScalar))
+        if res is None or (isinstance(node, exp.Binary) and not json_path):
             return None
         text = _strip_tables(node).sql(dialect="postgres")
         return res[0], Key(text, is_expr=True, column=res[1])
