@@ -65,7 +65,7 @@ class SuggestOptions:
     verify: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    max_candidates: int = 10
+    max_candidates: int = 8
     verify_runs: int = 2
 
 
@@ -463,6 +463,7 @@ class _Unit:
     users: list[PlannedQuery]
     plans: dict[str, Plan] = field(default_factory=dict)
     dead: bool = False
+    stale: bool = False  # plans predate later picks on its tables
 
     @property
     def width(self) -> int:
@@ -494,6 +495,7 @@ class _Selector:
         self.cur = dict(self.base)
         self.plan: dict[str, Plan] = {it.key: it.base for it in live if it.base}
         self.chosen: list[str] = []
+        self.pending: list[IndexDef] = []
         self.defs: dict[str, IndexDef] = {}
         self.best: dict[str, tuple[float, tuple[str, ...]]] = {}  # lowest cost seen, by what
         self.by_table: dict[str, list[PlannedQuery]] = {}
@@ -542,6 +544,7 @@ class _Selector:
             u.dead = True
             return
         u.plans = res.plans
+        u.stale = False
         for it in u.users:
             p = res.plans.get(it.key)
             if p is not None and (it.key not in self.best or p.cost < self.best[it.key][0]):
@@ -562,20 +565,62 @@ class _Selector:
                 changed.add(it.key)
         return changed
 
+    def _flush(self) -> None:
+        """Build the chosen indexes not built yet (they are built only when a later
+        EXPLAIN needs them: the last pick of a table often never is)."""
+        pending, self.pending = self.pending, []
+        for m in pending:
+            err = self.backend.keep(m)
+            if err:
+                self.warnings.append(f"{m.statement()}: {err}")
+                self.defs.pop(m.signature, None)
+                self.chosen.remove(m.signature)
+
+    def _needs_probe(self, u: _Unit, tables: set[str]) -> bool:
+        """Whether ``u`` must be costed again after a pick on ``tables`` changed the cost
+        of some of its queries. A scan uses one index of its table, so for a unit on the
+        same tables its saving over the new set is what its last costing shows beyond the
+        new costs (computed lazily, no EXPLAIN); a unit on another table may complete a
+        join (one index per side) and is costed again."""
+        if all(m.table in tables for m in u.members):
+            return False
+        if len(u.members) > 1 and any(m.signature in self.defs for m in u.members):
+            return False  # its other members are costed on their own
+        # and only when one of its queries still costs enough to gain anything worth it
+        return any(self.worth(it.key, self.cur[it.key], 0.0) for it in u.users)
+
+    def _bundle_needed(self, u: _Unit) -> bool:
+        """A bundle is costed only for queries none of its members serves alone."""
+        for it in u.users:
+            alone = [
+                self.units[(m.signature,)].plans.get(it.key)
+                for m in u.members
+                if (m.signature,) in self.units
+            ]
+            if not any(
+                p is not None and self.worth(it.key, self.cur[it.key], p.cost) for p in alone
+            ):
+                return True
+        return False
+
     def run(self, progress: ProgressSink) -> None:
-        dirty = set(self.units)
-        progress.start(f"costing candidates ({self.backend.method})", total=len(dirty))
-        first = True
+        progress.start(f"costing candidates ({self.backend.method})", total=len(self.units))
+        for key, u in self.units.items():
+            if len(u.members) == 1:
+                self._probe(key, u)
+            progress.advance(1)
+        for key, u in self.units.items():
+            if len(u.members) > 1 and self._bundle_needed(u):
+                self._probe(key, u)
+        progress.finish()
+        dirty: set[tuple[str, ...]] = set()
         while True:
+            if dirty:
+                self._flush()
             for key in list(dirty):
                 u = self.units[key]
                 if not u.dead:
                     self._probe(key, u)
-                if first:
-                    progress.advance(1)
-            if first:
-                progress.finish()
-                first = False
             dirty.clear()
             scored = [(self.gain(u), k) for k, u in self.units.items()]
             top = max((g for g, _ in scored), default=0.0)
@@ -592,29 +637,37 @@ class _Selector:
                 ),
             )
             u = self.units[pick]
-            added = []
-            for m in u.members:
-                if m.signature in self.defs:
-                    continue
-                err = self.backend.keep(m)
-                if err:
-                    self.warnings.append(f"{m.statement()}: {err}")
-                    u.dead = True
-                    break
+            added = [m for m in u.members if m.signature not in self.defs]
+            for m in added:
                 self.defs[m.signature] = m
                 self.chosen.append(m.signature)
-                added.append(m)
-            if not added:
-                u.dead = True
-                continue
+                self.pending.append(m)
             tables = {m.table for m in added}
-            affected = {it.key: it for t in tables for it in self.by_table.get(t, ())}
-            changed = self._refresh(list(affected.values()))
+            changed: set[str] = set()
+            if u.stale:  # costed before the last picks: plan its queries with the set
+                self._flush()
+                changed = self._refresh(u.users)
+            for it in u.users if not u.stale else ():
+                p = u.plans.get(it.key)
+                if p is not None:
+                    if abs(self.cur[it.key] - p.cost) > 1e-3 * max(self.base[it.key], 1.0):
+                        changed.add(it.key)
+                    self.plan[it.key], self.cur[it.key] = p, p.cost
+            # queries of these tables that are not users keep their cost until the end
+            # (re-planning them after every pick cost more than it found); a unit that
+            # looks better for them than it is gets dropped by the prune pass
             for k, other in self.units.items():
-                if other.dead or k == pick:
+                if other.dead or k == pick or all(m.signature in self.defs for m in other.members):
                     continue
                 if any(it.key in changed for it in other.users):
-                    dirty.add(k)
+                    if self._needs_probe(other, tables):
+                        dirty.add(k)
+                    else:
+                        other.stale = True
+        tables = {self.defs[sig].table for sig in self.chosen}
+        if tables:
+            self._flush()
+            self._refresh(list({it.key: it for t in tables for it in self.by_table[t]}.values()))
         self._prune()
 
     def uses(self, sig: str) -> list[PlannedQuery]:
@@ -625,9 +678,29 @@ class _Selector:
         ]
 
     def _remove(self, sig: str) -> None:
-        self.backend.drop(sig)
+        pending = [m for m in self.pending if m.signature == sig]
+        if pending:
+            self.pending.remove(pending[0])
+        else:
+            self.backend.drop(sig)
         self.defs.pop(sig, None)
         self.chosen.remove(sig)
+
+    def _without(self, sig: str, users: Sequence[PlannedQuery]) -> dict[str, Plan]:
+        """Plans of ``users`` with the set minus ``sig``."""
+        if self.chosen == [sig]:
+            return {it.key: it.base for it in users if it.base is not None}
+        self._flush()
+        return self.backend.without(sig, users, self.ex)
+
+    def _replan(self, users: Sequence[PlannedQuery]) -> None:
+        if not self.chosen:
+            for it in users:
+                if it.base is not None:
+                    self.plan[it.key], self.cur[it.key] = it.base, it.base.cost
+            return
+        self._flush()
+        self._refresh(users)
 
     def _prune(self) -> None:
         """Drop members the rest of the set makes useless (narrowest first)."""
@@ -643,7 +716,7 @@ class _Selector:
             if not users:
                 self._remove(sig)
                 continue
-            plans = self.backend.without(sig, users, self.ex)
+            plans = self._without(sig, users)
             if all(
                 it.key in plans and not self.worth(it.key, plans[it.key].cost, self.cur[it.key])
                 for it in users
@@ -661,15 +734,12 @@ class _Selector:
             if any(_index_only(self.plan[it.key], self.backend.names, sig) for it in users):
                 continue
             plain = dataclasses.replace(d, include=())
-            if plain.signature in self.defs:
-                self._remove(sig)
-                self._refresh(users)
-                continue
             self._remove(sig)
-            if self.backend.keep(plain) is None:
+            if plain.signature not in self.defs:
                 self.defs[plain.signature] = plain
                 self.chosen.append(plain.signature)
-            self._refresh(users)
+                self.pending.append(plain)
+            self._replan(users)
 
     def savings(self, key: str) -> float:
         b = self.base.get(key, 0.0)
@@ -687,7 +757,7 @@ class _Selector:
                 return
             for sig, users in drop:
                 self._remove(sig)
-                self._refresh(users)
+                self._replan(users)
 
 
 def _write_penalties(
