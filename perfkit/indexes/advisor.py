@@ -832,6 +832,28 @@ def _write_cost(
     )
 
 
+def _gin_as_advice(items: Sequence[PlannedQuery], advice: dict[str, Advice]) -> None:
+    """HypoPG cannot cost a GIN index: it is listed as advice (trial mode costs it)."""
+    for it in items:
+        gin = [c for c in it.cands if c.method != "btree"]
+        if not gin:
+            continue
+        for c in gin:
+            stmt = c.statement()
+            adv = advice.get(stmt)
+            qs = (*adv.queries, it.q.display) if adv else (it.q.display,)
+            col = c.keys[0].column
+            advice[stmt] = Advice(
+                "gin", c.table, col, stmt, qs, note="not costed: HypoPG cannot; --trial costs it"
+            )
+        it.cands = [c for c in it.cands if c.method == "btree"]
+        it.bundles = [b for b in it.bundles if all(c.method == "btree" for c in b)]
+        if not it.cands and it.reason is None:
+            it.reason = NoSuggestion(
+                it.q.display, "no_candidates", "only a GIN candidate; see the advice (not costed)"
+            )
+
+
 def _expand(items: Sequence[WorkloadQuery]) -> list[PlannedQuery]:
     """One planned query per fingerprint, or one per distinct set of literal values when a
     fingerprint was seen with a few (they may deserve different indexes)."""
@@ -886,6 +908,8 @@ def suggest_indexes(
             prog.advance(1)
             _prepare(it, catalog, ex, opts, advice)
         prog.finish()
+        if backend.method == "hypopg":
+            _gin_as_advice(items, advice)
         live = [it for it in items if it.reason is None and it.cands]
         units: dict[tuple[str, ...], _Unit] = {}
         defs: dict[str, IndexDef] = {}
@@ -1299,6 +1323,14 @@ def _why_not(it: PlannedQuery, sel: _Selector, min_savings: float, method: str) 
     best = max(1 - best_cost / base, sel.savings(it.key))
     keys = " + ".join(m.key_sql() for m in sel.units[tuple(sorted(sigs))].members)
     if best >= min_savings - EPS:
+        cost = sum(sel.penalty.get(sig, 0.0) for sig in sigs)
+        if cost > 0 and not any(sig in sel.defs for sig in sigs):
+            return NoSuggestion(
+                text,
+                "write_cost",
+                f"its best index ({keys}) saves {_pct(best)} but costs the workload's writes "
+                "more (index entries, HOT updates)",
+            )
         return NoSuggestion(text, "below_threshold", "served better by another suggestion")
     return NoSuggestion(
         text,

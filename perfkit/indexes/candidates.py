@@ -184,7 +184,7 @@ class IndexDef:
         base = "_".join([table.lower(), *words])
         if self.where:
             base += "_part"
-        if any(k.opclass for k in self.keys):
+        if any(k.opclass.endswith("pattern_ops") for k in self.keys):
             base += "_pattern"
         if self.method != "btree":
             base += f"_{self.method}"

@@ -79,7 +79,7 @@ class Suggestion:
 class NoSuggestion:
     query: str
     code: str  # low_cost | no_candidates | covered | below_threshold | parse_error |
-    # explain_error | unknown_tables | not_costed | excluded
+    # explain_error | unknown_tables | not_costed | excluded | write_cost | verify_rejected
     reason: str
 
 
