@@ -49,9 +49,10 @@ METHODS = ("auto", "trial", "hypopg", "none")
 #: Share of a query's cost a further index must still save to count for it.
 MIN_EXTRA_GAIN = 0.1
 #: Weight of breaking HOT updates: share of each such UPDATE's weight charged to an index.
-HOT_PENALTY = 0.25
-#: Weight of the extra index entry an INSERT writes, per unit of entry/row size ratio.
-WRITE_PENALTY = 0.25
+HOT_PENALTY = 0.1
+#: Weight of the extra index entry an INSERT or non-HOT UPDATE writes, per unit of
+#: entry/row size ratio (capped at 1).
+WRITE_PENALTY = 0.1
 #: Savings are compared with this tolerance (a rounding error never fails a threshold).
 EPS = 1e-6
 
@@ -129,6 +130,7 @@ def choose_parameters(item: PlannedQuery, catalog: Catalog) -> None:
         for k, col in a.params.items():
             columns.setdefault(k, (a.table, col))
     values: list[str | None] = []
+    arrays = {k for a in (item.shape.accesses if item.shape else ()) for k in a.array_params}
     for k in range(1, n + 1):
         if k not in columns:
             break
@@ -136,11 +138,21 @@ def choose_parameters(item: PlannedQuery, catalog: Catalog) -> None:
         v = st.sample_value() if st else None
         if v is None:
             break
+        if k in arrays:  # col = ANY($1): an array of the value
+            v = '{"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"}'
         values.append(v)
     if len(values) == n:
         item.mode, item.values = "pg_stats", tuple(values)
     else:
         item.mode, item.values = "generic", None
+
+
+def send(conn: Any, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Every statement suggest-indexes sends outside EXPLAIN (trial DDL, HypoPG calls,
+    catalog reads of the costing) goes through here: one place to guard them."""
+    if params is None:
+        return conn.execute(sql.encode())
+    return conn.execute(sql, params)
 
 
 @dataclass
@@ -210,9 +222,7 @@ class _Trial(_Costing):
 
     def send(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Every statement trial mode sends (DDL and catalog reads) goes through here."""
-        if params is None:
-            return self.conn.execute(sql.encode())
-        return self.conn.execute(sql, params)
+        return send(self.conn, sql, params)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -293,8 +303,10 @@ def _plan_names(conn: Any, cand: IndexDef, name: str, qualified: str) -> list[st
     of the partition indexes it created."""
     out = [name]
     if cand.partitioned:
-        rows = conn.execute(
-            load_sql("idx_index_partitions", int(conn.info.server_version)), {"name": qualified}
+        rows = send(
+            conn,
+            load_sql("idx_index_partitions", int(conn.info.server_version)),
+            {"name": qualified},
         ).fetchall()
         out.extend(str(r[0]) for r in rows)
     return out
@@ -310,7 +322,7 @@ class _Hypo(_Costing):
 
     def send(self, sql: str, params: dict[str, Any]) -> Any:
         with self.conn.transaction():
-            return self.conn.execute(sql, params).fetchone()
+            return send(self.conn, sql, params).fetchone()
 
     def _create(self, cand: IndexDef) -> int:
         version = int(self.conn.info.server_version)
@@ -424,7 +436,7 @@ def _costing(
         stack = contextlib.ExitStack()
         try:
             stack.enter_context(rolled_back(conn, read_write=True))
-            conn.execute("CREATE EXTENSION hypopg")
+            send(conn, "CREATE EXTENSION hypopg")
         except psycopg.Error as exc:
             stack.close()
             why = f"HypoPG could not be created ({_first_line(exc)})"
@@ -467,6 +479,7 @@ class _Unit:
 
     @property
     def width(self) -> int:
+        """Narrower wins a near tie (then the smaller: a partial index with evidence)."""
         return sum(len(m.keys) + len(m.include) + (1 if m.where else 0) for m in self.members)
 
 
@@ -776,7 +789,7 @@ def _write_penalties(
         cols = {k.column for k in d.keys if k.column} | set(d.include)
         if d.where:
             cols |= {c for c in catalog.columns.get(d.table, {}) if c in d.where}
-        ratio = _entry_ratio(d, catalog)
+        ratio = min(_entry_ratio(d, catalog), 1.0)
         p = 0.0
         hit: set[str] = set()
         for it, a in writes.get(d.table, ()):
@@ -1261,7 +1274,7 @@ def _verify(
         with rolled_back(conn, read_write=True):
             for n, (s, d) in enumerate(defs.items(), 1):
                 name = f"perfkit_verify_{n}"
-                conn.execute(d.statement(concurrently=False, name=name).encode())
+                send(conn, d.statement(concurrently=False, name=name))
                 schema = d.table.partition(".")[0]
                 qualified = f"{quote_ident(schema)}.{quote_ident(name)}"
                 for shown in _plan_names(conn, d, name, qualified):

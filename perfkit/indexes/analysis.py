@@ -52,6 +52,7 @@ class TableAccess:
     write: str | None = None  # insert | update | delete: this statement writes the table
     updated: set[str] = field(default_factory=set)  # columns an UPDATE sets
     contains: list[Key] = field(default_factory=list)  # jsonb @> (GIN jsonb_path_ops)
+    array_params: set[int] = field(default_factory=set)  # $n compared with = ANY($n)
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,8 @@ class _Collector:
                     n = _param_number(other)
                     if n is not None:
                         a.params[n] = s[1].column
+                        if isinstance(other, exp.Any):
+                            a.array_params.add(n)
                     elif isinstance(other, exp.Literal) and not s[1].is_expr:
                         sql = _strip_tables(p).sql(dialect="postgres")
                         a.constants.append((s[1].column, str(other.this), sql))

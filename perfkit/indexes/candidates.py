@@ -13,7 +13,7 @@ from perfkit.indexes.catalog import Catalog, ExistingIndex
 MAX_KEYS = 3
 MAX_INCLUDE = 3
 #: A constant predicate selecting at most this share of a table earns a partial index...
-PARTIAL_MAX_SHARE = 0.1
+PARTIAL_MAX_SHARE = 0.05
 #: ... when its column has at most this many distinct values (a status, a flag), or the
 #: workload shows the constant in every call of the statement.
 FEW_DISTINCT = 100
