@@ -602,8 +602,19 @@ class _Selector:
         # and only when one of its queries still costs enough to gain anything worth it
         return any(self.worth(it.key, self.cur[it.key], 0.0) for it in u.users)
 
-    def _bundle_needed(self, u: _Unit) -> bool:
-        """A bundle is costed only for queries none of its members serves alone."""
+    def _variant_needed(self, u: _Unit) -> bool:
+        """An INCLUDE variant is costed only when its keys alone help some query (it can
+        only make that scan index-only); a bundle only for queries none of its members
+        serves alone."""
+        if len(u.members) == 1:
+            plain = self.units.get((dataclasses.replace(u.members[0], include=()).signature,))
+            if plain is None or not plain.plans:
+                return plain is None
+            return any(
+                it.key in plain.plans
+                and self.worth(it.key, self.cur[it.key], plain.plans[it.key].cost)
+                for it in u.users
+            )
         for it in u.users:
             alone = [
                 self.units[(m.signature,)].plans.get(it.key)
@@ -618,13 +629,17 @@ class _Selector:
 
     def run(self, progress: ProgressSink) -> None:
         progress.start(f"costing candidates ({self.backend.method})", total=len(self.units))
+        later = []
         for key, u in self.units.items():
-            if len(u.members) == 1:
+            if len(u.members) == 1 and not u.members[0].include:
+                self._probe(key, u)
+                progress.advance(1)
+            else:
+                later.append((key, u))
+        for key, u in later:
+            if self._variant_needed(u):
                 self._probe(key, u)
             progress.advance(1)
-        for key, u in self.units.items():
-            if len(u.members) > 1 and self._bundle_needed(u):
-                self._probe(key, u)
         progress.finish()
         dirty: set[tuple[str, ...]] = set()
         while True:
