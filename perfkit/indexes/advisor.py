@@ -507,6 +507,8 @@ class _Selector:
         self.weight = {it.key: it.q.weight for it in live}
         self.cur = dict(self.base)
         self.plan: dict[str, Plan] = {it.key: it.base for it in live if it.base}
+        # the chosen indexes (of its tables) each query's plan was made with
+        self.plan_set: dict[str, frozenset[str]] = {it.key: frozenset() for it in live}
         self.chosen: list[str] = []
         self.pending: list[IndexDef] = []
         self.defs: dict[str, IndexDef] = {}
@@ -563,6 +565,10 @@ class _Selector:
             if p is not None and (it.key not in self.best or p.cost < self.best[it.key][0]):
                 self.best[it.key] = (p.cost, tuple(m.signature for m in u.members))
 
+    def _set_for(self, it: PlannedQuery) -> frozenset[str]:
+        tables = it.tables
+        return frozenset(s for s in self.chosen if self.defs[s].table in tables)
+
     def _refresh(self, items: Sequence[PlannedQuery]) -> set[str]:
         """Explain ``items`` with the current set; the keys whose cost changed."""
         changed: set[str] = set()
@@ -571,6 +577,7 @@ class _Selector:
                 p = self.ex.plan(it)
             except ExplainFailed:
                 continue
+            self.plan_set[it.key] = self._set_for(it)
             old = self.cur[it.key]
             self.plan[it.key] = p
             self.cur[it.key] = p.cost
@@ -681,6 +688,7 @@ class _Selector:
                     if abs(self.cur[it.key] - p.cost) > 1e-3 * max(self.base[it.key], 1.0):
                         changed.add(it.key)
                     self.plan[it.key], self.cur[it.key] = p, p.cost
+                    self.plan_set[it.key] = self._set_for(it)
             # queries of these tables that are not users keep their cost until the end
             # (re-planning them after every pick cost more than it found); a unit that
             # looks better for them than it is gets dropped by the prune pass
@@ -692,10 +700,17 @@ class _Selector:
                         dirty.add(k)
                     else:
                         other.stale = True
+        # plan again only the queries whose plan predates picks on their tables
         tables = {self.defs[sig].table for sig in self.chosen}
-        if tables:
+        behind = {
+            it.key: it
+            for t in tables
+            for it in self.by_table[t]
+            if self.plan_set[it.key] != self._set_for(it)
+        }
+        if behind:
             self._flush()
-            self._refresh(list({it.key: it for t in tables for it in self.by_table[t]}.values()))
+            self._refresh(list(behind.values()))
         self._prune()
 
     def uses(self, sig: str) -> list[PlannedQuery]:
@@ -726,6 +741,7 @@ class _Selector:
             for it in users:
                 if it.base is not None:
                     self.plan[it.key], self.cur[it.key] = it.base, it.base.cost
+                    self.plan_set[it.key] = frozenset()
             return
         self._flush()
         self._refresh(users)
@@ -753,6 +769,7 @@ class _Selector:
                 for it in users:
                     self.plan[it.key] = plans[it.key]
                     self.cur[it.key] = plans[it.key].cost
+                    self.plan_set[it.key] = self._set_for(it)
         # an INCLUDE variant stays only where it makes a scan index-only
         for sig in list(self.chosen):
             d = self.defs[sig]
