@@ -54,11 +54,9 @@ def _writes_text(s: Suggestion) -> str:
     w = s.write_cost
     if w is None:
         return str(s.table_writes)
-    text = f"+{w.ratio:.0%}/row"
-    if w.bytes_per_s is not None:
-        text += f", {_size(int(w.bytes_per_s))}/s"
+    text = f"+{w.ratio:.0%}"
     if w.breaks_hot:
-        text += ", breaks HOT"
+        text += " no HOT"
     return text
 
 
@@ -263,9 +261,10 @@ def to_document(result: SuggestResult) -> Document:
         lines = [f"[{i}] {s.statement}", f"    plan: {s.plan_before} -> {s.plan_after}"]
         for v in s.verification:
             mark = "" if v.helps else "  (does not help these values)"
+            query = v.query.removesuffix(f" [{v.values}]")
             lines.append(
-                f"    measured: {v.before_ms:.2f} ms -> {v.after_ms:.2f} ms  "
-                f"{_short(v.query, 60)}{mark}"
+                f"    measured ({v.values}): {v.before_ms:.2f} ms -> {v.after_ms:.2f} ms  "
+                f"{_short(query, 50)}{mark}"
             )
         for pq in s.per_query[:5]:
             others = [n for n in pq.indexes if n != s.name]
@@ -274,11 +273,21 @@ def to_document(result: SuggestResult) -> Document:
         if len(s.per_query) > 5:
             lines.append(f"    helps: ... and {len(s.per_query) - 5} more")
         w = s.write_cost
-        if w is not None and w.breaks_hot:
-            lines.append(
-                f"    writes: indexes {', '.join(w.updated_columns)}, which the workload's "
-                "UPDATEs set: those updates can no longer be HOT"
+        if w is not None:
+            rate = (
+                f", ~{_size(int(w.bytes_per_s))}/s at the table's write rate"
+                if w.bytes_per_s
+                else ""
             )
+            lines.append(
+                f"    writes: +{w.entry_bytes:.0f} B per inserted row ({w.ratio:.0%} of a "
+                f"{w.row_bytes:.0f} B row){rate}"
+            )
+            if w.breaks_hot:
+                lines.append(
+                    f"    writes: indexes {', '.join(w.updated_columns)}, which the workload's "
+                    "UPDATEs set: those updates can no longer be HOT"
+                )
         extras.append("\n".join(lines))
     for n in result.rejected:
         extras.append(f"rejected: {n.query}\n    {n.reason}")
