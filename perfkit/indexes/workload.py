@@ -19,6 +19,9 @@ _PLANNABLE = re.compile(
 
 #: Distinct value sets of one fingerprint kept (each may be planned on its own).
 MAX_SAMPLES = 4
+# constants are read from every call up to _SCAN_ALL calls, then from every _SCAN_EVERY-th
+_SCAN_ALL = 200
+_SCAN_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ class _Acc:
     ) -> None:
         from perfkit.indexes.literals import constant_values
 
+        full = len(self.samples) > MAX_SAMPLES
+        if full and self.consts is not None and all(v is None for v in self.consts):
+            return  # every position varied and enough samples: nothing more to learn
+        if full and (sql == self.sql or (self.calls > _SCAN_ALL and self.calls % _SCAN_EVERY)):
+            return  # a long log: its constants are read from a sample of the calls
         consts = constant_values(sql)
         if self.consts is None:
             self.consts = list(consts)
