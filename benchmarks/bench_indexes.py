@@ -11,8 +11,8 @@ The scratch database is dropped afterwards.
     python benchmarks/bench_indexes.py --suite 75 [--admin-dsn ... --method hypopg]
 
 runs a Dexter-sized suite instead: the cases of tests/data/indexes/cases (cycled to 75),
-each as its own ``perfkit suggest-indexes`` process as Dexter runs one per case, on the
-case schema, and prints the total wall time.
+each as its own ``perfkit suggest-indexes`` process as Dexter runs one per case (or all
+in this process with ``--in-process``), on the case schema, and prints the wall time.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def queries(n: int, rnd: random.Random) -> list[str]:
 CASES = Path(__file__).resolve().parent.parent / "tests" / "data" / "indexes" / "cases"
 
 
-def suite(dsn: str, n: int, method: str) -> None:
+def suite(dsn: str, n: int, method: str, in_process: bool) -> None:
     cases = [
         c for c in json.loads((CASES / "cases.json").read_text())
         if method != "hypopg" or not c.get("trial_only")
@@ -90,13 +90,23 @@ def suite(dsn: str, n: int, method: str) -> None:
         if method == "hypopg":
             conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
     t0 = time.perf_counter()
-    for i in range(n):
+    if in_process:
+        with connect(dsn) as conn:
+            for i in range(n):
+                case = cases[i % len(cases)]
+                suggest_indexes(
+                    conn,
+                    load_workload(statements=case["statements"]),
+                    SuggestOptions(method=method, allow_trial=True),
+                )
+    for i in range(0 if in_process else n):
         case = cases[i % len(cases)]
         args = ["perfkit", "suggest-indexes", "--dsn", dsn, "--method", method, "--trial"]
         for sql in case["statements"]:
             args += ["-s", sql]
         subprocess.run([*args, "-f", "json"], capture_output=True, check=False)
-    print(f"cases: {n} ({len(cases)} distinct), one process each")
+    how = "in one process" if in_process else "one process each"
+    print(f"cases: {n} ({len(cases)} distinct), {how}")
     print(f"wall time: {time.perf_counter() - t0:.1f} s")
     print(f"costing: {method}")
 
@@ -105,6 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--suite", type=int, default=0, help="run this many suite cases instead")
+    ap.add_argument("--in-process", action="store_true", help="--suite cases in this process")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--admin-dsn", help="a server allowing CREATE DATABASE; default: embedded")
     ap.add_argument("--method", default="trial", choices=("trial", "hypopg"))
@@ -117,7 +128,7 @@ def main() -> None:
     dsn = make_conninfo(admin, dbname=name)
     try:
         if args.suite:
-            suite(dsn, args.suite, args.method)
+            suite(dsn, args.suite, args.method, args.in_process)
             return
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(schema().encode())

@@ -170,9 +170,11 @@ def test_every_other_query_has_a_reason(trial_report: dict[str, Any]) -> None:
 def test_hygiene_reports_unused_duplicate_and_prefix(scratch_db: str, cli: Any) -> None:
     with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE t (a int, b int, c int);"
+            "CREATE TABLE t (a int, b int, c int, d int);"
             "CREATE INDEX t_a ON t (a); CREATE INDEX t_a_again ON t (a);"
             "CREATE INDEX t_b ON t (b); CREATE INDEX t_b_c ON t (b, c);"
+            "CREATE INDEX t_c ON t (c); CREATE INDEX t_c_inc ON t (c) INCLUDE (a);"
+            "CREATE INDEX t_d_inc ON t (d) INCLUDE (a); CREATE INDEX t_d_b ON t (d, b);"
         )
     r = cli(
         "suggest-indexes", "--dsn", scratch_db, "-s", "SELECT 1 FROM t", "-f", "json", "--trial"
@@ -181,6 +183,9 @@ def test_hygiene_reports_unused_duplicate_and_prefix(scratch_db: str, cli: Any) 
     got = {(h["kind"], h["index"], h["detail"]) for h in json.loads(r.stdout)["hygiene"]}
     assert ("duplicate", "t_a", "duplicate of t_a_again") in got
     assert ("prefix", "t_b", "its keys are a prefix of t_b_c") in got
+    assert ("prefix", "t_c", "t_c_inc has the same keys and more INCLUDE columns") in got
+    # (d) INCLUDE (a) serves index-only scans (d, b) cannot: not covered
+    assert not any(kind == "prefix" and index == "t_d_inc" for kind, index, _ in got)
     assert ("unused", "t_b_c", "never scanned since statistics were reset") in got
 
 

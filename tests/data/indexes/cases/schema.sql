@@ -34,7 +34,7 @@ SELECT g, 1 + (g * 7919) % 20000, g % 800, g % 9, 'title ' || g, 's' || md5(g::t
        CASE WHEN g % 97 = 0 THEN 'pending' WHEN g % 89 = 0 THEN 'failed' ELSE 'done' END,
        (g * 31) % 1000, timestamptz '2023-01-01' + g * interval '3 minutes',
        CASE WHEN g % 20 = 0 THEN timestamptz '2024-01-01' END,
-       jsonb_build_object('kind', 'k' || (g % 400), 'lang', (ARRAY['en', 'de', 'fr'])[1 + g % 3]),
+       jsonb_build_object('kind', 'k' || (g % 400), 'lang', (ARRAY['en', 'de', 'fr'])[1 + g % 3], 'ref', g),
        hstore('color', 'c' || (g % 300)),
        box(point(g % 1000, g % 997), point(g % 1000 + 1, g % 997 + 1))
 FROM generate_series(1, 120000) AS g;
