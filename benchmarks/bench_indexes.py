@@ -7,14 +7,23 @@ Builds a scratch database in the embedded cluster (8 tables x 20,000 rows), gene
 distinct queries over them (equality, two-column equality, range, ORDER BY ... LIMIT,
 joins), runs ``suggest_indexes`` and prints the wall time and EXPLAIN calls it took.
 The scratch database is dropped afterwards.
+
+    python benchmarks/bench_indexes.py --suite 75 [--admin-dsn ... --method hypopg]
+
+runs a Dexter-sized suite instead: the cases of tests/data/indexes/cases (cycled to 75),
+each as its own ``perfkit suggest-indexes`` process as Dexter runs one per case (or all
+in this process with ``--in-process``), on the case schema, and prints the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -67,9 +76,46 @@ def queries(n: int, rnd: random.Random) -> list[str]:
     return sorted(out.values())
 
 
+CASES = Path(__file__).resolve().parent.parent / "tests" / "data" / "indexes" / "cases"
+
+
+def suite(dsn: str, n: int, method: str, in_process: bool) -> None:
+    cases = [
+        c for c in json.loads((CASES / "cases.json").read_text())
+        if method != "hypopg" or not c.get("trial_only")
+    ]  # fmt: skip
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute((CASES / "schema.sql").read_text().encode())
+        conn.execute("VACUUM ANALYZE")
+        if method == "hypopg":
+            conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    t0 = time.perf_counter()
+    if in_process:
+        with connect(dsn) as conn:
+            for i in range(n):
+                case = cases[i % len(cases)]
+                suggest_indexes(
+                    conn,
+                    load_workload(statements=case["statements"]),
+                    SuggestOptions(method=method, allow_trial=True),
+                )
+    for i in range(0 if in_process else n):
+        case = cases[i % len(cases)]
+        args = ["perfkit", "suggest-indexes", "--dsn", dsn, "--method", method, "--trial"]
+        for sql in case["statements"]:
+            args += ["-s", sql]
+        subprocess.run([*args, "-f", "json"], capture_output=True, check=False)
+    how = "in one process" if in_process else "one process each"
+    print(f"cases: {n} ({len(cases)} distinct), {how}")
+    print(f"wall time: {time.perf_counter() - t0:.1f} s")
+    print(f"costing: {method}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--suite", type=int, default=0, help="run this many suite cases instead")
+    ap.add_argument("--in-process", action="store_true", help="--suite cases in this process")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--admin-dsn", help="a server allowing CREATE DATABASE; default: embedded")
     ap.add_argument("--method", default="trial", choices=("trial", "hypopg"))
@@ -81,6 +127,9 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = make_conninfo(admin, dbname=name)
     try:
+        if args.suite:
+            suite(dsn, args.suite, args.method, args.in_process)
+            return
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(schema().encode())
         wl = load_workload(statements=queries(args.queries, random.Random(args.seed)))

@@ -85,7 +85,8 @@ def test_trial_suggests_the_expected_indexes(trial_report: dict[str, Any]) -> No
         "CREATE INDEX CONCURRENTLY customers_email_idx ON public.customers (email)",
         # equality + range, equality + ORDER BY LIMIT, join, UPDATE, DELETE, view: one index
         "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id)",
-        # two equality predicates, most selective first; id makes it index-only
+        # two equality predicates, most selective first; id makes it index-only; the set
+        # choice lets it serve the CTE's predicate on city too (one index, not two)
         "CREATE INDEX CONCURRENTLY customers_city_country_idx ON public.customers (city, country) "
         "INCLUDE (id)",
         # ORDER BY ... DESC LIMIT: a backward scan of an ascending index
@@ -95,8 +96,6 @@ def test_trial_suggests_the_expected_indexes(trial_report: dict[str, Any]) -> No
         # quoted mixed-case identifiers
         'CREATE INDEX CONCURRENTLY userprofiles_tenantid_idx ON public."UserProfiles" ("TenantId") '
         'INCLUDE ("Nickname")',
-        # the CTE's predicate
-        "CREATE INDEX CONCURRENTLY customers_city_idx ON public.customers (city)",
         # expression index
         "CREATE INDEX CONCURRENTLY customers_lower_email_idx ON public.customers ((LOWER(email)))",
         # partial index for a rare constant
@@ -106,6 +105,11 @@ def test_trial_suggests_the_expected_indexes(trial_report: dict[str, Any]) -> No
         "CREATE INDEX CONCURRENTLY orders_total_idx ON public.orders (total) INCLUDE (customer_id)",
     }
     assert set(got) == expected
+    city = got[
+        "CREATE INDEX CONCURRENTLY customers_city_country_idx ON public.customers (city, country) "
+        "INCLUDE (id)"
+    ]
+    assert any(q.startswith("WITH recent") for q in city["queries"])
     shared = got["CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id)"]
     helped = " | ".join(shared["queries"])
     for fragment in ("UPDATE orders", "DELETE FROM orders", "FROM open_orders", "JOIN orders"):
@@ -166,9 +170,11 @@ def test_every_other_query_has_a_reason(trial_report: dict[str, Any]) -> None:
 def test_hygiene_reports_unused_duplicate_and_prefix(scratch_db: str, cli: Any) -> None:
     with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE t (a int, b int, c int);"
+            "CREATE TABLE t (a int, b int, c int, d int);"
             "CREATE INDEX t_a ON t (a); CREATE INDEX t_a_again ON t (a);"
             "CREATE INDEX t_b ON t (b); CREATE INDEX t_b_c ON t (b, c);"
+            "CREATE INDEX t_c ON t (c); CREATE INDEX t_c_inc ON t (c) INCLUDE (a);"
+            "CREATE INDEX t_d_inc ON t (d) INCLUDE (a); CREATE INDEX t_d_b ON t (d, b);"
         )
     r = cli(
         "suggest-indexes", "--dsn", scratch_db, "-s", "SELECT 1 FROM t", "-f", "json", "--trial"
@@ -177,6 +183,9 @@ def test_hygiene_reports_unused_duplicate_and_prefix(scratch_db: str, cli: Any) 
     got = {(h["kind"], h["index"], h["detail"]) for h in json.loads(r.stdout)["hygiene"]}
     assert ("duplicate", "t_a", "duplicate of t_a_again") in got
     assert ("prefix", "t_b", "its keys are a prefix of t_b_c") in got
+    assert ("prefix", "t_c", "t_c_inc has the same keys and more INCLUDE columns") in got
+    # (d) INCLUDE (a) serves index-only scans (d, b) cannot: not covered
+    assert not any(kind == "prefix" and index == "t_d_inc" for kind, index, _ in got)
     assert ("unused", "t_b_c", "never scanned since statistics were reset") in got
 
 

@@ -224,8 +224,8 @@ def suggest_cmd(
         savings = parse_percent(min_savings)
     except ValueError as exc:
         raise UsageError("--min-savings", str(exc)) from None
-    if not 0 < savings < 1:
-        raise UsageError("--min-savings", "must be between 0% and 100%")
+    if not 0 < savings <= 1:
+        raise UsageError("--min-savings", "must be more than 0% and at most 100%")
     if method not in METHODS:
         raise UsageError("--method", f"must be one of {', '.join(METHODS)}")
     for opt, value in (("--lock-timeout", lock_timeout), ("--build-timeout", build_timeout)):

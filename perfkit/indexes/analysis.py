@@ -29,6 +29,7 @@ class Key:
     is_expr: bool = False
     desc: bool = False
     column: str = ""  # the underlying column (for statistics)
+    opclass: str = ""  # e.g. text_pattern_ops for LIKE 'abc%' under a non-C collation
 
 
 @dataclass
@@ -46,6 +47,12 @@ class TableAccess:
     referenced: set[str] = field(default_factory=set)
     advice: list[tuple[str, str]] = field(default_factory=list)  # (kind, column)
     limit: bool = False
+    #: OR across columns: the keys of each disjunct (BitmapOr needs an index per disjunct)
+    or_groups: list[list[Key]] = field(default_factory=list)
+    write: str | None = None  # insert | update | delete: this statement writes the table
+    updated: set[str] = field(default_factory=set)  # columns an UPDATE sets
+    contains: list[Key] = field(default_factory=list)  # jsonb @> (GIN jsonb_path_ops)
+    array_params: set[int] = field(default_factory=set)  # $n compared with = ANY($n)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,19 @@ class _Resolver:
         self.catalog = catalog
         self.unknown: set[str] = set()
         self.tables: set[str] = set()
+
+    def pattern_opclass(self, table: str, column: str) -> str:
+        """The operator class a btree needs for ``LIKE 'abc%'`` on ``column`` ('' when the
+        column's collation is C or POSIX, where the default class serves it)."""
+        typ = self.catalog.columns.get(table, {}).get(column, "")
+        coll = self.catalog.collations.get((table, column), "")
+        if coll in ("C", "POSIX", "ucs_basic"):
+            return ""
+        if typ.startswith(("character varying", "varchar")):
+            return "varchar_pattern_ops"
+        if typ.startswith(("character", "bpchar")):
+            return "bpchar_pattern_ops"
+        return "text_pattern_ops"
 
     def base(self, table: Any) -> str | None:
         rel = self.catalog.resolve(table.name, table.db or None)
@@ -102,6 +122,9 @@ class _Resolver:
                 return None
             return q, col.name
         inner = getattr(src, "expression", None)
+        cte = inner.parent if inner is not None else None
+        if isinstance(cte, exp.CTE) and cte.args.get("materialized"):
+            return None  # a MATERIALIZED CTE is a fence: outer filters do not reach it
         if isinstance(inner, exp.Select):
             for proj in inner.selects:
                 if proj.alias_or_name == col.name:
@@ -109,6 +132,9 @@ class _Resolver:
                     if isinstance(target, exp.Column):
                         return self.column(target, src, depth + 1)
                     return None
+            if any(isinstance(p, exp.Star) for p in inner.selects):
+                # SELECT * of the CTE or subquery: the column of its own source
+                return self.column(exp.column(col.name), src, depth + 1)
         return None
 
 
@@ -139,7 +165,7 @@ def _is_value(node: Any) -> bool:
 
     if isinstance(node, (exp.Literal, exp.Placeholder, exp.Parameter, exp.Null, exp.Boolean)):
         return True
-    if isinstance(node, (exp.Cast, exp.Paren, exp.Neg)):
+    if isinstance(node, (exp.Cast, exp.Paren, exp.Neg, exp.Any)):
         return _is_value(node.this)
     if isinstance(node, exp.Array):
         return all(_is_value(e) for e in node.expressions)
@@ -149,7 +175,7 @@ def _is_value(node: Any) -> bool:
 def _param_number(node: Any) -> int | None:
     from sqlglot import exp
 
-    while isinstance(node, (exp.Cast, exp.Paren)):
+    while isinstance(node, (exp.Cast, exp.Paren, exp.Any)):
         node = node.this
     if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Literal):
         try:
@@ -187,7 +213,8 @@ class _Collector:
                 return self.side(node.this, scope)
             return None
         res = self.r.column(col, scope)
-        if res is None or isinstance(node, exp.Binary):
+        json_path = isinstance(node, (exp.JSONExtract, exp.JSONExtractScalar))
+        if res is None or (isinstance(node, exp.Binary) and not json_path):
             return None
         text = _strip_tables(node).sql(dialect="postgres")
         return res[0], Key(text, is_expr=True, column=res[1])
@@ -221,6 +248,8 @@ class _Collector:
                     n = _param_number(other)
                     if n is not None:
                         a.params[n] = s[1].column
+                        if isinstance(other, exp.Any):
+                            a.array_params.add(n)
                     elif isinstance(other, exp.Literal) and not s[1].is_expr:
                         sql = _strip_tables(p).sql(dialect="postgres")
                         a.constants.append((s[1].column, str(other.this), sql))
@@ -268,14 +297,52 @@ class _Collector:
             pat = p.expression
             if s and isinstance(pat, exp.Literal) and str(pat.this).startswith(("%", "_")):
                 self.acc(sid, s[0]).advice.append(("trigram", s[1].column))
+            elif s and isinstance(p, exp.Like) and not s[1].is_expr:
+                # a fixed prefix: a btree range scan, with the pattern operator class
+                # unless the column's collation is C
+                k = s[1]
+                opclass = self.r.pattern_opclass(s[0], k.column)
+                a = self.acc(sid, s[0])
+                _add(a.range, Key(k.text, k.is_expr, False, k.column, opclass))
+                n = _param_number(pat)
+                if n is not None:
+                    a.params[n] = k.column
             elif s:
-                self.acc(sid, s[0]).advice.append(("pattern", s[1].column))
+                self.acc(sid, s[0]).advice.append(("trigram", s[1].column))
         elif type(p).__name__ in ("ArrayContainsAll", "JSONBContains", "ArrayOverlaps"):
             s = self.side(p.this, scope)
             if s:
-                self.acc(sid, s[0]).advice.append(("gin", s[1].column))
+                a = self.acc(sid, s[0])
+                typ = self.r.catalog.columns.get(s[0], {}).get(s[1].column, "")
+                if type(p).__name__ != "ArrayOverlaps" and typ == "jsonb" and not s[1].is_expr:
+                    _add(a.contains, s[1])
+                else:
+                    a.advice.append(("gin", s[1].column))
+        elif isinstance(p, exp.Or):
+            self.disjunction(p, scope, sid)
         elif isinstance(p, exp.Not):
             return
+
+    def disjunction(self, p: Any, scope: Any, sid: int) -> None:
+        """``a = 1 OR b = 2``: each disjunct's keys, when all are on one table."""
+        from sqlglot import exp
+
+        groups: list[tuple[str, list[Key]]] = []
+        params: dict[int, str] = {}
+        for d in p.flatten():
+            sub = _Collector(self.r)
+            sub.conditions(d.this if isinstance(d, exp.Paren) else d, scope, 0)
+            found = [a for a in sub.accesses.values() if a.eq or a.range]
+            if len(found) != 1:
+                return
+            a = found[0]
+            groups.append((a.table, [*a.eq, *a.range]))
+            params.update(a.params)
+        if len({t for t, _ in groups}) != 1 or len(groups) < 2:
+            return
+        a = self.acc(sid, groups[0][0])
+        a.or_groups.append([k for _, keys in groups for k in keys[:1]])
+        a.params.update(params)
 
     def ordering(self, node: Any, scope: Any, sid: int) -> None:
         from sqlglot import exp
@@ -283,8 +350,26 @@ class _Collector:
         order = node.args.get("order")
         if order is not None:
             keys: list[tuple[str, Key]] = []
+            aliases = {
+                sel.alias: sel.unalias() for sel in node.selects if isinstance(sel, exp.Alias)
+            }
             for o in order.expressions:
                 target = o.this if isinstance(o, exp.Ordered) else o
+                if isinstance(target, exp.Literal) and not target.is_string:
+                    # ORDER BY 1: the first output column
+                    try:
+                        pos = int(str(target.this))
+                    except ValueError:
+                        pos = 0
+                    if 1 <= pos <= len(node.selects):
+                        target = node.selects[pos - 1].unalias()
+                elif (
+                    isinstance(target, exp.Column)
+                    and not target.table
+                    and target.name in aliases
+                    and self.r.column(target, scope) is None
+                ):
+                    target = aliases[target.name]  # ORDER BY an output alias
                 s = self.side(target, scope)
                 if s is None:
                     keys = []
@@ -375,6 +460,21 @@ def _qualify_tables(tree: Any, catalog: Catalog, resolver: _Resolver) -> None:
         resolver.tables.add(catalog.root(rel).qualified)
 
 
+def _pg_deparse(sql: str) -> str | None:
+    """``sql`` parsed by PostgreSQL's parser (pglast) and written back; None when
+    PostgreSQL would refuse it too."""
+    try:
+        from pglast import parse_sql
+        from pglast.stream import RawStream
+
+        stmts = parse_sql(sql)
+        if len(stmts) != 1:
+            return None
+        return str(RawStream()(stmts[0]))
+    except Exception:
+        return None
+
+
 def parse_statement(sql: str) -> Any:
     import sqlglot
     from sqlglot.errors import ParseError
@@ -385,7 +485,15 @@ def parse_statement(sql: str) -> Any:
         lines = str(exc).strip().splitlines()
         msg = lines[0] if lines else type(exc).__name__
         msg = re.sub(r"<Token [^>]*?text: ([^,]*),[^>]*>", r"'\1'", msg)
-        raise ParseFailed(msg) from None
+        # PostgreSQL's own parser, then its deparsed text (typed literals such as
+        # box '(0,0),(1,1)' become CASTs sqlglot reads)
+        again = _pg_deparse(sql)
+        if again is None:
+            raise ParseFailed(msg) from None
+        try:
+            trees = [t for t in sqlglot.parse(again, read="postgres") if t is not None]
+        except (ParseError, Exception):
+            raise ParseFailed(msg) from None
     if len(trees) != 1:
         raise ParseFailed(f"expected one statement, found {len(trees)}")
     return trees[0]
@@ -409,9 +517,21 @@ def analyze_query(sql: str, catalog: Catalog) -> QueryShape:
         where = tree.args.get("where")
         col.conditions(where.this if where is not None else None, dml, 0)
         col.referenced(dml, 0)
+        target = tree.this if isinstance(tree.this, exp.Table) else None
+        q = resolver.base(target) if target is not None else None
+        if q is not None:
+            a = col.acc(0, q)
+            a.write = "update" if isinstance(tree, exp.Update) else "delete"
+            for e in tree.expressions if isinstance(tree, exp.Update) else ():
+                if isinstance(e, exp.EQ) and isinstance(e.this, exp.Column):
+                    a.updated.add(e.this.name)
         roots: Iterable[Any] = [s for s in tree.find_all(exp.Select) if s.parent_select is None]
     elif isinstance(tree, exp.Insert):
         roots = [tree.expression] if isinstance(tree.expression, exp.Query) else []
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        q = resolver.base(target) if isinstance(target, exp.Table) else None
+        if q is not None:
+            col.acc(0, q).write = "insert"
     else:
         roots = [tree]
     schema: dict[str, object] = dict(catalog.sqlglot_schema())
@@ -443,7 +563,15 @@ def analyze_query(sql: str, catalog: Catalog) -> QueryShape:
     accesses = tuple(
         a
         for a in col.accesses.values()
-        if a.eq or a.range or a.sort or a.join or a.group or a.advice
+        if a.eq
+        or a.range
+        or a.sort
+        or a.join
+        or a.group
+        or a.advice
+        or a.or_groups
+        or a.contains
+        or a.write
     )
     return QueryShape(
         tables=tuple(sorted(resolver.tables)),

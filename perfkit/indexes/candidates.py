@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfkit.indexes.analysis import Key, TableAccess
@@ -11,8 +12,11 @@ from perfkit.indexes.catalog import Catalog, ExistingIndex
 
 MAX_KEYS = 3
 MAX_INCLUDE = 3
-#: A constant predicate selecting at most this share of a table earns a partial index.
-PARTIAL_MAX_SHARE = 0.1
+#: A constant predicate selecting at most this share of a table earns a partial index...
+PARTIAL_MAX_SHARE = 0.05
+#: ... when its column has at most this many distinct values (a status, a flag), or the
+#: workload shows the constant in every call of the statement.
+FEW_DISTINCT = 100
 
 # PostgreSQL's reserved key words: identifiers spelled like these must be quoted.
 _RESERVED = frozenset(
@@ -144,6 +148,7 @@ class IndexDef:
     include: tuple[str, ...] = ()
     where: str | None = None
     partitioned: bool = False
+    method: str = "btree"
 
     @property
     def columns(self) -> list[str]:
@@ -158,13 +163,15 @@ class IndexDef:
         parts = []
         for k in self.keys:
             text = f"({k.text})" if k.is_expr else quote_ident(k.text)
+            if k.opclass:
+                text += f" {k.opclass}"
             parts.append(text + (" DESC" if k.desc else ""))
         return ", ".join(parts)
 
     @property
     def signature(self) -> str:
         inc = ",".join(self.include)
-        return f"{self.table}|{self.key_sql()}|{inc}|{self.where or ''}"
+        return f"{self.table}|{self.method}|{self.key_sql()}|{inc}|{self.where or ''}"
 
     def name(self) -> str:
         """A readable index name within PostgreSQL's 63-byte limit."""
@@ -177,6 +184,10 @@ class IndexDef:
         base = "_".join([table.lower(), *words])
         if self.where:
             base += "_part"
+        if any(k.opclass.endswith("pattern_ops") for k in self.keys):
+            base += "_pattern"
+        if self.method != "btree":
+            base += f"_{self.method}"
         suffix = "_idx"
         if len(base) + len(suffix) > 63 or not re.match(r"^[a-z_][a-z0-9_]*$", base):
             digest = hashlib.sha1(self.signature.encode()).hexdigest()[:8]
@@ -186,7 +197,10 @@ class IndexDef:
     def statement(self, *, concurrently: bool = True, name: str | None = None) -> str:
         conc = concurrently and not self.partitioned
         sql = "CREATE INDEX " + ("CONCURRENTLY " if conc else "")
-        sql += f"{quote_ident(name or self.name())} ON {quote_table(self.table)} ({self.key_sql()})"
+        sql += f"{quote_ident(name or self.name())} ON {quote_table(self.table)}"
+        if self.method != "btree":
+            sql += f" USING {self.method}"
+        sql += f" ({self.key_sql()})"
         if self.include:
             sql += " INCLUDE (" + ", ".join(quote_ident(c) for c in self.include) + ")"
         if self.where:
@@ -213,10 +227,14 @@ def _existing_keys(ix: ExistingIndex) -> list[str]:
 
 
 def covered_by_existing(cand: IndexDef, catalog: Catalog) -> ExistingIndex | None:
-    """A valid btree index whose leading keys already are ``cand``'s keys."""
+    """A valid index of the same kind whose leading keys already are ``cand``'s keys."""
     want = [k.text.lower() if not k.is_expr else k.text for k in cand.keys]
+    if any(k.opclass for k in cand.keys):
+        want = [
+            w + " " + k.opclass if k.opclass else w for w, k in zip(want, cand.keys, strict=True)
+        ]
     for ix in catalog.indexes_on(cand.table):
-        if not ix.valid or ix.method != "btree" or (ix.predicate and not cand.where):
+        if not ix.valid or ix.method != cand.method or (ix.predicate and not cand.where):
             continue
         if (
             ix.predicate
@@ -242,16 +260,44 @@ def _distinct(catalog: Catalog, table: str, key: Key) -> float:
     return st.distinct(rel.rows)
 
 
-def candidates_for(access: TableAccess, catalog: Catalog) -> list[IndexDef]:
+def _partial_evidence(
+    catalog: Catalog, table: str, column: str, value: str, fixed: Sequence[str]
+) -> bool:
+    """Whether a constant deserves a partial index: ``IS NULL`` is part of the text, the
+    workload used the same value in every call, or the column has few distinct values
+    and this one is rare. Any other constant is treated as a parameter."""
+    if value == "NULL" or value in fixed:
+        return True
+    st = catalog.stats(table, column)
+    rel = catalog.relations.get(table)
+    if st is None or rel is None or st.distinct(rel.rows) > FEW_DISTINCT:
+        return False
+    share = st.frequency(value)
+    if share is None:  # not a most common value: what the rest of the rows share
+        rest = max(st.distinct(rel.rows) - len(st.most_common_vals), 1.0)
+        share = max(1.0 - sum(st.most_common_freqs) - st.null_frac, 0.0) / rest
+    return share <= PARTIAL_MAX_SHARE
+
+
+def _no_redundant_column(keys: list[Key]) -> list[Key]:
+    """An expression key makes a plain key on the same column needless: (lower(email))."""
+    exprs = {k.column for k in keys if k.is_expr}
+    return [k for k in keys if k.is_expr or k.column not in exprs]
+
+
+def candidates_for(
+    access: TableAccess, catalog: Catalog, fixed: Sequence[str] = ()
+) -> list[IndexDef]:
     """Btree candidates for one table access: equality columns first (most selective
-    first), then a range or sort column; expression, partial and covering variants."""
+    first), then a range or sort column; expression, partial and covering variants.
+    ``fixed`` are the constants every call of the statement used."""
     rel = catalog.relations.get(access.table)
     partitioned = rel is not None and rel.relkind == "p"
     eq = sorted(access.eq, key=lambda k: -_distinct(catalog, access.table, k))
     out: list[IndexDef] = []
 
     def add(keys: list[Key], **kw: object) -> None:
-        keys = keys[:MAX_KEYS]
+        keys = _no_redundant_column(keys)[:MAX_KEYS]
         if keys:
             out.append(IndexDef(access.table, tuple(keys), partitioned=partitioned, **kw))  # type: ignore[arg-type]
 
@@ -273,13 +319,12 @@ def candidates_for(access: TableAccess, catalog: Catalog) -> list[IndexDef]:
             add([*eq[:1], j])
     if access.group and not eq:
         add(list(access.group))
+    for group in access.or_groups:
+        for k in group:
+            add([k])
     # partial indexes: a constant that selects few rows goes in the WHERE clause
     for column, value, sql in access.constants:
-        st = catalog.stats(access.table, column)
-        share = None
-        if st is not None:
-            share = st.null_frac if value == "NULL" else st.frequency(value)
-        if share is None or share > PARTIAL_MAX_SHARE:
+        if not _partial_evidence(catalog, access.table, column, value, fixed):
             continue
         rest = [k for k in eq if k.column != column]
         tail = rest[: MAX_KEYS - 1] + (sort or access.range[:1] or access.join[:1])
@@ -296,6 +341,16 @@ def candidates_for(access: TableAccess, catalog: Catalog) -> list[IndexDef]:
             and not any(k.is_expr for k in best.keys)
         ):
             out.append(IndexDef(best.table, best.keys, tuple(extra), partitioned=partitioned))
+    for k in access.contains:
+        # jsonb @>: GIN with jsonb_path_ops (smaller and faster for containment)
+        out.append(
+            IndexDef(
+                access.table,
+                (Key(k.text, k.is_expr, False, k.column, "jsonb_path_ops"),),
+                partitioned=partitioned,
+                method="gin",
+            )
+        )
     seen: set[str] = set()
     unique = []
     for c in out:
@@ -303,6 +358,35 @@ def candidates_for(access: TableAccess, catalog: Catalog) -> list[IndexDef]:
             seen.add(c.signature)
             unique.append(c)
     return unique
+
+
+def bundles_for(
+    accesses: Sequence[TableAccess], per_access: Sequence[Sequence[IndexDef]], catalog: Catalog
+) -> list[tuple[IndexDef, ...]]:
+    """Candidates that may only help together: the best candidate of each table of a
+    join (one index per side), and one index per disjunct of an OR."""
+    out: list[tuple[IndexDef, ...]] = []
+    firsts = [m[0] for m in per_access if m]
+    if len(firsts) >= 2:
+        out.append(tuple(firsts[:MAX_KEYS]))
+        joins = []
+        for a, mine in zip(accesses, per_access, strict=True):
+            j = [c for c in mine if a.join and c.keys[0].text == a.join[0].text]
+            joins.append(j[0] if j else (mine[0] if mine else None))
+        pair = tuple(c for c in joins if c is not None)
+        if len(pair) >= 2 and pair != out[0]:
+            out.append(pair[:MAX_KEYS])
+    for a, mine in zip(accesses, per_access, strict=True):
+        for group in a.or_groups:
+            members = []
+            for k in group:
+                for c in mine:
+                    if len(c.keys) == 1 and c.keys[0].text == k.text and not c.where:
+                        members.append(c)
+                        break
+            if len(members) >= 2:
+                out.append(tuple(dict.fromkeys(members)))
+    return out
 
 
 def advice_for(access: TableAccess) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ class Relation:
     seq_scan: int
     n_live_tup: int
     viewdef: str | None
+    n_tup_hot_upd: int = 0
 
     @property
     def qualified(self) -> str:
@@ -86,6 +87,16 @@ class ColumnStats:
                 return f
         return None
 
+    def other_values(self) -> list[str]:
+        """Values to try a plan with besides the example: the most common values, then
+        histogram bounds from the middle outwards."""
+        out = list(self.most_common_vals)
+        h = list(self.histogram_bounds)
+        mid = len(h) // 2
+        order = sorted(range(len(h)), key=lambda i: abs(i - mid))
+        out.extend(h[i] for i in order)
+        return out
+
     def sample_value(self) -> str | None:
         if self.most_common_vals:
             return self.most_common_vals[0]
@@ -103,6 +114,8 @@ class Catalog:
     indexes: list[ExistingIndex]
     search_path: tuple[str, ...]
     server_version: int
+    stats_window_s: float | None = None
+    collations: dict[tuple[str, str], str] = field(default_factory=dict)
     _stats: dict[tuple[str, str], ColumnStats | None] = field(default_factory=dict)
     _conn: Any = None
 
@@ -215,11 +228,17 @@ def load_catalog(conn: Any) -> Catalog:
             seq_scan=int(r[11]),
             n_live_tup=int(r[12]),
             viewdef=r[13],
+            n_tup_hot_upd=int(r[14]),
         )
         rels[rel.qualified] = rel
     cols: dict[str, dict[str, str]] = {}
-    for schema, name, column, typ in conn.execute(load_sql("idx_columns", version)).fetchall():
+    collations: dict[tuple[str, str], str] = {}
+    for schema, name, column, typ, coll in conn.execute(
+        load_sql("idx_columns", version)
+    ).fetchall():
         cols.setdefault(f"{schema}.{name}", {})[column] = typ
+        if coll:
+            collations[(f"{schema}.{name}", column)] = coll
     idx = [
         ExistingIndex(
             schema=r[0],
@@ -242,4 +261,6 @@ def load_catalog(conn: Any) -> Catalog:
     ]
     path_row = conn.execute(load_sql("idx_search_path", version)).fetchone()
     search_path = tuple(path_row[0]) if path_row else ("public",)
-    return Catalog(rels, cols, idx, search_path, version, _conn=conn)
+    wrow = conn.execute(load_sql("idx_stats_window", version)).fetchone()
+    window = float(wrow[0]) if wrow and wrow[0] is not None else None
+    return Catalog(rels, cols, idx, search_path, version, window, collations, _conn=conn)

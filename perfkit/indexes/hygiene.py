@@ -38,24 +38,27 @@ def hygiene(catalog: Catalog) -> list[HygieneItem]:
         for a in idxs:
             if a.name in flagged or a.method != "btree" or a.is_unique or a.constraint_backed:
                 continue
+            a_include = {c.lower() for c in a.columns[a.nkeys :]}
             for b in idxs:
-                if b is a or b.method != "btree" or len(b.keys) <= len(a.keys):
+                if b is a or b.name in flagged or b.method != "btree":
                     continue
-                if _sig(a)[2] == _sig(b)[2] and [c.lower() for c in b.keys[: len(a.keys)]] == [
-                    c.lower() for c in a.keys
-                ]:
-                    flagged.add(a.name)
-                    out.append(
-                        HygieneItem(
-                            "prefix",
-                            table,
-                            a.name,
-                            f"its keys are a prefix of {b.name}",
-                            a.size_bytes,
-                            a.definition,
-                        )
-                    )
-                    break
+                longer = len(b.keys) > len(a.keys)
+                same = len(b.keys) == len(a.keys) and len(b.columns) > len(a.columns)
+                if not (longer or same) or _sig(a)[2] != _sig(b)[2]:
+                    continue
+                if [c.lower() for c in b.keys[: len(a.keys)]] != [c.lower() for c in a.keys]:
+                    continue
+                # an INCLUDE column of a must be in b too, or a serves index-only scans b cannot
+                if not a_include <= {c.lower() for c in b.columns}:
+                    continue
+                flagged.add(a.name)
+                detail = (
+                    f"its keys are a prefix of {b.name}"
+                    if longer
+                    else f"{b.name} has the same keys and more INCLUDE columns"
+                )
+                out.append(HygieneItem("prefix", table, a.name, detail, a.size_bytes, a.definition))
+                break
         for a in idxs:
             if a.name in flagged or a.is_unique or a.is_primary or a.constraint_backed:
                 continue

@@ -12,6 +12,39 @@ class Verification:
     after_ms: float
     plan_before: str
     plan_after: str
+    values: str = "example"  # example | logged | pg_stats: where the values came from
+    cost_before: float | None = None
+    cost_after: float | None = None
+    helps: bool = True  # the index is used and the set saves --min-savings for these values
+
+
+@dataclass(frozen=True)
+class QuerySaving:
+    """What one query served by a suggestion saves with the whole suggested set."""
+
+    query: str
+    cost_before: float
+    cost_after: float
+    indexes: tuple[str, ...]  # the suggested indexes its plan uses
+
+    @property
+    def savings(self) -> float:
+        return 1.0 - self.cost_after / self.cost_before if self.cost_before > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class WriteCost:
+    """Estimated write overhead of one suggestion."""
+
+    entry_bytes: float  # estimated index entry size
+    row_bytes: float  # average heap row size
+    ratio: float  # entry_bytes / row_bytes: extra bytes per inserted or non-HOT updated row
+    inserts_per_s: float | None  # from pg_stat_user_tables over the statistics window
+    updates_per_s: float | None
+    deletes_per_s: float | None
+    bytes_per_s: float | None  # entry size x (inserts + updates that are not HOT)
+    updated_columns: tuple[str, ...]  # its columns the workload's UPDATEs set
+    breaks_hot: bool
 
 
 @dataclass(frozen=True)
@@ -34,6 +67,8 @@ class Suggestion:
     table_writes: int
     benefit: float
     verification: tuple[Verification, ...] = ()
+    per_query: tuple[QuerySaving, ...] = ()
+    write_cost: WriteCost | None = None
 
     @property
     def savings(self) -> float:
@@ -44,7 +79,7 @@ class Suggestion:
 class NoSuggestion:
     query: str
     code: str  # low_cost | no_candidates | covered | below_threshold | parse_error |
-    # explain_error | unknown_tables | not_costed | excluded
+    # explain_error | unknown_tables | not_costed | excluded | write_cost | verify_rejected
     reason: str
 
 
@@ -103,3 +138,6 @@ class SuggestResult:
     min_savings: float
     warnings: tuple[str, ...]
     applied: tuple[Applied, ...] = ()
+    rejected: tuple[NoSuggestion, ...] = ()  # accepted by cost, rejected by --verify
+    workload_cost_before: float = 0.0
+    workload_cost_after: float = 0.0

@@ -33,6 +33,33 @@ def _compact(s: Suggestion) -> str:
     return text[on + 4 :] if on >= 0 else text
 
 
+def _write_cost(s: Suggestion) -> dict[str, Any] | None:
+    w = s.write_cost
+    if w is None:
+        return None
+    return {
+        "entry_bytes": w.entry_bytes,
+        "row_bytes": w.row_bytes,
+        "ratio": w.ratio,
+        "inserts_per_s": w.inserts_per_s,
+        "updates_per_s": w.updates_per_s,
+        "deletes_per_s": w.deletes_per_s,
+        "bytes_per_s": w.bytes_per_s,
+        "updated_columns": list(w.updated_columns),
+        "breaks_hot": w.breaks_hot,
+    }
+
+
+def _writes_text(s: Suggestion) -> str:
+    w = s.write_cost
+    if w is None:
+        return str(s.table_writes)
+    text = f"+{w.ratio:.0%}"
+    if w.breaks_hot:
+        text += " no HOT"
+    return text
+
+
 def to_document(result: SuggestResult) -> Document:
     data: dict[str, Any] = {
         "method": result.method,
@@ -58,11 +85,26 @@ def to_document(result: SuggestResult) -> Document:
                 "plan_after": s.plan_after,
                 "table_rows": s.table_rows,
                 "table_writes": s.table_writes,
+                "per_query": [
+                    {
+                        "query": q.query,
+                        "cost_before": round(q.cost_before, 2),
+                        "cost_after": round(q.cost_after, 2),
+                        "savings": round(q.savings, 4),
+                        "indexes": list(q.indexes),
+                    }
+                    for q in s.per_query
+                ],
+                "write_cost": _write_cost(s),
                 "verification": [
                     {
                         "query": v.query,
+                        "values": v.values,
                         "before_ms": v.before_ms,
                         "after_ms": v.after_ms,
+                        "cost_before": v.cost_before,
+                        "cost_after": v.cost_after,
+                        "helps": v.helps,
                         "plan_before": v.plan_before,
                         "plan_after": v.plan_after,
                     }
@@ -74,6 +116,11 @@ def to_document(result: SuggestResult) -> Document:
         "no_suggestion": [
             {"query": n.query, "reason": n.reason, "code": n.code} for n in result.no_suggestion
         ],
+        "rejected": [
+            {"statement": n.query, "reason": n.reason, "code": n.code} for n in result.rejected
+        ],
+        "workload_share_before": round(result.workload_cost_before, 4),
+        "workload_share_after": round(result.workload_cost_after, 4),
         "hygiene": [
             {
                 "kind": h.kind,
@@ -131,7 +178,7 @@ def to_document(result: SuggestResult) -> Document:
                 f"{s.cost_before:,.0f} -> {s.cost_after:,.0f}",
                 f"{s.savings:.0%}",
                 _size(s.size_bytes),
-                s.table_writes,
+                _writes_text(s),
                 *([measured] if verified else []),
             ]
         )
@@ -213,14 +260,37 @@ def to_document(result: SuggestResult) -> Document:
     for i, s in enumerate(result.suggestions, 1):
         lines = [f"[{i}] {s.statement}", f"    plan: {s.plan_before} -> {s.plan_after}"]
         for v in s.verification:
+            mark = "" if v.helps else "  (does not help these values)"
+            query = v.query.removesuffix(f" [{v.values}]")
             lines.append(
-                f"    measured: {v.before_ms:.2f} ms -> {v.after_ms:.2f} ms  {_short(v.query, 60)}"
+                f"    measured ({v.values}): {v.before_ms:.2f} ms -> {v.after_ms:.2f} ms  "
+                f"{_short(query, 50)}{mark}"
             )
-        for text in s.queries[:5]:
-            lines.append(f"    helps: {_short(text, 80)}")
-        if len(s.queries) > 5:
-            lines.append(f"    helps: ... and {len(s.queries) - 5} more")
+        for pq in s.per_query[:5]:
+            others = [n for n in pq.indexes if n != s.name]
+            with_set = f" (with {', '.join(others)})" if others else ""
+            lines.append(f"    helps: {_short(pq.query, 70)}  saves {pq.savings:.0%}{with_set}")
+        if len(s.per_query) > 5:
+            lines.append(f"    helps: ... and {len(s.per_query) - 5} more")
+        w = s.write_cost
+        if w is not None:
+            rate = (
+                f", ~{_size(int(w.bytes_per_s))}/s at the table's write rate"
+                if w.bytes_per_s
+                else ""
+            )
+            lines.append(
+                f"    writes: +{w.entry_bytes:.0f} B per inserted row ({w.ratio:.0%} of a "
+                f"{w.row_bytes:.0f} B row){rate}"
+            )
+            if w.breaks_hot:
+                lines.append(
+                    f"    writes: indexes {', '.join(w.updated_columns)}, which the workload's "
+                    "UPDATEs set: those updates can no longer be HOT"
+                )
         extras.append("\n".join(lines))
+    for n in result.rejected:
+        extras.append(f"rejected: {n.query}\n    {n.reason}")
     return Document(
         kind="suggest-indexes",
         extras=tuple(extras),

@@ -41,7 +41,7 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
     )
     if not wl.queries:
         if warnings:
-            raise UsageError("--from-stats", warnings[0])
+            raise UsageError("--from-stats", warnings[0].removeprefix("--from-stats: "))
         raise UsageError(
             "FILES",
             "no queries to work on: give a .sql file or a log, -s SQL, or --from-stats"

@@ -17,6 +17,23 @@ _PLANNABLE = re.compile(
 )
 
 
+#: Distinct value sets of one fingerprint kept (each may be planned on its own).
+MAX_SAMPLES = 4
+# constants are read from every call up to _SCAN_ALL calls, then from every _SCAN_EVERY-th
+_SCAN_ALL = 200
+_SCAN_EVERY = 50
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One distinct set of values a fingerprint was called with."""
+
+    sql: str
+    params: tuple[str | None, ...] | None
+    calls: int
+    total_ms: float | None
+
+
 @dataclass(frozen=True)
 class WorkloadQuery:
     id: str  # fingerprint id
@@ -26,6 +43,13 @@ class WorkloadQuery:
     calls: int
     total_ms: float | None
     source: str
+    #: constants of the statement text that every call used (evidence for a partial
+    #: index); empty when the fingerprint was seen once
+    fixed: tuple[str, ...] = ()
+    #: distinct value sets seen (up to MAX_SAMPLES, the example first)
+    samples: tuple[Sample, ...] = ()
+    #: number of distinct value sets seen (MAX_SAMPLES + 1 means "more")
+    distinct_values: int = 1
 
     @property
     def weight(self) -> float:
@@ -58,10 +82,12 @@ _UTILITY = re.compile(
 class _Acc:
     __slots__ = (
         "calls",
+        "consts",
         "display",
         "example_ms",
         "id",
         "params",
+        "samples",
         "source",
         "sql",
         "timed",
@@ -75,6 +101,54 @@ class _Acc:
         self.total = 0.0
         self.timed = False
         self.example_ms = -1.0
+        self.consts: list[str | None] | None = None  # None at a position that varied
+        # values -> [sql, params, calls, total ms or None]
+        self.samples: dict[tuple[str | None, ...], list[Any]] = {}
+
+    def observe(
+        self, sql: str, params: tuple[str | None, ...] | None, calls: int, ms: float | None
+    ) -> None:
+        from perfkit.indexes.literals import constant_values
+
+        full = len(self.samples) > MAX_SAMPLES
+        if full and self.consts is not None and all(v is None for v in self.consts):
+            return  # every position varied and enough samples: nothing more to learn
+        if full and (sql == self.sql or (self.calls > _SCAN_ALL and self.calls % _SCAN_EVERY)):
+            return  # a long log: its constants are read from a sample of the calls
+        consts = constant_values(sql)
+        if self.consts is None:
+            self.consts = list(consts)
+        elif len(self.consts) != len(consts):
+            self.consts = [None] * len(self.consts)
+        else:
+            for i, v in enumerate(consts):
+                if self.consts[i] != v:
+                    self.consts[i] = None
+        key = (*consts, "\x00", *(params or ()))
+        got = self.samples.get(key)
+        if got is not None:
+            got[2] += calls
+            if ms is not None:
+                got[3] = (got[3] or 0.0) + ms
+        elif len(self.samples) <= MAX_SAMPLES:
+            self.samples[key] = [sql, params, calls, ms]
+
+    def workload_query(self) -> WorkloadQuery:
+        samples = sorted(
+            self.samples.values(), key=lambda s: s[0] != self.sql or s[1] != self.params
+        )
+        return WorkloadQuery(
+            id=self.id,
+            sql=self.sql,
+            display=self.display,
+            params=self.params,
+            calls=self.calls,
+            total_ms=self.total if self.timed else None,
+            source=self.source,
+            fixed=tuple(v for v in self.consts or () if v is not None) if self.calls > 1 else (),
+            samples=tuple(Sample(s[0], s[1], s[2], s[3]) for s in samples[:MAX_SAMPLES]),
+            distinct_values=len(self.samples),
+        )
 
 
 def _fold(
@@ -95,6 +169,7 @@ def _fold(
         if acc is None:
             acc = accs[f.id] = _Acc(f.id, f.query, sql, source)
         acc.calls += calls
+        acc.observe(sql, params, calls, ms)
         if ms is not None:
             acc.total += ms
             acc.timed = True
@@ -165,16 +240,6 @@ def load_workload(
         if a.calls < min_calls or (min_time_ms > 0 and a.total < min_time_ms):
             filtered += 1
             continue
-        queries.append(
-            WorkloadQuery(
-                id=a.id,
-                sql=a.sql,
-                display=a.display,
-                params=a.params,
-                calls=a.calls,
-                total_ms=a.total if a.timed else None,
-                source=a.source,
-            )
-        )
+        queries.append(a.workload_query())
     queries.sort(key=lambda q: -q.weight)
     return Workload(tuple(queries), skipped, filtered, ())

@@ -1,2 +1,2 @@
--- A hypothetical index (backend memory only): returns its oid.
-SELECT indexrelid FROM hypopg_create_index(%(statement)s)
+-- A hypothetical index (backend memory only): its oid and the name plans show.
+SELECT indexrelid, indexname FROM hypopg_create_index(%(statement)s)

@@ -18,7 +18,8 @@ SELECT n.nspname AS schema,
        coalesce(s.n_tup_del, 0)::bigint AS n_tup_del,
        coalesce(s.seq_scan, 0)::bigint AS seq_scan,
        coalesce(s.n_live_tup, 0)::bigint AS n_live_tup,
-       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef,
+       coalesce(s.n_tup_hot_upd, 0)::bigint AS n_tup_hot_upd
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
