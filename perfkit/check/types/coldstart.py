@@ -5,7 +5,9 @@ The measurement is :func:`perfkit.coldstart.profile` (fresh processes, ``-X impo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from perfkit.check.model import CheckSpec, Metric, MetricSpec
@@ -49,6 +51,22 @@ class ColdstartCheck(CheckType):
         for k, v in params["env"].items():
             if not isinstance(v, str):
                 fail("env", f"value of {k} must be a string")
+
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        return int(params["runs"])
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        return {**params, "runs": 1, "warmup": bool(params["warmup"]) and first}
+
+    def rebase(self, params: Mapping[str, Any], move: Callable[[Path], Path]) -> dict[str, Any]:
+        out = super().rebase(params, move)
+        python = params["python"]
+        if python and os.sep in python and not os.path.isabs(python):
+            # an interpreter inside this tree (.venv/bin/python) is not in the other one
+            here = Path(params["cwd"]) / python
+            if here.exists():
+                out["python"] = str(here.resolve())
+        return out
 
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         from perfkit.coldstart import profile

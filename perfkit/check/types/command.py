@@ -44,6 +44,12 @@ class CommandCheck(CheckType):
             MetricSpec("cpu", "s", "timing", "lower", "CPU time (user + system) of one run"),
         )
 
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        return int(params["runs"])
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        return {**params, "runs": 1, "warmup": params["warmup"] if first else 0}
+
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         p = check.params
         environ = dict(os.environ)
