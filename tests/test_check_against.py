@@ -267,3 +267,27 @@ def test_sigterm_removes_the_worktree(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert len(worktrees(repo)) == 1
     assert not os.path.exists(extra), err
+
+
+def test_coldstart_checks_run_paired_too(cli: Any, tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "repo",
+        """
+        [check]
+        retries = 0
+
+        [check.cold]
+        type = "coldstart"
+        target = "svc"
+        runs = 3
+        modules = ["json"]
+        """,
+        {"svc.py": "import json\n"},
+    )
+    (repo / "svc.py").write_text("import json\nimport csv\n")
+    r = cli("--config", str(repo / "perfkit.toml"), "check", "--against", "HEAD", "-f", "json")
+    assert r.exit_code == 1, r.stderr  # one module more: exact
+    m = {x["name"]: x for x in json.loads(r.stdout)["checks"][0]["metrics"]}
+    assert m["modules"]["status"] == "regression" and m["modules"]["paired"] is None
+    for name in ("import_time", "wall", "cpu", "module:json"):
+        assert m[name]["paired"]["pairs"] + m[name]["paired"]["outliers"] == 3, name

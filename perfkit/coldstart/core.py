@@ -370,6 +370,7 @@ def _assemble(
                 first_call_ms=p.get("first_call_ms"),
                 second_call_ms=p.get("second_call_ms"),
                 first_call_imports_ms=_run_total(call_roots) if tgt.function else None,
+                cpu_ms=None if run.cpu_ms is None else round(run.cpu_ms, 3),
             )
         )
     med_cum = {n: float(_median(v)) for n, v in cum_vals.items()}

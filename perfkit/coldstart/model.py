@@ -38,6 +38,7 @@ class RunSample:
     first_call_ms: float | None = None
     second_call_ms: float | None = None
     first_call_imports_ms: float | None = None  # imports that happened during the first call
+    cpu_ms: float | None = None  # user + system CPU of the process (None: from a log)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ class ColdstartCheck(CheckType):
         specs = [
             MetricSpec("import_time", "s", "timing", "lower", "total import time of the target"),
             MetricSpec("wall", "s", "timing", "lower", "whole process, interpreter included"),
+            # barely moved by other load on a shared runner, unlike import_time and wall
+            MetricSpec("cpu", "s", "timing", "lower", "CPU time (user + system) of the process"),
             MetricSpec("modules", "count", "deterministic", "lower", "modules imported"),
         ]
         if ":" in str(params["target"]).rsplit("/", 1)[-1]:
@@ -104,6 +106,9 @@ class ColdstartCheck(CheckType):
             metrics.insert(
                 1, Metric("wall", "s", "timing", tuple((w or 0.0) / 1000 for w in walls))
             )
+        cpus = [s.cpu_ms for s in samples]
+        if all(c is not None for c in cpus):
+            metrics.insert(2, Metric("cpu", "s", "timing", tuple((c or 0.0) / 1000 for c in cpus)))
         if results[0].function:
             metrics.append(
                 Metric(
