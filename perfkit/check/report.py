@@ -79,8 +79,7 @@ def verdict_text(r: GateResult) -> str:
         )
     if r.against is not None:
         return (
-            f"no regression against {r.against.label}: {n_metrics} metric(s) in "
-            f"{n_checks} check(s)"
+            f"no regression against {r.against.label}: {n_metrics} metric(s) in {n_checks} check(s)"
         )
     if r.baseline is None:
         return f"pass: {n_metrics} metric(s) in {n_checks} check(s) within absolute limits"

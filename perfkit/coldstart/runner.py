@@ -147,9 +147,7 @@ def run_once(
         wall_ms = (time.perf_counter() - start) * 1000.0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         # the children reaped meanwhile are this one (runs are sequential)
-        cpu_ms = (
-            after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        ) * 1000.0
+        cpu_ms = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000.0
         text = err.decode("utf-8", "replace")
         payload = _read_payload(result_path)
     records, call_records, tail = _split(text, t.spec)
