@@ -50,6 +50,8 @@ class ModuleStat:
     cumulative_ms: Stat
     runs: int  # runs in which the module was imported by the target
     project: bool  # one of the project's own modules
+    # cumulative ms in every run, in run order (0 in a run that did not import it)
+    cumulative_samples_ms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,19 @@ class ModuleDiff:
 
 
 @dataclass(frozen=True)
+class ModuleVerdict:
+    """One module's own verdict (cumulative import time), multiple-comparison corrected."""
+
+    name: str
+    baseline_ms: float
+    current_ms: float
+    delta_ms: float
+    p_value: float  # the test's raw p-value
+    adjusted_p: float  # Holm-adjusted over the family tested (total included)
+    verdict: str  # regression | improvement | no significant change
+
+
+@dataclass(frozen=True)
 class BaselineComparison:
     baseline_file: str
     baseline_median_ms: float
@@ -131,6 +146,12 @@ class BaselineComparison:
     verdict: str  # regression | improvement | no significant change | inconclusive
     reason: str
     modules: tuple[ModuleDiff, ...]
+    # the verdict on the import total alone (``verdict`` also counts the modules')
+    total_verdict: str = ""
+    module_verdicts: tuple[ModuleVerdict, ...] = ()  # the family tested, worst first
+    paired: bool = False  # runs of both versions interleaved (--against)
+    alpha: float = 0.05
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
