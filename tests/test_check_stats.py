@@ -184,3 +184,20 @@ def test_too_few_pairs_are_never_a_regression() -> None:
         alpha=0.05,
     )
     assert r.status == "noisy" and "raise runs" in r.note
+
+
+def test_a_baseline_comparison_leaves_outlier_runs_out_of_the_test() -> None:
+    quiet = [0.070 + 0.001 * (i % 5) for i in range(10)]
+    # the same timings with two runs hit by a hog: median +0%, one-sided test unmoved
+    hogged = [*quiet[:8], 0.5, 0.6]
+    limits = Limits(max=0.071)
+    r = compare_metric(
+        "c",
+        Metric("wall", "s", "timing", tuple(hogged)),
+        Metric("wall", "s", "timing", tuple(quiet)),
+        limits,
+        alpha=0.05,
+        have_baseline=True,
+    )
+    assert r.status == "noisy"
+    assert "2 outlier run(s) left out (IQR)" in r.note

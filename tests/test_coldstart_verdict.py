@@ -181,3 +181,19 @@ def test_cli_against_errors_are_one_line(cli: Any, tmp_path: Path) -> None:
     )
     r = cli("coldstart", "app", "--cwd", str(tmp_path), "--against", "main", "--baseline", "x.json")
     assert r.exit_code == 2
+
+
+def test_a_baseline_from_another_machine_is_named() -> None:
+    from dataclasses import asdict, replace
+
+    from perfkit.check.baseline import this_machine
+    from perfkit.coldstart.baseline import machine_warning
+
+    here = this_machine()
+    other = replace(here, cpu_count=here.cpu_count + 2, load=(40.0, 40.0, 40.0))
+    b = Baseline("b", (1.0,), {}, None, {}, asdict(other))
+    text = machine_warning(b, asdict(replace(here, load=(0.0, 0.0, 0.0))))
+    assert text is not None
+    assert f"cpu count {here.cpu_count + 2} -> {here.cpu_count}" in text
+    assert "busy machine" in text
+    assert machine_warning(replace(b, machine=asdict(here)), asdict(here)) is None

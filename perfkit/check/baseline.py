@@ -161,7 +161,7 @@ def load_baseline(path: Path) -> Baseline:
             f"baseline {path.name} has schema version {version} (current {BASELINE_SCHEMA}); "
             "compared anyway"
         )
-    machine = _machine(data.get("machine"))
+    machine = machine_from_json(data.get("machine"))
     checks_raw = data.get("checks")
     checks: dict[str, dict[str, str]] = {}
     if isinstance(checks_raw, Mapping):
@@ -195,7 +195,8 @@ def load_baseline(path: Path) -> Baseline:
     return Baseline(info=info, checks=checks, metrics=metrics, warnings=tuple(warnings))
 
 
-def _machine(raw: Any) -> Machine | None:
+def machine_from_json(raw: Any) -> Machine | None:
+    """A :class:`Machine` from its JSON form (None when absent or not an object)."""
     if not isinstance(raw, Mapping):
         return None
     names = {f.name for f in fields(Machine)}
@@ -205,7 +206,7 @@ def _machine(raw: Any) -> Machine | None:
         if name == "cpu_count":
             values[name] = int(v) if isinstance(v, int) else 0
         elif name == "load":
-            if isinstance(v, list) and all(isinstance(x, (int, float)) for x in v):
+            if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v):
                 values[name] = tuple(float(x) for x in v)
             else:
                 values[name] = ()

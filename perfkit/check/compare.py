@@ -105,16 +105,26 @@ def compare_metric(
     # The test runs only where it decides something: importing scipy costs more than a
     # quick check, and a median inside its limits passes whatever p says.
     if hit:
-        p = mann_whitney_p(current.samples, baseline.samples, worse_alt)
+        from perfkit.check.stats import iqr_keep
+
+        # runs outside Tukey's fences of their own side (a hog that came and went) are
+        # left out of the test
+        cur_kept = [current.samples[i] for i in iqr_keep(current.samples)]
+        base_kept = [baseline.samples[i] for i in iqr_keep(baseline.samples)]
+        dropped = len(current.samples) + len(baseline.samples) - len(cur_kept) - len(base_kept)
+        out = f"; {dropped} outlier run(s) left out (IQR)" if dropped else ""
+        p = mann_whitney_p(cur_kept, base_kept, worse_alt)
         if p < alpha:
-            return _with(result, "regression", f"{hit}; p={p:.3g} < {alpha:g}", p)
-        floor = min_p_value(len(current.samples), len(baseline.samples))
+            return _with(result, "regression", f"{hit}; p={p:.3g} < {alpha:g}{out}", p)
+        floor = min_p_value(len(cur_kept), len(base_kept))
         why = (
-            f"; {len(current.samples)}+{len(baseline.samples)} samples cannot reach it: raise runs"
+            f"; {len(cur_kept)}+{len(base_kept)} samples cannot reach it: raise runs"
             if floor >= alpha
             else ""
         )
-        return _with(result, "noisy", f"{hit} but not significant (p={p:.3g} >= {alpha:g}){why}", p)
+        return _with(
+            result, "noisy", f"{hit} but not significant (p={p:.3g} >= {alpha:g}){why}{out}", p
+        )
     return result
 
 

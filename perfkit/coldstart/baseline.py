@@ -21,6 +21,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from perfkit.coldstart.model import (
     KIND,
@@ -50,13 +51,17 @@ class Baseline:
     python_version: str | None
     # per-run cumulative ms per module (empty: a result written before perfkit kept them)
     module_samples_ms: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    machine: Mapping[str, Any] = field(default_factory=dict)  # where it was measured
 
     @classmethod
     def from_result(cls, result: ColdstartResult, label: str = "<result>") -> Baseline:
         """A baseline from an in-memory result (library callers, e.g. `perfkit check`)."""
         modules = {m.name: m.cumulative_ms.median for m in result.modules}
         samples = {m.name: m.cumulative_samples_ms for m in result.modules}
-        return cls(label, result.totals_ms, modules, result.python_version or None, samples)
+        return cls(
+            label, result.totals_ms, modules, result.python_version or None, samples,
+            result.machine,
+        )  # fmt: skip
 
 
 def load_baseline(path: str | Path) -> Baseline:
@@ -90,7 +95,11 @@ def load_baseline(path: str | Path) -> Baseline:
     version = data.get("python_version")
     if samples and any(len(v) != len(totals) for v in samples.values()):
         raise InputError(path, "baseline modules[].cumulative_samples_ms do not match its runs")
-    return Baseline(str(path), totals, modules, str(version) if version else None, samples)
+    machine = data.get("machine")
+    return Baseline(
+        str(path), totals, modules, str(version) if version else None, samples,
+        machine if isinstance(machine, dict) else {},
+    )  # fmt: skip
 
 
 def min_p_value(n1: int, n2: int) -> float:
@@ -280,3 +289,17 @@ def _diffs(baseline: Baseline, current_modules: Mapping[str, float]) -> tuple[Mo
             diffs.append(ModuleDiff(name, before, after, d))
     diffs.sort(key=lambda m: (-abs(m.delta_ms), m.name))
     return tuple(diffs)
+
+
+def machine_warning(baseline: Baseline, machine: Mapping[str, Any]) -> str | None:
+    """A warning naming what differs between where the baseline and this result were
+    measured (CPU model, cores, Python, perfkit, a busy machine), or None."""
+    from perfkit.check.baseline import machine_differences, machine_from_json
+
+    now = machine_from_json(machine)
+    if now is None:
+        return None
+    diffs = machine_differences(machine_from_json(baseline.machine), now)
+    if not diffs:
+        return None
+    return "baseline measured on another machine or environment (" + "; ".join(diffs) + ")"

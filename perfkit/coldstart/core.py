@@ -463,6 +463,13 @@ def _assemble(
             total_saving,
         )
     payload = raw[0].payload
+    machine: dict[str, Any] = {}
+    if version[0]:  # measured here, not read from logs
+        from dataclasses import asdict
+
+        from perfkit.check.baseline import this_machine
+
+        machine = asdict(this_machine())
     comparison = None
     if baseline_data is not None:
         from perfkit.coldstart.baseline import compare
@@ -475,6 +482,12 @@ def _assemble(
             paired=paired,
         )
         warnings.extend(comparison.notes)
+        if not paired:
+            from perfkit.coldstart.baseline import machine_warning
+
+            differs = machine_warning(baseline_data, machine)
+            if differs:
+                warnings.append(differs)
         if (
             version[0]
             and baseline_data.python_version
@@ -509,6 +522,7 @@ def _assemble(
         baseline=comparison,
         warnings=tuple(warnings),
         analyzed=analysis is not None,
+        machine=machine,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from perfkit.coldstart.analysis import Fix
 
@@ -176,6 +177,8 @@ class ColdstartResult:
     baseline: BaselineComparison | None = None
     warnings: tuple[str, ...] = ()
     analyzed: bool = True  # False: no lazy-load analysis ran (--no-candidates, logs)
+    # where it was measured: CPU model, cores, load, Python, perfkit (perfkit.check.Machine)
+    machine: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def totals_ms(self) -> tuple[float, ...]:
