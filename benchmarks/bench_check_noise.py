@@ -9,10 +9,12 @@ stopped at random (exponential on/off spells, mean ``--spell`` seconds):
 * ``--changed`` runs each with the command made 15% and 5% slower (extra work calibrated
   on the quiet machine to add that share of the command's CPU time).
 
-The same scenarios go through pytest-benchmark on the same project and command
-(``--benchmark-compare-fail=median:10%`` against a saved run, the way it is used as a
-gate), when ``--pytest-python`` names an interpreter with pytest-benchmark installed
-(``python -m venv /tmp/pb && /tmp/pb/bin/pip install pytest-benchmark``).
+Each round also runs ``perfkit check --baseline FILE`` (a stored baseline) and, when
+``--pytest-python`` names an interpreter with pytest-benchmark installed (``python -m
+venv /tmp/pb && /tmp/pb/bin/pip install pytest-benchmark``), pytest-benchmark on the
+same command (``--benchmark-compare-fail=median:10%`` against a saved run, the way it
+is used as a gate). Both stored baselines are taken once, under the same random hog.
+"cpu past +3%" applies the paired rule offline to a 3% limit (is +5% detectable?).
 
     python benchmarks/bench_check_noise.py --unchanged 20 --changed 10 \
         --pytest-python /tmp/pb/bin/python
@@ -122,17 +124,25 @@ def random_hog(seed: int, spell: float) -> Iterator[list[float]]:
         thread.join()
 
 
-def gate_once(root: Path) -> dict[str, str]:
+def gate_once(root: Path, *how: str) -> dict[str, dict[str, object]]:
+    """Each metric of one ``perfkit check`` run: its status and paired numbers."""
     out = root / "report.json"
     proc = subprocess.run(
-        [PY, "-m", "perfkit", "-q", "check", "--against", "HEAD", "--format", "json",
-         "-o", str(out)],
+        [PY, "-m", "perfkit", "-q", "check", *how, "--format", "json", "-o", str(out)],
         cwd=root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode == 2:
         raise SystemExit(proc.stderr)
     report = json.loads(out.read_text())
-    return {m["name"]: m["status"] for c in report["checks"] for m in c["metrics"]}
+    return {m["name"]: m for c in report["checks"] for m in c["metrics"]}
+
+
+def past(metric: dict[str, object], limit: float) -> bool:
+    """Whether the paired verdict fails at another relative limit (same rule, offline)."""
+    paired = metric.get("paired")
+    if not isinstance(paired, dict):
+        return False
+    return bool(paired["ci"][0] > 1 + limit and paired["p_value"] < 0.05)
 
 
 def pytest_benchmark_once(pytest_python: str, root: Path, save: bool) -> bool:
@@ -160,34 +170,52 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
         root = project(Path(tmp))
         extra = {share: calibrate(root, share) for share in (0.15, 0.05)}
-        if args.pytest_python:
-            pytest_benchmark_once(args.pytest_python, root, save=True)  # on the quiet machine
-        print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print("| scenario | runs | perfkit --against: cpu alarms | wall alarms | any alarm "
+        base = root / "base.json"
+        # the stored baselines (perfkit's file, pytest-benchmark's saved run) are taken
+        # under the same random hog, once, as a CI job on a shared runner would
+        with random_hog(args.seed - 1, args.spell):
+            if args.pytest_python:
+                pytest_benchmark_once(args.pytest_python, root, save=True)
+            gate_once(root, "--save-baseline", str(base))
+        print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+        print("| scenario | runs | `--against`: cpu alarms (+10%) | wall alarms (+10%) "
+              "| cpu ratio measured, median [lowest bound] | cpu past +3% "
+              "| `--baseline` file: cpu alarms | wall alarms "
               "| pytest-benchmark median:10% alarms |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         scenarios = [("unchanged", N, args.unchanged)] + [
             (f"+{share:.0%} slower", n, args.changed) for share, n in extra.items()
         ]
         for i, (name, n, count) in enumerate(scenarios):
             (root / "work.py").write_text(work_py(n))
-            cpu = wall = any_alarm = pb = 0
+            cpu = wall = past3 = file_cpu = file_wall = pb = 0
+            ratios: list[float] = []
+            lows: list[float] = []
             t0 = time.monotonic()
             with random_hog(args.seed + i, args.spell) as on:
                 for _ in range(count):
-                    statuses = gate_once(root)
-                    cpu += statuses.get("cpu") == "regression"
-                    wall += statuses.get("wall") == "regression"
-                    any_alarm += "regression" in statuses.values()
+                    m = gate_once(root, "--against", "HEAD")
+                    cpu += m["cpu"]["status"] == "regression"
+                    wall += m["wall"]["status"] == "regression"
+                    past3 += past(m["cpu"], 0.03)
+                    paired = m["cpu"]["paired"]
+                    if isinstance(paired, dict):
+                        ratios.append(float(paired["ratio"]))
+                        lows.append(float(paired["ci"][0]))
+                    f = gate_once(root, "--baseline", str(base))
+                    file_cpu += f["cpu"]["status"] == "regression"
+                    file_wall += f["wall"]["status"] == "regression"
                     if args.pytest_python:
                         pb += pytest_benchmark_once(args.pytest_python, root, save=False)
             duty = sum(on) / (time.monotonic() - t0)
             pb_text = f"{pb}/{count}" if args.pytest_python else "-"
+            ratio = f"{statistics.median(ratios):.3f} [{min(lows):.3f}]" if ratios else "-"
             print(
                 f"| {name} (hog on {duty:.0%} of the time) | {count} | {cpu}/{count} "
-                f"| {wall}/{count} | {any_alarm}/{count} | {pb_text} |"
+                f"| {wall}/{count} | {ratio} | {past3}/{count} | {file_cpu}/{count} "
+                f"| {file_wall}/{count} | {pb_text} |"
             )
-        print(f"load after: {os.getloadavg()[0]:.1f}")
+        print(f"\nload after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
