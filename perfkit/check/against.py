@@ -27,17 +27,21 @@ from perfkit.errors import UsageError
 _GIT_TIMEOUT = 120.0
 
 
+def _run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=_GIT_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_GIT_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        return _run_git(cwd, *args)
     except FileNotFoundError:
         raise UsageError("--against", "git is not installed (or give --against-dir DIR)") from None
     except subprocess.TimeoutExpired:
@@ -49,15 +53,7 @@ def repo_root(start: Path) -> Path | None:
     if not start.is_dir():
         return None
     try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_GIT_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = _run_git(start, "rev-parse", "--show-toplevel")
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     out = proc.stdout.strip()

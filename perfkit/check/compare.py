@@ -64,17 +64,7 @@ def compare_metric(
     cur = current.value
     base = baseline.value if baseline is not None else None
     unit = current.unit
-    result = MetricResult(
-        check=check,
-        name=current.name,
-        unit=unit,
-        kind=current.kind,
-        better=current.better,
-        status="pass",
-        current=current.samples,
-        baseline=baseline.samples if baseline is not None else (),
-        limits=limits,
-    )
+    result = _passing(check, current, baseline, limits)
     hit = crossed(cur, base, limits, current.better, unit)
 
     if baseline is None:
@@ -128,6 +118,21 @@ def compare_metric(
     return result
 
 
+def _passing(check: str, current: Metric, baseline: Metric | None, limits: Limits) -> MetricResult:
+    """The result before any verdict: both sides' samples, status pass."""
+    return MetricResult(
+        check=check,
+        name=current.name,
+        unit=current.unit,
+        kind=current.kind,
+        better=current.better,
+        status="pass",
+        current=current.samples,
+        baseline=baseline.samples if baseline is not None else (),
+        limits=limits,
+    )
+
+
 def _with(result: MetricResult, status: str, note: str, p: float | None = None) -> MetricResult:
     return replace(
         result,
@@ -163,17 +168,7 @@ def compare_paired(
     """
     from perfkit.check.stats import min_pairs, paired_compare
 
-    result = MetricResult(
-        check=check,
-        name=current.name,
-        unit=current.unit,
-        kind=current.kind,
-        better=current.better,
-        status="pass",
-        current=current.samples,
-        baseline=base.samples,
-        limits=limits,
-    )
+    result = _passing(check, current, base, limits)
     lower_better = current.better == "lower"
     pc = paired_compare(
         current.samples, base.samples, worse="greater" if lower_better else "less", alpha=alpha

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -161,59 +161,78 @@ def _collect(check: CheckSpec, opts: GateOptions) -> tuple[tuple[Metric, ...], f
 
 
 def _run_check(check: CheckSpec, baseline: Baseline | None, opts: GateOptions) -> CheckOutcome:
+    return _guarded(check, lambda tally: _measure_and_compare(check, baseline, opts, tally))
+
+
+@dataclass
+class _Tally:
+    """What a check spent so far: still known when it fails half-way."""
+
+    measured: float = 0.0
+    attempts: int = 0
+
+
+def _guarded(check: CheckSpec, body: Callable[[_Tally], tuple[MetricResult, ...]]) -> CheckOutcome:
+    """Run ``body`` as one check's outcome: an error becomes the check's error, not the gate's."""
     load = _load_now()
     t0 = time.perf_counter()
-    measured = 0.0
-    attempts = 0
+    tally = _Tally()
     try:
-        metrics, spent = _collect(check, opts)
-        measured += spent
-        attempts = 1
-        results = {r.name: r for r in _compare_all(check, metrics, baseline, opts)}
-        dirty = {name for name, r in results.items() if _borderline(r)}
-        pooled = metrics
-        clean: dict[str, MetricResult] = {}
-        # A crossed timing limit is re-measured with fresh samples. One clean attempt
-        # clears it: a real regression reproduces, a slow spell on a shared runner does
-        # not. If every attempt crosses, the verdict uses all samples pooled.
-        while attempts <= opts.retries and dirty - clean.keys():
-            again, spent = _collect(check, opts)
-            measured += spent
-            attempts += 1
-            pooled = _pool(pooled, again)
-            for r in _compare_all(check, again, baseline, opts):
-                if r.name in dirty and r.name not in clean and not _borderline(r):
-                    clean[r.name] = replace(
-                        r,
-                        note=_join(
-                            r.note,
-                            f"limit crossed in attempt 1, not reproduced in attempt {attempts}",
-                        ),
-                    )
-        if dirty:
-            for r in _compare_all(check, pooled, baseline, opts):
-                if r.name in dirty:
-                    results[r.name] = clean.get(r.name, r)
+        metrics = body(tally)
     except PerfkitError as exc:
-        return _failed(check, str(exc), t0, measured, attempts)
+        return _failed(check, str(exc), t0, tally.measured, tally.attempts)
     except Exception as exc:  # a bug in a collector must not hide the other checks' results
         return _failed(
             check,
             f"internal error: {type(exc).__name__}: {exc}",
             t0,
-            measured,
-            attempts,
+            tally.measured,
+            tally.attempts,
             traceback.format_exc(),
         )
     return CheckOutcome(
         name=check.name,
         type=check.type,
-        metrics=tuple(results.values()),
+        metrics=metrics,
         seconds=time.perf_counter() - t0,
-        attempts=attempts,
-        measured_seconds=measured,
+        attempts=tally.attempts,
+        measured_seconds=tally.measured,
         load=load,
     )
+
+
+def _measure_and_compare(
+    check: CheckSpec, baseline: Baseline | None, opts: GateOptions, tally: _Tally
+) -> tuple[MetricResult, ...]:
+    metrics, spent = _collect(check, opts)
+    tally.measured += spent
+    tally.attempts = 1
+    results = {r.name: r for r in _compare_all(check, metrics, baseline, opts)}
+    dirty = {name for name, r in results.items() if _borderline(r)}
+    pooled = metrics
+    clean: dict[str, MetricResult] = {}
+    # A crossed timing limit is re-measured with fresh samples. One clean attempt
+    # clears it: a real regression reproduces, a slow spell on a shared runner does
+    # not. If every attempt crosses, the verdict uses all samples pooled.
+    while tally.attempts <= opts.retries and dirty - clean.keys():
+        again, spent = _collect(check, opts)
+        tally.measured += spent
+        tally.attempts += 1
+        pooled = _pool(pooled, again)
+        for r in _compare_all(check, again, baseline, opts):
+            if r.name in dirty and r.name not in clean and not _borderline(r):
+                clean[r.name] = replace(
+                    r,
+                    note=_join(
+                        r.note,
+                        f"limit crossed in attempt 1, not reproduced in attempt {tally.attempts}",
+                    ),
+                )
+    if dirty:
+        for r in _compare_all(check, pooled, baseline, opts):
+            if r.name in dirty:
+                results[r.name] = clean.get(r.name, r)
+    return tuple(results.values())
 
 
 def _join(a: str, b: str) -> str:
@@ -347,61 +366,42 @@ def _compare_pair(
 
 
 def _run_paired_check(check: CheckSpec, info: AgainstInfo, opts: GateOptions) -> CheckOutcome:
+    return _guarded(check, lambda tally: _measure_pairs(check, info, opts, tally))
+
+
+def _measure_pairs(
+    check: CheckSpec, info: AgainstInfo, opts: GateOptions, tally: _Tally
+) -> tuple[MetricResult, ...]:
     from perfkit.check.against import rebase_check
 
-    load = _load_now()
-    t0 = time.perf_counter()
-    measured = 0.0
-    attempts = 0
-    here_root = opts.here_root or check.base_dir
-    try:
-        other = rebase_check(check, here_root, info.directory)
-        pair = _collect_pair(check, other, opts)
-        measured += pair.seconds
-        attempts = 1
-        results, gone = _compare_pair(check, pair, info, opts)
-        # A verdict the pairs cannot settle yet (the estimate past a limit, the interval
-        # not wholly past it) gets fresh pairs, pooled with the first: more pairs narrow
-        # the interval. A regression stands: drift cancels in every pair.
-        while (
-            attempts <= opts.retries
-            and pair.there is not None
-            and any(r.status == "noisy" for r in results)
-        ):
-            again = _collect_pair(check, other, opts)
-            measured += again.seconds
-            attempts += 1
-            if again.there is None:
-                pair = replace(pair, there=None, there_error=again.there_error)
-                results, gone = _compare_pair(check, pair, info, opts)
-                break
-            assert pair.there is not None
-            pair = _Pair(_pool(pair.here, again.here), _pool(pair.there, again.there), None, 0.0)
+    other = rebase_check(check, opts.here_root or check.base_dir, info.directory)
+    pair = _collect_pair(check, other, opts)
+    tally.measured += pair.seconds
+    tally.attempts = 1
+    results, gone = _compare_pair(check, pair, info, opts)
+    # A verdict the pairs cannot settle yet (the estimate past a limit, the interval
+    # not wholly past it) gets fresh pairs, pooled with the first: more pairs narrow
+    # the interval. A regression stands: drift cancels in every pair.
+    while (
+        tally.attempts <= opts.retries
+        and pair.there is not None
+        and any(r.status == "noisy" for r in results)
+    ):
+        again = _collect_pair(check, other, opts)
+        tally.measured += again.seconds
+        tally.attempts += 1
+        if again.there is None:
+            pair = replace(pair, there=None, there_error=again.there_error)
             results, gone = _compare_pair(check, pair, info, opts)
-        if attempts > 1:
-            results = tuple(
-                replace(r, note=_join(r.note, f"{attempts} attempts pooled"))
-                if r.paired is not None and r.status != "pass"
-                else r
-                for r in results
-            )
-    except PerfkitError as exc:
-        return _failed(check, str(exc), t0, measured, attempts)
-    except Exception as exc:  # a bug in a collector must not hide the other checks' results
-        return _failed(
-            check,
-            f"internal error: {type(exc).__name__}: {exc}",
-            t0,
-            measured,
-            attempts,
-            traceback.format_exc(),
+            break
+        assert pair.there is not None  # the loop's condition
+        pair = _Pair(_pool(pair.here, again.here), _pool(pair.there, again.there), None, 0.0)
+        results, gone = _compare_pair(check, pair, info, opts)
+    if tally.attempts > 1:
+        results = tuple(
+            replace(r, note=_join(r.note, f"{tally.attempts} attempts pooled"))
+            if r.paired is not None and r.status != "pass"
+            else r
+            for r in results
         )
-    return CheckOutcome(
-        name=check.name,
-        type=check.type,
-        metrics=results + gone,
-        seconds=time.perf_counter() - t0,
-        attempts=attempts,
-        measured_seconds=measured,
-        load=load,
-    )
+    return results + gone

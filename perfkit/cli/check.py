@@ -14,6 +14,27 @@ from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt, Stat
 
 _FileOpt = dict(dir_okay=False, show_default=False)
 
+# --against / --against-dir, shared with `perfkit coldstart`
+AgainstOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--against",
+        help="Measure REF (branch, tag, commit) in a temporary git worktree in the same run, "
+        "interleaved with this tree run by run, and compare the pairs.",
+        metavar="REF",
+        show_default=False,
+    ),
+]
+AgainstDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--against-dir",
+        help="Like --against, with a prepared checkout of the other version.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
 
 def check_cmd(
     ctx: typer.Context,
@@ -23,25 +44,8 @@ def check_cmd(
             "--baseline", help="Compare with this baseline (from --save-baseline).", **_FileOpt
         ),
     ] = None,
-    against: Annotated[
-        str | None,
-        typer.Option(
-            "--against",
-            help="Measure REF (branch, tag, commit) in a temporary git worktree in the same run, "
-            "interleaved with this tree, and compare paired samples.",
-            metavar="REF",
-            show_default=False,
-        ),
-    ] = None,
-    against_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--against-dir",
-            help="Like --against, with a prepared checkout of the other version.",
-            file_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    against: AgainstOpt = None,
+    against_dir: AgainstDirOpt = None,
     save_baseline: Annotated[
         Path | None,
         typer.Option(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from perfkit.cli.check import AgainstDirOpt, AgainstOpt
 from perfkit.cli.common import emit, note, progress
 from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 
@@ -102,25 +104,8 @@ def coldstart_cmd(
             show_default=False,
         ),
     ] = None,
-    against: Annotated[
-        str | None,
-        typer.Option(
-            "--against",
-            help="Measure REF (branch, tag, commit) in a temporary git worktree in the same run, "
-            "its runs interleaved with these, and compare the pairs (total and per module).",
-            metavar="REF",
-            show_default=False,
-        ),
-    ] = None,
-    against_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--against-dir",
-            help="Like --against, with a prepared checkout of the other version.",
-            file_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    against: AgainstOpt = None,
+    against_dir: AgainstDirOpt = None,
     fail_on_regression: Annotated[
         bool,
         typer.Option(
@@ -175,9 +160,18 @@ def coldstart_cmd(
         if not target:
             raise UsageError("TARGET", "missing: a module, a .py file, or --importtime-log FILE")
         if against is not None or against_dir is not None:
-            result = _run_against(ctx, target, python, cwd, env, path, runs, timeout, event,
-                                  lambda_memory_mb, price_per_gb_s, baseline, no_candidates,
-                                  against, against_dir)  # fmt: skip
+            from typer._click.core import ParameterSource
+
+            if ctx.get_parameter_source("runs") in (None, ParameterSource.DEFAULT):
+                # paired tests need more runs than two separate results: 12 pairs let the
+                # Holm-corrected signed-rank test settle the total and up to 100 modules
+                runs = max(runs, AGAINST_RUNS)
+            result = _run_against(
+                ctx, cwd, against, against_dir,
+                lambda other, label: _run(ctx, target, python, cwd, env, path, runs, timeout,
+                                          event, lambda_memory_mb, price_per_gb_s, baseline,
+                                          no_candidates, other, label),
+            )  # fmt: skip
         else:
             result = _run(ctx, target, python, cwd, env, path, runs, timeout, event,
                           lambda_memory_mb, price_per_gb_s, baseline, no_candidates)  # fmt: skip
@@ -186,39 +180,21 @@ def coldstart_cmd(
 
 def _run_against(
     ctx: typer.Context,
-    target: str,
-    python: str | None,
     cwd: Path | None,
-    env: list[str] | None,
-    path: list[str] | None,
-    runs: int,
-    timeout: str,
-    event: Path | None,
-    lambda_memory_mb: int | None,
-    price_per_gb_s: float,
-    baseline: Path | None,
-    no_candidates: bool,
     against: str | None,
     against_dir: Path | None,
+    run: Callable[[Path, str], ColdstartResult],
 ) -> ColdstartResult:
+    """``run(other_cwd, label)`` with the other tree in place (removed afterwards)."""
     import os
-
-    from typer._click.core import ParameterSource
 
     from perfkit.check.against import other_tree, this_root
 
-    if ctx.get_parameter_source("runs") in (None, ParameterSource.DEFAULT):
-        # paired tests need more runs than two separate results: 12 pairs let the
-        # Holm-corrected signed-rank test settle the total and up to 100 modules
-        runs = max(runs, AGAINST_RUNS)
     here = (cwd or Path(os.getcwd())).resolve()
     root = this_root(here)
     with other_tree(here, against, against_dir) as info:
         note(f"measuring against {info.label}", ctx)
-        other = info.directory / here.relative_to(root)
-        return _run(ctx, target, python, cwd, env, path, runs, timeout, event,
-                    lambda_memory_mb, price_per_gb_s, baseline, no_candidates,
-                    other, info.label)  # fmt: skip
+        return run(info.directory / here.relative_to(root), info.label)
 
 
 def _run(

@@ -194,28 +194,39 @@ def compare(
         )
     test_name = "wilcoxon-signed-rank" if paired else "mann-whitney-u"
     test_label = "Wilcoxon signed-rank" if paired else "Mann-Whitney U"
-    if room < 1:
-        verdict = total_verdict = "inconclusive"
-        reason = (
-            f"{n2} baseline and {n1} current runs are too few for a significance test "
-            f"(use at least {6 if paired else 4} runs on each side)"
-        )
+
+    def outcome(
+        p: float | None,
+        verdict: str,
+        reason: str,
+        total_verdict: str,
+        verdicts: tuple[ModuleVerdict, ...],
+    ) -> BaselineComparison:
         return BaselineComparison(
             baseline_file=baseline.path,
             baseline_median_ms=base_med,
             current_median_ms=cur_med,
             delta_ms=delta,
             delta_pct=pct,
-            p_value=None,
+            p_value=p,
             test=test_name,
             verdict=verdict,
             reason=reason,
             modules=_diffs(baseline, current_modules),
             total_verdict=total_verdict,
+            module_verdicts=verdicts,
             paired=paired,
             alpha=alpha,
             notes=tuple(notes),
         )
+
+    if room < 1:
+        verdict = total_verdict = "inconclusive"
+        reason = (
+            f"{n2} baseline and {n1} current runs are too few for a significance test "
+            f"(use at least {6 if paired else 4} runs on each side)"
+        )
+        return outcome(None, verdict, reason, total_verdict, ())
     raw = [_test(cur, base, paired) for _, cur, base in family]
     adjusted = holm_adjusted(raw)
     p = raw[0]
@@ -260,23 +271,7 @@ def compare(
             )
             more = f" and {len(group) - 3} more" if len(group) > 3 else ""
             reason += f"; {len(group)} module(s) {word}: {shown}{more}"
-    return BaselineComparison(
-        baseline_file=baseline.path,
-        baseline_median_ms=base_med,
-        current_median_ms=cur_med,
-        delta_ms=delta,
-        delta_pct=pct,
-        p_value=p,
-        test=test_name,
-        verdict=verdict,
-        reason=reason,
-        modules=_diffs(baseline, current_modules),
-        total_verdict=total_verdict,
-        module_verdicts=tuple(verdicts),
-        paired=paired,
-        alpha=alpha,
-        notes=tuple(notes),
-    )
+    return outcome(p, verdict, reason, total_verdict, tuple(verdicts))
 
 
 def _diffs(baseline: Baseline, current_modules: Mapping[str, float]) -> tuple[ModuleDiff, ...]:
