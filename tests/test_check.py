@@ -92,35 +92,11 @@ def test_module_made_slower_fails_with_exit_1(cli: Any, tmp_path: Path) -> None:
     assert "| import.cpu | " in md.read_text()
 
 
-def test_unchanged_module_never_fails_in_20_runs(cli: Any, tmp_path: Path) -> None:
-    """Noise must not fail the gate: 20 runs against one baseline, no false alarm.
-
-    The premise is noise inside the limit. A 10 ms process does not hold it: under full
-    suite load on a 2-core runner its CPU time (mostly exec and page faults) moved by
-    more than 50% and a run failed. About 70 ms of pure computation does: its CPU time
-    moves by well under 20% with both cores busy. (Issue 17's interleaved ``--against``
-    is what separates a change from drift in general.)
-    """
-    cfg = write_config(
-        tmp_path,
-        f"""
-        [check]
-        retries = 3
-
-        [check.noop]
-        type = "command"
-        run = "{PY} -S -c 'sum(i * i for i in range(800000))'"
-        runs = 5
-        limits.cpu = {{ max_increase = "50%" }}
-        """,
-    )
-    base = tmp_path / "base.json"
-    assert cli("--config", str(cfg), "check", "--save-baseline", str(base)).exit_code == 0
-    codes = [
-        cli("--config", str(cfg), "check", "--baseline", str(base), "-q").exit_code
-        for _ in range(20)
-    ]
-    assert codes == [0] * 20
+# The false-alarm promise (20 unchanged runs with a CPU hog started and stopped at random
+# give no alarm; +15% is caught in at least 9 of 10) is a statistical claim about timings:
+# benchmarks/bench_check_noise.py measures it on real runs, and
+# tests/test_check_stats.py::test_paired_verdict_holds_under_a_random_hog holds the
+# verdict to it on seeded samples, deterministically.
 
 
 def test_query_losing_its_index_fails_on_plan_cost(
@@ -320,7 +296,7 @@ CONFIG_ERRORS = [
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nlimits.memory = { max = "1s" }\n',
-        "[check.a.limits.memory] a command check has no metric 'memory' (metrics: wall, cpu)",
+        "[check.a.limits.memory] a command check has no metric 'memory' (metrics: wall, cpu, instructions)",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nruns = "many"\n',
@@ -328,8 +304,8 @@ CONFIG_ERRORS = [
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nrunz = 3\n',
-        "[check.a.runz] unknown key for a command check (valid: cwd, env, limits, max, "
-        "max_decrease, max_increase, min, run, runs, timeout, type, warmup)",
+        "[check.a.runz] unknown key for a command check (valid: cwd, env, instructions, limits, "
+        "max, max_decrease, max_increase, min, run, runs, timeout, type, warmup)",
     ),
     (
         '[check.a]\ntype = "explain"\nquery = "select 1"\nlimits.cost = { max = "5ms" }\n',
@@ -337,7 +313,8 @@ CONFIG_ERRORS = [
     ),
     (
         '[check]\nalpah = 0.05\n[check.a]\ntype = "command"\nrun = "true"\n',
-        "[check.alpah] unknown setting (settings: alpha, baseline, dsn, junit, markdown, only, "
+        "[check.alpah] unknown setting (settings: against, against_dir, alpha, baseline, dsn, "
+        "junit, markdown, only, "
         "output, retries, save_baseline, statement_timeout; a check is a table such as "
         "[check.startup])",
     ),
@@ -479,7 +456,7 @@ def test_csv_has_plain_numbers_in_base_units(cli: Any, tmp_path: Path) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == (
         "check,metric,unit,kind,status,baseline,current,change,p_value,baseline_n,current_n,"
-        "max_increase,max_decrease,max,min,note"
+        "max_increase,max_decrease,max,min,ratio,ci_low,ci_high,pairs,test,note"
     )
     wall = lines[1].split(",")
     assert wall[:5] == ["t", "wall", "s", "timing", "pass"]

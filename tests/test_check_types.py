@@ -44,8 +44,9 @@ def test_coldstart_counts_modules_and_times_a_named_one(cli: Any, tmp_path: Path
     r = run(cli, cfg, "--save-baseline", str(base))
     assert r.exit_code == 0, r.stderr
     m = metrics_of(r.stdout, "cold")
-    assert set(m) == {"import_time", "wall", "modules", "first_call", "module:json"}
+    assert set(m) == {"import_time", "wall", "cpu", "modules", "first_call", "module:json"}
     assert len(m["import_time"]["current"]["samples"]) == 3
+    assert len(m["cpu"]["current"]["samples"]) == 3 and m["cpu"]["current"]["median"] > 0
     assert m["module:json"]["current"]["median"] > 0
     before = m["modules"]["current"]["median"]
 
@@ -277,3 +278,59 @@ EXPECTED_TABLE = (
     "\n"
     "2 regression(s) in 4 metric(s): orders-query.calls, orders-query.total_time\n"
 )
+
+
+def test_command_counts_instructions_under_callgrind(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed")
+    cfg = write_config(
+        tmp_path,
+        """
+        [check.t]
+        type = "command"
+        run = "true"
+        runs = 2
+        warmup = 0
+        instructions = "callgrind"
+        limits.instructions = { max_increase = "5%" }
+        """,
+    )
+    r = run(cli, cfg)
+    assert r.exit_code == 0, r.stderr
+    counts = metrics_of(r.stdout, "t")["instructions"]
+    assert counts["unit"] == "count"
+    assert len(counts["current"]["samples"]) == 2
+    assert all(n > 1000 for n in counts["current"]["samples"])
+
+
+def test_instructions_by_perf_where_it_counts_nothing_is_exit_2(cli: Any, tmp_path: Path) -> None:
+    import pytest
+
+    from perfkit.check.types.command import perf_available
+
+    if perf_available():
+        pytest.skip("perf counts instructions on this machine")
+    cfg = write_config(
+        tmp_path, '[check.t]\ntype = "command"\nrun = "true"\nruns = 2\ninstructions = "perf"\n'
+    )
+    r = run(cli, cfg)
+    assert r.exit_code == 2
+    assert "counts nothing on this machine" in json.loads(r.stdout)["checks"][0]["error"]
+    # auto: the metric is simply not there
+    cfg.write_text('[check.t]\ntype = "command"\nrun = "true"\nruns = 2\n')
+    r = run(cli, cfg)
+    assert r.exit_code == 0
+    assert set(metrics_of(r.stdout, "t")) == {"wall", "cpu"}
+
+
+def test_instructions_key_is_validated(cli: Any, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path, '[check.t]\ntype = "command"\nrun = "true"\ninstructions = "papi"\n'
+    )
+    r = run(cli, cfg)
+    assert r.exit_code == 2
+    assert "[check.t.instructions] must be one of auto, perf, callgrind, off" in r.stderr

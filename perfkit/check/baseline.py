@@ -46,6 +46,22 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> tuple[float, ...]:
+    """The 1, 5 and 15-minute load averages, () where the OS has none."""
+    try:
+        return tuple(round(x, 2) for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return ()
+
+
+# A machine is busy when its 1-minute load exceeds this share of its cores.
+BUSY_LOAD_PER_CORE = 0.75
+
+
+def busy(load: tuple[float, ...], cores: int) -> bool:
+    return bool(load) and load[0] > BUSY_LOAD_PER_CORE * max(cores, 1)
+
+
 def this_machine() -> Machine:
     return Machine(
         system=platform.system(),
@@ -57,6 +73,7 @@ def this_machine() -> Machine:
         cpu_count=os.cpu_count() or 1,
         hostname=socket.gethostname(),
         perfkit=__version__,
+        load=load_average(),
     )
 
 
@@ -69,6 +86,13 @@ def machine_differences(old: Machine | None, new: Machine) -> list[str]:
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             out.append(f"{name.replace('_', ' ')} {a} -> {b}")
+    if old.perfkit and old.perfkit != new.perfkit:
+        out.append(f"perfkit {old.perfkit} -> {new.perfkit}")
+    if busy(old.load, old.cpu_count or new.cpu_count) != busy(new.load, new.cpu_count):
+        out.append(
+            f"load {old.load[0] if old.load else '?'} -> {new.load[0] if new.load else '?'} "
+            f"on {new.cpu_count} cores (one side measured on a busy machine)"
+        )
     return out
 
 
@@ -137,7 +161,7 @@ def load_baseline(path: Path) -> Baseline:
             f"baseline {path.name} has schema version {version} (current {BASELINE_SCHEMA}); "
             "compared anyway"
         )
-    machine = _machine(data.get("machine"))
+    machine = machine_from_json(data.get("machine"))
     checks_raw = data.get("checks")
     checks: dict[str, dict[str, str]] = {}
     if isinstance(checks_raw, Mapping):
@@ -171,7 +195,8 @@ def load_baseline(path: Path) -> Baseline:
     return Baseline(info=info, checks=checks, metrics=metrics, warnings=tuple(warnings))
 
 
-def _machine(raw: Any) -> Machine | None:
+def machine_from_json(raw: Any) -> Machine | None:
+    """A :class:`Machine` from its JSON form (None when absent or not an object)."""
     if not isinstance(raw, Mapping):
         return None
     names = {f.name for f in fields(Machine)}
@@ -180,6 +205,11 @@ def _machine(raw: Any) -> Machine | None:
         v = raw.get(name)
         if name == "cpu_count":
             values[name] = int(v) if isinstance(v, int) else 0
+        elif name == "load":
+            if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v):
+                values[name] = tuple(float(x) for x in v)
+            else:
+                values[name] = ()
         else:
             values[name] = "" if v is None else str(v)
     return Machine(**values)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from perfkit.check.fmt import fmt_value
 from perfkit.check.model import Limits, Metric, MetricResult
@@ -63,17 +64,7 @@ def compare_metric(
     cur = current.value
     base = baseline.value if baseline is not None else None
     unit = current.unit
-    result = MetricResult(
-        check=check,
-        name=current.name,
-        unit=unit,
-        kind=current.kind,
-        better=current.better,
-        status="pass",
-        current=current.samples,
-        baseline=baseline.samples if baseline is not None else (),
-        limits=limits,
-    )
+    result = _passing(check, current, baseline, limits)
     hit = crossed(cur, base, limits, current.better, unit)
 
     if baseline is None:
@@ -104,22 +95,45 @@ def compare_metric(
     # The test runs only where it decides something: importing scipy costs more than a
     # quick check, and a median inside its limits passes whatever p says.
     if hit:
-        p = mann_whitney_p(current.samples, baseline.samples, worse_alt)
+        from perfkit.check.stats import iqr_keep
+
+        # runs outside Tukey's fences of their own side (a hog that came and went) are
+        # left out of the test
+        cur_kept = [current.samples[i] for i in iqr_keep(current.samples)]
+        base_kept = [baseline.samples[i] for i in iqr_keep(baseline.samples)]
+        dropped = len(current.samples) + len(baseline.samples) - len(cur_kept) - len(base_kept)
+        out = f"; {dropped} outlier run(s) left out (IQR)" if dropped else ""
+        p = mann_whitney_p(cur_kept, base_kept, worse_alt)
         if p < alpha:
-            return _with(result, "regression", f"{hit}; p={p:.3g} < {alpha:g}", p)
-        floor = min_p_value(len(current.samples), len(baseline.samples))
+            return _with(result, "regression", f"{hit}; p={p:.3g} < {alpha:g}{out}", p)
+        floor = min_p_value(len(cur_kept), len(base_kept))
         why = (
-            f"; {len(current.samples)}+{len(baseline.samples)} samples cannot reach it: raise runs"
+            f"; {len(cur_kept)}+{len(base_kept)} samples cannot reach it: raise runs"
             if floor >= alpha
             else ""
         )
-        return _with(result, "noisy", f"{hit} but not significant (p={p:.3g} >= {alpha:g}){why}", p)
+        return _with(
+            result, "noisy", f"{hit} but not significant (p={p:.3g} >= {alpha:g}){why}{out}", p
+        )
     return result
 
 
-def _with(result: MetricResult, status: str, note: str, p: float | None = None) -> MetricResult:
-    from dataclasses import replace
+def _passing(check: str, current: Metric, baseline: Metric | None, limits: Limits) -> MetricResult:
+    """The result before any verdict: both sides' samples, status pass."""
+    return MetricResult(
+        check=check,
+        name=current.name,
+        unit=current.unit,
+        kind=current.kind,
+        better=current.better,
+        status="pass",
+        current=current.samples,
+        baseline=baseline.samples if baseline is not None else (),
+        limits=limits,
+    )
 
+
+def _with(result: MetricResult, status: str, note: str, p: float | None = None) -> MetricResult:
     return replace(
         result,
         status=status,  # type: ignore[arg-type]
@@ -140,3 +154,55 @@ def gone_metric(check: str, metric: Metric) -> MetricResult:
         baseline=metric.samples,
         note="in the baseline, not produced by any check now",
     )
+
+
+def compare_paired(
+    check: str, current: Metric, base: Metric, limits: Limits, *, alpha: float
+) -> MetricResult:
+    """The verdict on paired timings (``--against``: sample ``i`` of both sides ran back to back).
+
+    A relative limit regresses only when the whole interval of the ratio current/base
+    lies past it *and* the one-sided Wilcoxon signed-rank test is significant at
+    ``alpha``; an absolute limit when the current median crosses it and the test is
+    significant. A limit crossed by the estimate alone is ``noisy`` (the gate re-measures).
+    """
+    from perfkit.check.stats import min_pairs, paired_compare
+
+    result = _passing(check, current, base, limits)
+    lower_better = current.better == "lower"
+    pc = paired_compare(
+        current.samples, base.samples, worse="greater" if lower_better else "less", alpha=alpha
+    )
+    if pc is None:
+        return _with(result, "pass", "no pair of positive samples to compare")
+    result = replace(result, paired=pc, p_value=pc.p_value)
+    stats = (
+        f"ratio {pc.ratio:.3f} [{pc.low:.3f}, {pc.high:.3f}] ({pc.confidence:.0%} interval), "
+        f"Wilcoxon signed-rank p={pc.p_value:.3g}, {pc.pairs} pairs"
+        + (f", {pc.outliers} outlier pair(s) dropped (IQR)" if pc.outliers else "")
+    )
+    significant = pc.p_value < alpha
+    rel = limits.relative
+    if rel is not None:
+        bound = 1 + rel if lower_better else 1 - rel
+        phrase = f"+{rel * 100:g}%" if lower_better else f"-{rel * 100:g}%"
+        past_point = pc.ratio > bound if lower_better else pc.ratio < bound
+        past_interval = pc.low > bound if lower_better else pc.high < bound
+        if past_interval and significant:
+            return _with(result, "regression", f"{stats}: wholly past {phrase}", pc.p_value)
+        if past_point:
+            few = (
+                f"; {pc.pairs} pairs cannot be significant at {alpha:g}: raise runs"
+                if pc.pairs < min_pairs(alpha)
+                else ""
+            )
+            return _with(
+                result, "noisy", f"{stats}: past {phrase}, but not the interval{few}", pc.p_value
+            )
+    hit = crossed(result.current_value or 0.0, None, replace(limits, max_increase=None,
+                  max_decrease=None), current.better, current.unit)  # fmt: skip
+    if hit:
+        if significant:
+            return _with(result, "regression", f"{hit}; {stats}", pc.p_value)
+        return _with(result, "noisy", f"{hit} but not significant; {stats}", pc.p_value)
+    return _with(result, "pass", stats, pc.p_value)

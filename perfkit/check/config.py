@@ -42,6 +42,8 @@ SETTINGS: dict[str, str] = {
     "alpha": "float",
     "retries": "int",
     "baseline": "str",
+    "against": "str",
+    "against_dir": "str",
     "save_baseline": "str",
     "markdown": "str",
     "junit": "str",

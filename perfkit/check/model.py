@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from perfkit.check.stats import PairedComparison
+
 Kind = Literal["timing", "deterministic"]
 Better = Literal["lower", "higher"]
 # Units a metric can have; they decide how limits are parsed and values shown.
@@ -118,6 +120,8 @@ class MetricResult:
     limits: Limits = Limits()
     p_value: float | None = None
     note: str = ""
+    # --against: the paired comparison (ratio current/base, its interval, the test)
+    paired: PairedComparison | None = None
 
     @property
     def id(self) -> str:
@@ -133,7 +137,10 @@ class MetricResult:
 
     @property
     def change(self) -> float | None:
-        """Relative change of the median, +0.10 meaning 10% more."""
+        """Relative change, +0.10 meaning 10% more: of the paired ratio under --against,
+        of the medians otherwise."""
+        if self.paired is not None:
+            return self.paired.change
         cur, base = self.current_value, self.baseline_value
         if cur is None or base is None:
             return None
@@ -155,6 +162,8 @@ class CheckOutcome:
     # Time spent inside the check's own measurement (the rest is the gate's overhead).
     measured_seconds: float = 0.0
     detail: str = ""
+    # 1-minute load average when the check started (None: not known on this system)
+    load: float | None = None
 
     @property
     def status(self) -> Status:
@@ -179,6 +188,8 @@ class Machine:
     cpu_count: int
     hostname: str
     perfkit: str
+    # load average (1, 5, 15 minutes) when the gate started; () where the OS has none
+    load: tuple[float, ...] = ()
 
     # hostname is recorded but not compared: CI runners get a new one every run.
     COMPARED = ("system", "arch", "python", "implementation", "cpu_model", "cpu_count")
@@ -190,6 +201,20 @@ class BaselineInfo:
     schema_version: int
     created: str
     machine: Machine | None
+
+
+@dataclass(frozen=True)
+class AgainstInfo:
+    """The other side of a ``--against`` run: what was measured, in which folder."""
+
+    ref: str  # as given (a branch, tag, commit), or the folder of --against-dir
+    commit: str  # resolved commit ("" for a folder that is not a git checkout)
+    directory: Path
+    temporary: bool  # a worktree perfkit made (and removed)
+
+    @property
+    def label(self) -> str:
+        return f"{self.ref} ({self.commit[:10]})" if self.commit else self.ref
 
 
 @dataclass(frozen=True)
@@ -205,6 +230,7 @@ class GateResult:
     machine: Machine
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    against: AgainstInfo | None = None
 
     @property
     def regressions(self) -> tuple[MetricResult, ...]:

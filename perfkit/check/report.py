@@ -28,7 +28,7 @@ def metric_line(m: MetricResult) -> str:
     """One line that says everything about a metric's verdict (used in JUnit and summaries)."""
     parts = [f"{m.id}: {m.status}"]
     if m.baseline and m.current:
-        change = fmt_change(m.change)
+        change = _change_text(m)
         parts.append(
             f"{fmt_value(m.baseline_value, m.unit)} -> {fmt_value(m.current_value, m.unit)}"
             + (f" ({change})" if change else "")
@@ -42,6 +42,30 @@ def metric_line(m: MetricResult) -> str:
     return ", ".join(parts)
 
 
+def _change_text(m: MetricResult) -> str:
+    """The change; under --against with the interval of the paired ratio."""
+    pc = m.paired
+    if pc is None:
+        return fmt_change(m.change)
+    high = f"{(pc.high - 1) * 100:+.1f}" if pc.high != float("inf") else "inf"
+    return f"{(pc.ratio - 1) * 100:+.1f}% [{(pc.low - 1) * 100:+.1f}, {high}]"
+
+
+def _paired_json(m: MetricResult) -> dict[str, Any] | None:
+    pc = m.paired
+    if pc is None:
+        return None
+    return {
+        "pairs": pc.pairs,
+        "outliers": pc.outliers,
+        "ratio": pc.ratio,
+        "ci": [pc.low, pc.high if pc.high != float("inf") else None],
+        "confidence": pc.confidence,
+        "test": pc.test,
+        "p_value": pc.p_value,
+    }
+
+
 def verdict_text(r: GateResult) -> str:
     n_metrics = len(r.metrics)
     n_checks = len(r.outcomes)
@@ -52,6 +76,10 @@ def verdict_text(r: GateResult) -> str:
     if r.regressions:
         return f"{len(r.regressions)} regression(s) in {n_metrics} metric(s): " + ", ".join(
             m.id for m in r.regressions
+        )
+    if r.against is not None:
+        return (
+            f"no regression against {r.against.label}: {n_metrics} metric(s) in {n_checks} check(s)"
         )
     if r.baseline is None:
         return f"pass: {n_metrics} metric(s) in {n_checks} check(s) within absolute limits"
@@ -79,6 +107,7 @@ def _metric_json(m: MetricResult) -> dict[str, Any]:
         else None,
         "change": m.change,
         "p_value": m.p_value,
+        "paired": _paired_json(m),
         "limits": _limits_json(m.limits),
         "note": m.note,
     }
@@ -101,6 +130,14 @@ def to_data(r: GateResult) -> dict[str, Any]:
             "created": r.baseline.created,
             "machine": asdict(r.baseline.machine) if r.baseline.machine else None,
         },
+        "against": None
+        if r.against is None
+        else {
+            "ref": r.against.ref,
+            "commit": r.against.commit,
+            "directory": str(r.against.directory),
+            "temporary": r.against.temporary,
+        },
         "machine": asdict(r.machine),
         "checks": [
             {
@@ -111,6 +148,7 @@ def to_data(r: GateResult) -> dict[str, Any]:
                 "attempts": o.attempts,
                 "seconds": o.seconds,
                 "measured_seconds": o.measured_seconds,
+                "load": o.load,
                 "metrics": [_metric_json(m) for m in o.metrics],
             }
             for o in r.outcomes
@@ -138,14 +176,20 @@ def raw_table(r: GateResult) -> Table:
         Column("max_decrease", "max_decrease", "right"),
         Column("max", "max", "right"),
         Column("min", "min", "right"),
+        Column("ratio", "ratio", "right"),
+        Column("ci_low", "ci_low", "right"),
+        Column("ci_high", "ci_high", "right"),
+        Column("pairs", "pairs", "right"),
+        Column("test", "test"),
         Column("note", "note"),
     )
     rows: list[tuple[Any, ...]] = []
     for o in r.outcomes:
         if o.error is not None:
-            rows.append((o.name, "", "", "", "error", *([None] * 10), o.error))
+            rows.append((o.name, "", "", "", "error", *([None] * 15), o.error))
     for m in (*r.metrics, *r.gone):
         lim = m.limits
+        pc = m.paired
         rows.append(
             (
                 m.check,
@@ -163,6 +207,13 @@ def raw_table(r: GateResult) -> Table:
                 lim.max_decrease,
                 lim.max,
                 lim.min,
+                pc.ratio if pc else None,
+                pc.low if pc else None,
+                pc.high if pc and pc.high != float("inf") else None,
+                pc.pairs if pc else None,
+                (pc.test if pc else "mann-whitney-u")
+                if m.kind == "timing" and m.p_value is not None
+                else "",
                 m.note,
             )
         )
@@ -199,7 +250,16 @@ def to_document(r: GateResult, *, raw: bool = False) -> Document:
         row_styles=styles,
     )
     summary: list[str] = []
-    if r.baseline is not None:
+    if r.against is not None:
+        summary.append(f"against {r.against.label}: both trees measured in this run, interleaved")
+        summary.append(
+            f"a timing fails when the whole {1 - 2 * r.alpha:.0%} interval of its paired ratio "
+            f"is past its limit and p < {r.alpha:g} (one-sided Wilcoxon signed-rank); "
+            f"{r.retries} retries"
+        )
+        if r.baseline is not None:
+            summary.append(f"checks without timings: baseline {r.baseline.path}")
+    elif r.baseline is not None:
         summary.append(f"baseline {r.baseline.path}, taken {r.baseline.created or '(undated)'}")
         summary.append(
             f"a timing fails when over its limit and slower with p < {r.alpha:g} "
@@ -233,7 +293,7 @@ def _row(m: MetricResult) -> tuple[Any, ...]:
         m.id,
         fmt_value(m.baseline_value, m.unit),
         fmt_value(m.current_value, m.unit),
-        fmt_change(m.change),
+        _change_text(m),
         fmt_limits(m.limits, m.unit) or ("exact" if m.kind == "deterministic" else ""),
         m.status,
     )

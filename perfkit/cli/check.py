@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,27 @@ from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt, Stat
 
 _FileOpt = dict(dir_okay=False, show_default=False)
 
+# --against / --against-dir, shared with `perfkit coldstart`
+AgainstOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--against",
+        help="Measure REF (branch, tag, commit) in a temporary git worktree in the same run, "
+        "interleaved with this tree run by run, and compare the pairs.",
+        metavar="REF",
+        show_default=False,
+    ),
+]
+AgainstDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--against-dir",
+        help="Like --against, with a prepared checkout of the other version.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
 
 def check_cmd(
     ctx: typer.Context,
@@ -22,6 +44,8 @@ def check_cmd(
             "--baseline", help="Compare with this baseline (from --save-baseline).", **_FileOpt
         ),
     ] = None,
+    against: AgainstOpt = None,
+    against_dir: AgainstDirOpt = None,
     save_baseline: Annotated[
         Path | None,
         typer.Option(
@@ -42,7 +66,8 @@ def check_cmd(
             "--alpha",
             min=0.0001,
             max=0.5,
-            help="Significance level of the one-sided Mann-Whitney U test on timings.",
+            help="Significance level of the one-sided tests on timings (Mann-Whitney U "
+            "against a baseline file, Wilcoxon signed-rank on --against pairs).",
         ),
     ] = 0.05,
     only: Annotated[
@@ -79,19 +104,30 @@ def check_cmd(
         save_baseline as write_baseline,
     )
     from perfkit.check.types import RunEnv
-    from perfkit.errors import FindingError, PerfkitError
+    from perfkit.errors import FindingError, PerfkitError, UsageError
     from perfkit.report.output import write_atomic
     from perfkit.report.render import render
 
     st = cli_state(ctx)
     gate = parse_gate_config(st.config)
+    if against is not None and against_dir is not None:
+        raise UsageError("--against-dir", "give --against REF or --against-dir DIR, not both")
     base = load_baseline(baseline) if baseline is not None else None
     env = RunEnv(
         config=st.config, dsn=dsn, statement_timeout=statement_timeout, progress=progress(ctx)
     )
-    result = run_gate(
-        gate, base, GateOptions(alpha=alpha, retries=retries, only=only or (), env=env)
-    )
+    options = GateOptions(alpha=alpha, retries=retries, only=only or (), env=env)
+    if against is None and against_dir is None:
+        result = run_gate(gate, base, options)
+    else:
+        from perfkit.check.against import other_tree, this_root
+
+        config_dir = gate.path.resolve().parent
+        with other_tree(config_dir, against, against_dir) as info:
+            note(f"measuring against {info.label}", ctx)
+            result = run_gate(
+                gate, base, replace(options, against=info, here_root=this_root(config_dir))
+            )
     doc = to_document(result, raw=fmt == OutputFormat.csv)
     for o in result.errors:
         if o.detail and st.debug:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from perfkit.cli.check import AgainstDirOpt, AgainstOpt
 from perfkit.cli.common import emit, note, progress
 from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
     from perfkit.coldstart.model import ColdstartResult
+
+
+AGAINST_RUNS = 12
 
 
 def _env(pairs: list[str]) -> dict[str, str]:
@@ -94,13 +99,18 @@ def coldstart_cmd(
         Path | None,
         typer.Option(
             "--baseline",
-            help="Compare with an earlier --format json result (Mann-Whitney U over run totals).",
+            help="Compare with an earlier --format json result (Mann-Whitney U over the "
+            "run totals and per module, Holm-corrected).",
             show_default=False,
         ),
     ] = None,
+    against: AgainstOpt = None,
+    against_dir: AgainstDirOpt = None,
     fail_on_regression: Annotated[
         bool,
-        typer.Option("--fail-on-regression", help="Exit 1 when --baseline finds a regression."),
+        typer.Option(
+            "--fail-on-regression", help="Exit 1 when --baseline/--against finds a regression."
+        ),
     ] = False,
     lambda_memory_mb: Annotated[
         int | None,
@@ -131,6 +141,10 @@ def coldstart_cmd(
         # fail before minutes of runs, not after
         if file is not None and not file.parent.is_dir() and str(file.parent):
             raise UsageError(option, f"directory {file.parent} does not exist")
+    if (against is not None or against_dir is not None) and importtime_log:
+        raise UsageError("--against", "needs a target to run, not --importtime-log")
+    if against is not None and against_dir is not None:
+        raise UsageError("--against-dir", "give --against REF or --against-dir DIR, not both")
     if importtime_log:
         if target:
             raise UsageError("TARGET", "give a target or --importtime-log, not both")
@@ -145,9 +159,42 @@ def coldstart_cmd(
     else:
         if not target:
             raise UsageError("TARGET", "missing: a module, a .py file, or --importtime-log FILE")
-        result = _run(ctx, target, python, cwd, env, path, runs, timeout, event,
-                      lambda_memory_mb, price_per_gb_s, baseline, no_candidates)  # fmt: skip
+        if against is not None or against_dir is not None:
+            from typer._click.core import ParameterSource
+
+            if ctx.get_parameter_source("runs") in (None, ParameterSource.DEFAULT):
+                # paired tests need more runs than two separate results: 12 pairs let the
+                # Holm-corrected signed-rank test settle the total and up to 100 modules
+                runs = max(runs, AGAINST_RUNS)
+            result = _run_against(
+                ctx, cwd, against, against_dir,
+                lambda other, label: _run(ctx, target, python, cwd, env, path, runs, timeout,
+                                          event, lambda_memory_mb, price_per_gb_s, baseline,
+                                          no_candidates, other, label),
+            )  # fmt: skip
+        else:
+            result = _run(ctx, target, python, cwd, env, path, runs, timeout, event,
+                          lambda_memory_mb, price_per_gb_s, baseline, no_candidates)  # fmt: skip
     _report(ctx, result, top, fmt, output, html, fail_on_regression)
+
+
+def _run_against(
+    ctx: typer.Context,
+    cwd: Path | None,
+    against: str | None,
+    against_dir: Path | None,
+    run: Callable[[Path, str], ColdstartResult],
+) -> ColdstartResult:
+    """``run(other_cwd, label)`` with the other tree in place (removed afterwards)."""
+    import os
+
+    from perfkit.check.against import other_tree, this_root
+
+    here = (cwd or Path(os.getcwd())).resolve()
+    root = this_root(here)
+    with other_tree(here, against, against_dir) as info:
+        note(f"measuring against {info.label}", ctx)
+        return run(info.directory / here.relative_to(root), info.label)
 
 
 def _run(
@@ -164,6 +211,8 @@ def _run(
     price_per_gb_s: float,
     baseline: Path | None,
     no_candidates: bool,
+    against_cwd: Path | None = None,
+    against_label: str = "",
 ) -> ColdstartResult:
     from perfkit.coldstart.core import profile
     from perfkit.errors import UsageError
@@ -187,6 +236,8 @@ def _run(
         baseline=baseline,
         analyze=not no_candidates,
         progress=progress(ctx),
+        against_cwd=against_cwd,
+        against_label=against_label,
     )
 
 

@@ -59,8 +59,14 @@ def profile(
     baseline: str | Path | None = None,
     analyze: bool = True,
     progress: ProgressSink | None = None,
+    against_cwd: str | Path | None = None,
+    against_label: str = "",
 ) -> ColdstartResult:
     """Import ``target`` in ``runs`` fresh processes (after a warm-up) and report.
+
+    ``against_cwd``: the same folder in a checkout of another version; each run there is
+    followed by one here (A B A B ...) and the result's ``baseline`` is the paired
+    comparison with it (``against_label`` names it).
 
     ``target`` is a module name, a ``.py`` path, or either with ``:function`` (the
     handler is then called twice per process). Raises :class:`TargetError` when the
@@ -89,24 +95,52 @@ def profile(
     warnings: list[str] = []
     baseline_data = None
     if baseline is not None:
+        if against_cwd is not None:
+            raise UsageError("--against", "give --baseline FILE or --against REF, not both")
         from perfkit.coldstart.baseline import load_baseline
 
         baseline_data = load_baseline(baseline)
+    other: RunSpec | None = None
+    if against_cwd is not None:
+        other_dir = Path(against_cwd)
+        if not other_dir.is_dir():
+            raise UsageError("--against", f"{other_dir} is not a directory in {against_label}")
+        other = RunSpec(
+            interpreter, resolve_target(target, other_dir, paths), other_dir, full_env,
+            timeout, event_path, lambda_memory_mb or 128,
+        )  # fmt: skip
+    raw_other: list[RawRun] = []
 
     analysis = analyze_project(tgt.module, tgt.roots, version) if analyze and tgt.file else None
     probed: _Probe | None = None
     demoted: dict[tuple[str, int, str], str] = {}
-    sink.start(f"cold start of {tgt.spec}", total=runs + (1 if warmup else 0))
+    sides = 2 if other is not None else 1
+    sink.start(f"cold start of {tgt.spec}", total=sides * (runs + (1 if warmup else 0)))
     try:
         if warmup:
+            if other is not None:
+                _run_other(other, against_label)
+                sink.advance()
             analysis, probed = _warm_up(spec, analysis, demoted, warnings)
             sink.advance()
         raw: list[RawRun] = []
         for _ in range(runs):
+            if other is not None:
+                raw_other.append(_run_other(other, against_label))
+                sink.advance()
             raw.append(run_once(spec))
             sink.advance()
     finally:
         sink.finish()
+    if other is not None:
+        from perfkit.coldstart.baseline import Baseline
+
+        before = _assemble(
+            other.target, other.cwd.resolve(), interpreter, version, raw_other,
+            _project_modules(raw_other[0].payload, other.target.roots), None, None, [],
+            None, price_per_gb_s, None,
+        )  # fmt: skip
+        baseline_data = Baseline.from_result(before, against_label or str(other.cwd))
 
     project = _project_modules(raw[0].payload, tgt.roots)
     if analyze:
@@ -126,8 +160,15 @@ def profile(
             warnings.append(f"{_UNVERIFIED} ({_first_line(exc)})")
     return _assemble(
         tgt, workdir.resolve(), interpreter, version, raw, project, analysis, probed, warnings,
-        lambda_memory_mb, price_per_gb_s, baseline_data,
+        lambda_memory_mb, price_per_gb_s, baseline_data, paired=other is not None,
     )  # fmt: skip
+
+
+def _run_other(spec: RunSpec, label: str) -> RawRun:
+    try:
+        return run_once(spec)
+    except TargetError as exc:
+        raise TargetError(f"in {label or spec.cwd}: {exc}", hint=exc.hint) from None
 
 
 def profile_log(
@@ -325,6 +366,8 @@ def _assemble(
     lambda_memory_mb: int | None,
     price_per_gb_s: float,
     baseline_data: Any,
+    *,
+    paired: bool = False,
 ) -> ColdstartResult:
     trees = [build_tree(r.records, source=f"{tgt.spec} (importtime)") for r in raw]
     samples: list[RunSample] = []
@@ -332,6 +375,7 @@ def _assemble(
     cum_vals: dict[str, list[float]] = {}
     parents: dict[str, tuple[str | None, int]] = {}
     run_selfs: list[dict[str, float]] = []
+    run_cums: list[dict[str, float]] = []
     path_vals: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     for run, roots in zip(raw, trees, strict=True):
         # A name can appear twice in one run: `import pkg.sub` may load pkg, whose
@@ -355,6 +399,7 @@ def _assemble(
                         agg[1:] = [node.cumulative_us, parent, depth]
                 stack.extend((c, path, depth + 1) for c in node.children)
         run_selfs.append({n: a[0] / 1000.0 for n, a in per_name.items()})
+        run_cums.append({n: a[1] / 1000.0 for n, a in per_name.items()})
         for name, (self_us, cum_us, parent, depth) in per_name.items():
             self_vals.setdefault(name, []).append(self_us / 1000.0)
             cum_vals.setdefault(name, []).append(cum_us / 1000.0)
@@ -370,6 +415,7 @@ def _assemble(
                 first_call_ms=p.get("first_call_ms"),
                 second_call_ms=p.get("second_call_ms"),
                 first_call_imports_ms=_run_total(call_roots) if tgt.function else None,
+                cpu_ms=None if run.cpu_ms is None else round(run.cpu_ms, 3),
             )
         )
     med_cum = {n: float(_median(v)) for n, v in cum_vals.items()}
@@ -384,6 +430,7 @@ def _assemble(
                     cumulative_ms=Stat.of(cum_vals[n]),
                     runs=len(cum_vals[n]),
                     project=n in project,
+                    cumulative_samples_ms=tuple(round(c.get(n, 0.0), 3) for c in run_cums),
                 )
                 for n in cum_vals
             ),
@@ -416,11 +463,31 @@ def _assemble(
             total_saving,
         )
     payload = raw[0].payload
+    machine: dict[str, Any] = {}
+    if version[0]:  # measured here, not read from logs
+        from dataclasses import asdict
+
+        from perfkit.check.baseline import this_machine
+
+        machine = asdict(this_machine())
     comparison = None
     if baseline_data is not None:
         from perfkit.coldstart.baseline import compare
 
-        comparison = compare(baseline_data, [s.import_ms for s in samples], med_cum)
+        comparison = compare(
+            baseline_data,
+            [s.import_ms for s in samples],
+            med_cum,
+            {m.name: m.cumulative_samples_ms for m in modules},
+            paired=paired,
+        )
+        warnings.extend(comparison.notes)
+        if not paired:
+            from perfkit.coldstart.baseline import machine_warning
+
+            differs = machine_warning(baseline_data, machine)
+            if differs:
+                warnings.append(differs)
         if (
             version[0]
             and baseline_data.python_version
@@ -455,6 +522,7 @@ def _assemble(
         baseline=comparison,
         warnings=tuple(warnings),
         analyzed=analysis is not None,
+        machine=machine,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from perfkit.coldstart.analysis import Fix
 
@@ -38,6 +39,7 @@ class RunSample:
     first_call_ms: float | None = None
     second_call_ms: float | None = None
     first_call_imports_ms: float | None = None  # imports that happened during the first call
+    cpu_ms: float | None = None  # user + system CPU of the process (None: from a log)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ModuleStat:
     cumulative_ms: Stat
     runs: int  # runs in which the module was imported by the target
     project: bool  # one of the project's own modules
+    # cumulative ms in every run, in run order (0 in a run that did not import it)
+    cumulative_samples_ms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,19 @@ class ModuleDiff:
 
 
 @dataclass(frozen=True)
+class ModuleVerdict:
+    """One module's own verdict (cumulative import time), multiple-comparison corrected."""
+
+    name: str
+    baseline_ms: float
+    current_ms: float
+    delta_ms: float
+    p_value: float  # the test's raw p-value
+    adjusted_p: float  # Holm-adjusted over the family tested (total included)
+    verdict: str  # regression | improvement | no significant change
+
+
+@dataclass(frozen=True)
 class BaselineComparison:
     baseline_file: str
     baseline_median_ms: float
@@ -130,6 +147,12 @@ class BaselineComparison:
     verdict: str  # regression | improvement | no significant change | inconclusive
     reason: str
     modules: tuple[ModuleDiff, ...]
+    # the verdict on the import total alone (``verdict`` also counts the modules')
+    total_verdict: str = ""
+    module_verdicts: tuple[ModuleVerdict, ...] = ()  # the family tested, worst first
+    paired: bool = False  # runs of both versions interleaved (--against)
+    alpha: float = 0.05
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,8 @@ class ColdstartResult:
     baseline: BaselineComparison | None = None
     warnings: tuple[str, ...] = ()
     analyzed: bool = True  # False: no lazy-load analysis ran (--no-candidates, logs)
+    # where it was measured: CPU model, cores, load, Python, perfkit (perfkit.check.Machine)
+    machine: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def totals_ms(self) -> tuple[float, ...]:

@@ -153,16 +153,41 @@ def _ms(value: float) -> str:
 
 
 def _baseline_table(r: ColdstartResult, top: int) -> Table:
-    assert r.baseline is not None
+    """Modules that moved, with their own verdict where they were tested (Holm-corrected)."""
+    b = r.baseline
+    assert b is not None
     cols = (
         Column("module", "Module"),
         Column("baseline_ms", "Before ms", "right", "{:.1f}"),
         Column("current_ms", "Now ms", "right", "{:.1f}"),
         Column("delta_ms", "Delta ms", "right", "{:+.1f}"),
+        Column("p_holm", "p (Holm)", "right", "{:.3g}"),
+        Column("verdict", "Verdict"),
     )
-    rows = [(m.name, m.baseline_ms, m.current_ms, m.delta_ms) for m in r.baseline.modules[:top]]
-    styles: list[Style] = ["bad" if m.delta_ms > 0 else "good" for m in r.baseline.modules[:top]]
-    return Table("baseline", "Change against the baseline (cumulative)", cols, rows, styles)
+    tested = {v.name: v for v in b.module_verdicts}
+    # every module with a verdict first, then the largest moves
+    shown = [v.name for v in b.module_verdicts if v.verdict != "no significant change"]
+    shown += [m.name for m in b.modules if m.name not in shown]
+    diffs = {m.name: m for m in b.modules}
+    rows: list[tuple[object, ...]] = []
+    styles: list[Style] = []
+    for name in shown[:top]:
+        v = tested.get(name)
+        d = diffs.get(name)
+        before = d.baseline_ms if d else (v.baseline_ms if v else None)
+        after = d.current_ms if d else (v.current_ms if v else None)
+        delta = v.delta_ms if v else (d.delta_ms if d else 0.0)
+        verdict = v.verdict if v else "not tested"
+        rows.append((name, before, after, delta, v.adjusted_p if v else None, verdict))
+        styles.append(
+            "bad" if verdict == "regression" else "good" if verdict == "improvement" else ""
+        )
+    title = (
+        f"Change against {b.baseline_file} (cumulative; runs interleaved, paired)"
+        if b.paired
+        else "Change against the baseline (cumulative)"
+    )
+    return Table("baseline", title, cols, rows, styles)
 
 
 def _walk(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -91,6 +92,7 @@ class RawRun:
     payload: dict[str, Any]
     wall_ms: float | None
     stderr_tail: list[str] = field(default_factory=list)
+    cpu_ms: float | None = None  # user + system CPU of the process (and children it waited for)
 
 
 def run_once(
@@ -118,6 +120,7 @@ def run_once(
             "\n".join(warm),
         ]
         start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -142,6 +145,9 @@ def run_once(
             proc.wait()
             raise
         wall_ms = (time.perf_counter() - start) * 1000.0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # the children reaped meanwhile are this one (runs are sequential)
+        cpu_ms = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000.0
         text = err.decode("utf-8", "replace")
         payload = _read_payload(result_path)
     records, call_records, tail = _split(text, t.spec)
@@ -153,7 +159,7 @@ def run_once(
         )
     if not payload.get("ok"):
         raise TargetError(_error_message(spec, payload), hint=_error_hint(spec, payload))
-    return RawRun(records, call_records, payload, wall_ms, tail)
+    return RawRun(records, call_records, payload, wall_ms, tail, cpu_ms)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -71,6 +71,20 @@ class CheckType:
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         raise NotImplementedError
 
+    # --- --against: running the check in two trees, one sample at a time --------------
+
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        """How many samples :meth:`one_sample` splits the check into (1: not split)."""
+        return 1
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        """The parameters of one round (one sample of each timing, warm-up in the first)."""
+        return params
+
+    def rebase(self, params: Mapping[str, Any], move: Callable[[Path], Path]) -> dict[str, Any]:
+        """The parameters for the other tree: ``move`` maps a path of this tree to that one."""
+        return {k: move(v) if isinstance(v, Path) else v for k, v in params.items()}
+
 
 def resolve_path(base: Path, value: str) -> Path:
     p = Path(value).expanduser()

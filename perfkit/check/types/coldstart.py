@@ -5,7 +5,9 @@ The measurement is :func:`perfkit.coldstart.profile` (fresh processes, ``-X impo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from perfkit.check.model import CheckSpec, Metric, MetricSpec
@@ -35,6 +37,8 @@ class ColdstartCheck(CheckType):
         specs = [
             MetricSpec("import_time", "s", "timing", "lower", "total import time of the target"),
             MetricSpec("wall", "s", "timing", "lower", "whole process, interpreter included"),
+            # barely moved by other load on a shared runner, unlike import_time and wall
+            MetricSpec("cpu", "s", "timing", "lower", "CPU time (user + system) of the process"),
             MetricSpec("modules", "count", "deterministic", "lower", "modules imported"),
         ]
         if ":" in str(params["target"]).rsplit("/", 1)[-1]:
@@ -49,6 +53,22 @@ class ColdstartCheck(CheckType):
         for k, v in params["env"].items():
             if not isinstance(v, str):
                 fail("env", f"value of {k} must be a string")
+
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        return int(params["runs"])
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        return {**params, "runs": 1, "warmup": bool(params["warmup"]) and first}
+
+    def rebase(self, params: Mapping[str, Any], move: Callable[[Path], Path]) -> dict[str, Any]:
+        out = super().rebase(params, move)
+        python = params["python"]
+        if python and os.sep in python and not os.path.isabs(python):
+            # an interpreter inside this tree (.venv/bin/python) is not in the other one
+            here = Path(params["cwd"]) / python
+            if here.exists():
+                out["python"] = str(here.resolve())
+        return out
 
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         from perfkit.coldstart import profile
@@ -86,6 +106,9 @@ class ColdstartCheck(CheckType):
             metrics.insert(
                 1, Metric("wall", "s", "timing", tuple((w or 0.0) / 1000 for w in walls))
             )
+        cpus = [s.cpu_ms for s in samples]
+        if all(c is not None for c in cpus):
+            metrics.insert(2, Metric("cpu", "s", "timing", tuple((c or 0.0) / 1000 for c in cpus)))
         if results[0].function:
             metrics.append(
                 Metric(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from perfkit.check.model import CheckSpec, Metric, MetricSpec
@@ -27,6 +30,13 @@ class CommandCheck(CheckType):
         Param("cwd", "path", default=".", help="working directory (relative to the config)"),
         Param("timeout", "duration", default="60s", help="a run taking longer is an error"),
         Param("env", "table", default={}, help="extra environment variables"),
+        Param(
+            "instructions",
+            "str",
+            default="auto",
+            help="count instructions: auto (perf stat where the machine allows it), perf, "
+            "callgrind (one extra run under valgrind per sample, slow), off",
+        ),
     )
 
     def validate(self, params: Mapping[str, Any], fail: Any) -> None:
@@ -35,6 +45,8 @@ class CommandCheck(CheckType):
         for k, v in params["env"].items():
             if not isinstance(v, str):
                 fail("env", f"value of {k} must be a string")
+        if params["instructions"] not in COUNTERS:
+            fail("instructions", f"must be one of {', '.join(COUNTERS)}")
 
     def metric_specs(self, params: Mapping[str, Any]) -> tuple[MetricSpec, ...]:
         return (
@@ -42,7 +54,18 @@ class CommandCheck(CheckType):
             # user+system CPU of the command and its children: barely moved by other load
             # on a shared CI runner, unlike wall time
             MetricSpec("cpu", "s", "timing", "lower", "CPU time (user + system) of one run"),
+        ) + (
+            # instructions retired in user space: moved by neither load nor frequency
+            (MetricSpec("instructions", "count", "timing", "lower", "instructions of one run"),)
+            if params["instructions"] != "off"
+            else ()
         )
+
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        return int(params["runs"])
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        return {**params, "runs": 1, "warmup": params["warmup"] if first else 0}
 
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         p = check.params
@@ -50,21 +73,117 @@ class CommandCheck(CheckType):
         environ.update(p["env"])
         timeout: float = p["timeout"]
         runs: int = p["runs"]
+        counter = _counter(p["instructions"])
         wall: list[float] = []
         cpu: list[float] = []
+        counts: list[float] = []
         for i in range(p["warmup"] + runs):
-            w, c = _run_once(p["run"], p["cwd"], environ, timeout)
-            if i >= p["warmup"]:
-                wall.append(w)
-                cpu.append(c)
-        return (
+            perf_out: str | None = None
+            if counter == "perf":
+                fd, perf_out = tempfile.mkstemp(prefix="perfkit-perf-")
+                os.close(fd)
+            try:
+                w, c = _run_once(p["run"], p["cwd"], environ, timeout, perf_out)
+                if i >= p["warmup"]:
+                    wall.append(w)
+                    cpu.append(c)
+                    if perf_out is not None:
+                        counts.append(_perf_count(Path(perf_out)))
+                    elif counter == "callgrind":
+                        counts.append(_callgrind_count(p["run"], p["cwd"], environ, timeout))
+            finally:
+                if perf_out is not None:
+                    os.unlink(perf_out)
+        metrics = [
             Metric("wall", "s", "timing", tuple(wall)),
             Metric("cpu", "s", "timing", tuple(cpu)),
+        ]
+        if counts:
+            metrics.append(Metric("instructions", "count", "timing", tuple(counts)))
+        return tuple(metrics)
+
+
+COUNTERS = ("auto", "perf", "callgrind", "off")
+_PERF_EVENT = "instructions:u"
+_perf_ok: bool | None = None
+_COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.M)
+# valgrind runs a program tens of times slower: its timeout is this multiple of the check's
+CALLGRIND_SLOWDOWN = 50
+
+
+def perf_available() -> bool:
+    """Whether ``perf stat -e instructions:u`` counts here (not in most VMs and containers)."""
+    global _perf_ok
+    if _perf_ok is None:
+        try:
+            proc = subprocess.run(
+                ["perf", "stat", "-x,", "-e", _PERF_EVENT, "--", "true"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            first = proc.stderr.strip().splitlines()[-1:] or [""]
+            _perf_ok = proc.returncode == 0 and first[0].split(",")[0].strip().isdigit()
+        except (OSError, subprocess.TimeoutExpired):
+            _perf_ok = False
+    return _perf_ok
+
+
+def _counter(mode: str) -> str | None:
+    if mode == "auto":
+        return "perf" if perf_available() else None
+    if mode == "perf" and not perf_available():
+        raise TargetError(
+            f'instructions = "perf": `perf stat -e {_PERF_EVENT}` counts nothing on this '
+            "machine (install linux-perf, lower kernel.perf_event_paranoid, or use callgrind)"
         )
+    if mode == "callgrind" and shutil.which("valgrind") is None:
+        raise TargetError('instructions = "callgrind": valgrind is not installed')
+    return None if mode == "off" else mode
 
 
-def _run_once(cmd: str, cwd: Any, environ: dict[str, str], timeout: float) -> tuple[float, float]:
-    """Wall and CPU seconds of one run.
+def _perf_count(path: Path) -> float:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].strip() == _PERF_EVENT:
+            if fields[0].strip().isdigit():
+                return float(fields[0])
+            break
+    raise TargetError(f"perf stat counted no {_PERF_EVENT} for the command")
+
+
+def _callgrind_count(cmd: str, cwd: Any, environ: dict[str, str], timeout: float) -> float:
+    """Instructions of one run of ``cmd`` and every process it starts, under callgrind."""
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+            "--trace-children=yes", "/bin/sh", "-c", cmd]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            timeout=timeout * CALLGRIND_SLOWDOWN,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise TargetError(
+            f"command under callgrind took over {timeout * CALLGRIND_SLOWDOWN:g}s"
+        ) from None
+    found = [int(n) for n in _COLLECTED.findall(proc.stderr)]
+    if proc.returncode != 0 or not found:
+        raise TargetError(f"command under callgrind exited with status {proc.returncode}")
+    return float(sum(found))
+
+
+def _run_once(
+    cmd: str, cwd: Any, environ: dict[str, str], timeout: float, perf_out: str | None = None
+) -> tuple[float, float]:
+    """Wall and CPU seconds of one run (under ``perf stat`` writing to ``perf_out`` if given).
 
     The CPU time comes from ``wait4`` on the shell: its own usage plus that of every
     process it waited for, and nothing else the calling process may be running.
@@ -74,9 +193,11 @@ def _run_once(cmd: str, cwd: Any, environ: dict[str, str], timeout: float) -> tu
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         try:
+            argv = ["/bin/sh", "-c", cmd]
+            if perf_out is not None:
+                argv = ["perf", "stat", "-x,", "-e", _PERF_EVENT, "-o", perf_out, "--", *argv]
             proc = subprocess.Popen(
-                cmd,
-                shell=True,
+                argv,
                 cwd=cwd,
                 env=environ,
                 stdin=subprocess.DEVNULL,

@@ -44,6 +44,12 @@ class PoolCheck(CheckType):
             specs.append(MetricSpec(f"pooled_c{c}", "s", "timing", "lower", f"pooled, {c} clients"))
         return tuple(specs)
 
+    def rounds(self, params: Mapping[str, Any]) -> int:
+        return int(params["repeats"])
+
+    def one_sample(self, params: Mapping[str, Any], first: bool) -> Mapping[str, Any]:
+        return {**params, "repeats": 1}
+
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
         from perfkit.db.target import resolve_target
         from perfkit.pool import PoolBenchOptions, load_script, query_workload, run_pool_benchmark
