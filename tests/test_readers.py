@@ -437,13 +437,14 @@ def test_real_syslog_log() -> None:
     assert all(e.pid is not None and e.session == str(e.pid) for e in evs)
 
 
-def test_generic_fallback_for_unknown_prefix(tmp_path: Path) -> None:
+def test_unusual_prefix_is_inferred_from_its_labels(tmp_path: Path) -> None:
     text = (
         "2024-05-01 10:00:00.123 UTC <pid=77> {user=alice db=crm} LOG:  duration: 2.000 ms  "
         "statement: SELECT 1\n"
     )
     stream, evs = events(str(write(tmp_path, "odd.log", text)))
-    assert "generic pattern" in stream.warnings[0]
+    assert stream.files[0].prefix == "%m <pid=%p> {user=%u db=%d} "
+    assert "matches 1 of 1 first lines exactly" in stream.warnings[0]
     assert len(evs) == 1 and evs[0].user == "alice" and evs[0].database == "crm"
 
 

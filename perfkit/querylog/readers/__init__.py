@@ -47,7 +47,6 @@ from perfkit.querylog.readers.appfiles import (
 )
 from perfkit.querylog.readers.prefix import (
     CANDIDATES,
-    GENERIC,
     CompiledPrefix,
     compile_prefix,
     infer_prefix,
@@ -232,8 +231,8 @@ def _first_code_line(head: list[str]) -> tuple[int, str] | None:
 def _no_format(name: str, first: tuple[int, str]) -> InputError:
     return InputError(
         name,
-        "matches no supported log format (stderr/syslog with any of "
-        f"{len(CANDIDATES)} common log_line_prefix values, csvlog, jsonlog, CloudNativePG, .sql, "
+        "matches no supported log format (stderr/syslog with any log_line_prefix, "
+        "csvlog, jsonlog, CloudNativePG, .sql, "
         f"JSON Lines, pg_stat_statements): {_clip(first[1])}",
         line=first[0],
         hint="pass --prefix '<your log_line_prefix>' or --log-format",
@@ -277,31 +276,35 @@ def _detect(
                 )
             return ("syslog" if syslog else "stderr"), cp, False
         inf = infer_prefix(stripped, syslog=syslog)
-        if inf is not None:
+        if inf is not None and inf.ok:
             cp = inf.prefix
-            if cp.prefix == GENERIC:
-                warnings.append(
-                    f"{name}: no known log_line_prefix fits; read with a generic pattern "
-                    f"(timestamp ... SEVERITY, {inf.matched} of {inf.considered} first lines): "
-                    "pass --prefix '<log_line_prefix>' for exact user/database fields"
-                )
-            else:
-                warnings.append(
-                    f"{name}: log_line_prefix inferred as {cp.prefix!r} (matches {inf.matched} of "
-                    f"{inf.considered} first lines); pass --prefix to override"
-                )
+            unknown = f"; not identified, ignored: {', '.join(inf.unknown)}" if inf.unknown else ""
+            warnings.append(
+                f"{name}: log_line_prefix inferred as {cp.prefix!r} (matches {inf.matched} of "
+                f"{inf.considered} first lines exactly{unknown}); pass --prefix to override"
+            )
             return ("syslog" if syslog else "stderr"), cp, True
-        if forced == "stderr":
-            tried = ", ".join(repr(c) for c in CANDIDATES[:4])
-            raise InputError(
+        refused = None
+        if inf is not None and inf.matched:
+            refused = InputError(
                 name,
-                f"no log_line_prefix matches (tried {tried} and {len(CANDIDATES) - 4} more): "
-                f"{_clip(first[1])}",
+                f"log_line_prefix inferred as {inf.prefix.prefix!r} matches only {inf.matched} "
+                f"of the first {inf.considered} lines: {_clip(first[1])}",
+                line=first[0],
+                hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
+            )
+        if forced == "stderr":
+            raise refused or InputError(
+                name,
+                f"no PostgreSQL message (a severity such as 'LOG:  ') in the first {len(head)} "
+                f"lines: {_clip(first[1])}",
                 line=first[0],
                 hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
             )
         if src.plain_name.endswith(".sql") or looks_like_sql(head):
             return "sql", None, False
+        if refused is not None:
+            raise refused
         raise _no_format(name, first)
     if forced in FORMATS:
         return forced, None, False

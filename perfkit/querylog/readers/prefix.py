@@ -82,6 +82,7 @@ _FIXED: dict[str, tuple[str | None, str]] = {
 # free-text escapes: how far they reach depends on what follows them
 _TEXT: dict[str, str] = {"u": "user", "d": "db", "a": "app", "h": "host", "r": "rhost"}
 _OTHER_TEXT = {"b", "i", "L"}  # backend type, command tag, local address
+_UNKNOWN_CHARS = frozenset("[]unkow")  # a literal after a name that "[unknown]" contains
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[s
         nxt = tokens[i + 1][1][0] if i + 1 < len(tokens) and tokens[i + 1][0] == "lit" else None
         if nxt is not None and not nxt.isspace():
             rx = f"[^{re.escape(nxt)}\\n]*"
+            if nxt in _UNKNOWN_CHARS:
+                # PostgreSQL writes "[unknown]" for a name it does not know yet
+                rx = f"(?:{rx}|\\[unknown\\])"
         elif fast:
             rx = r"[^ \n]*"
         else:
@@ -351,27 +355,363 @@ def syslog_ts(text: str) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class Inference:
+    """An inferred prefix: ``matched`` of the ``considered`` message lines match it;
+    ``unknown`` describes the fields that could not be identified (skipped, empty)."""
+
     prefix: CompiledPrefix
     matched: int
     considered: int
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Enough lines match for the prefix to be trusted."""
+        return self.matched >= MIN_SHARE * self.considered
 
 
 def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | None:
-    """The candidate matching most of ``lines`` (continuation lines excluded)."""
-    sample = [ln for ln in lines if ln and not ln.startswith("\t")]
-    if not sample:
+    """The ``log_line_prefix`` that wrote ``lines``, read from the lines themselves.
+
+    The text before each line's severity is cut into tokens (timestamps, numbers,
+    names, session ids, addresses, literal separators and labels such as ``db=``);
+    the most common layout with the most fields is mapped to escapes by the values'
+    shapes and their behaviour across lines (a pid is constant within a session, ``%l``
+    rises within one, ``%x`` is mostly 0), and shorter layouts that stop early place
+    ``%q``. The result compiles with :func:`compile_prefix` like an explicit prefix.
+    None when no line has a severity.
+    """
+    sample = [ln for ln in lines if ln and not ln.startswith(("\t", " "))]
+    texts: list[str] = []
+    for ln in sample[:_INFER_LINES]:
+        t = _prefix_text(ln, syslog)
+        if t is not None:
+            texts.append(t)
+    if not texts:
         return None
-    best: Inference | None = None
-    compiled = [compile_prefix(c, syslog=syslog) for c in CANDIDATES]
-    compiled.append(_generic(syslog))
-    for cp in compiled:
-        match = (cp.slow or cp.regex).match
-        n = sum(1 for ln in sample if match(ln))
-        # the generic one must do strictly better than every real prefix
-        if n and (best is None or n > best.matched):
-            best = Inference(cp, n, len(sample))
-    return best
+    memo: dict[str, list[Token]] = {}
+    groups: dict[tuple[str, ...], list[list[Token]]] = {}
+    for t in texts:
+        toks = memo.get(t)
+        if toks is None:
+            toks = memo[t] = _tokens(t)
+        groups.setdefault(_layout(toks), []).append(toks)
+    floor = max(2, len(texts) // 20) if len(texts) >= 2 else 1
+    common = [lay for lay, rows in groups.items() if len(rows) >= floor] or list(groups)
+    main = max(
+        common, key=lambda lay: (sum(1 for k in lay if k in _FIELD_CLASSES), len(groups[lay]))
+    )
+    pieces, unknown = _assign(main, groups[main])
+    _place_q(pieces, main, groups)
+    text = "".join(
+        v.replace("%", "%%") if k == "lit" else "%q" if k == "q" else "%" + v for k, v in pieces
+    )
+    cp = compile_prefix(text, syslog=syslog)
+    fast, slow = cp.regex.match, (cp.slow or cp.regex).match
+    matched = sum(1 for ln in sample if fast(ln) or slow(ln))
+    return Inference(cp, matched, len(sample), tuple(unknown))
+
+
+def _place_q(
+    pieces: list[tuple[str, str]],
+    main: tuple[str, ...],
+    groups: dict[tuple[str, ...], list[list[Token]]],
+) -> None:
+    """``%q``: lines of non-session processes stop the prefix early; the most common
+    layout that is a beginning of ``main`` says where."""
+    best: tuple[int, int, str] | None = None  # (lines, token count, literal kept)
+    for lay, rows in groups.items():
+        k = len(lay)
+        if k >= len(main) or k == 0:
+            continue
+        if lay == main[:k] and main[k - 1] not in _FIELD_CLASSES:
+            cut = (len(rows), k, main[k - 1])
+        elif (
+            lay[:-1] == main[: k - 1]
+            and lay[-1] not in _FIELD_CLASSES
+            and main[k - 1] not in _FIELD_CLASSES
+            and main[k - 1].startswith(lay[-1])
+        ):
+            cut = (len(rows), k, lay[-1])
+        else:
+            continue
+        if best is None or cut[:2] > best[:2]:
+            best = cut
+    if best is None:
+        return
+    _, k, kept = best
+    kind, value = pieces[k - 1]
+    if kind == "lit" and value != kept and value.startswith(kept):
+        pieces[k - 1 : k] = [("lit", kept), ("q", ""), ("lit", value[len(kept) :])]
+    else:
+        pieces.insert(k, ("q", ""))
 
 
 def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
     return _generic(syslog)
+
+
+# -- inference from the lines themselves ------------------------------------------------
+# A message line is "<prefix><SEVERITY>:  <message>": the severity is an upper-case word
+# (translated ones too: FEHLER, ОШИБКА) followed by a colon and two spaces.
+_SEV_AT = re.compile(r"(?<![^\W\d_])([^\W\d_]+[1-5]?):  ")
+_INFER_LINES = 400  # lines tokenised (the compiled prefix is then checked on all of them)
+MIN_SHARE = 0.5  # below this share of exact matches inference refuses
+_ZONE_TOK = r"(?:\ (?:[A-Z]{1,6}|[+-]\d\d(?::?\d\d)?)(?![\w]))?"
+_BACKENDS = (
+    r"(?:client|standalone)\ backend|autovacuum\ (?:launcher|worker)|background\ (?:worker|writer)"
+    r"|logical\ replication\ (?:launcher|worker|apply\ worker|parallel\ worker|tablesync\ worker)"
+    r"|parallel\ worker|not\ initialized|slotsync\ worker|io\ worker|checkpointer|postmaster"
+    r"|walreceiver|walsender|walwriter|walsummarizer|archiver|logger|startup"
+)
+_TOKEN = re.compile(
+    rf"""
+     (?P<m>\d{{4}}-\d\d-\d\d\ \d\d:\d\d:\d\d\.\d{{3}}{_ZONE_TOK})
+    |(?P<t>\d{{4}}-\d\d-\d\d\ \d\d:\d\d:\d\d{_ZONE_TOK})
+    |(?P<n>\d{{9,11}}\.\d{{3}}(?![\w.]))
+    |(?P<c>[0-9a-f]{{6,8}}\.[0-9a-f]{{1,8}}(?![\w.]))
+    |(?P<r>(?:\[local\]|(?:[0-9a-fA-F]{{0,4}}:){{2,7}}[0-9a-fA-F.]+|[\w.-]+)\(\d+\))
+    |(?P<unk>\[unknown\])
+    |(?P<local>\[local\])
+    |(?P<v>-?\d+/-?\d+(?![\w/]))
+    |(?P<ip>\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w.])
+        |(?=[0-9a-fA-F:]*[0-9a-fA-F])(?:[0-9a-fA-F]{{1,4}})?(?::[0-9a-fA-F]{{0,4}}){{2,7}}(?![\w:]))
+    |(?P<e>0[0-9A-Z]{{4}}(?!\w)|(?=[0-9]*[A-Z])[0-9A-Z]{{5}}(?!\w))
+    |(?P<b>(?:{_BACKENDS})(?![\w]))
+    |(?P<lab>[A-Za-z_]+=)
+    |(?P<num>-?\d+(?![\w.]))
+    |(?P<w>[^\s\[\](){{}}<>@,;|:="'/-][^\s\[\](){{}}<>@,;|:="'/]*)
+    |(?P<sep>.)
+    """,
+    re.X | re.S,
+)
+# token kind -> the class that must agree between lines of one layout
+_CLASS = {"unk": "name", "local": "name", "ip": "name", "w": "name", "r": "name"}
+# labels people write before a field ("user=%u") -> the escape they announce
+_LABELS: dict[str, str] = {}
+for _esc, _names in {
+    "u": "user usr u username role login uname",
+    "d": "db database dbname d datname",
+    "a": "app appli application application_name appname a",
+    "h": "client host remote h ip clientaddr client_addr remote_host rhost",
+    "p": "pid p process",
+    "l": "line l lnum linenum",
+    "c": "session sess sid c session_id",
+    "x": "xid tx txid x",
+    "v": "vxid v",
+    "Q": "queryid query_id qid q",
+    "e": "sqlstate state e err errcode",
+    "b": "backend btype b type backend_type",
+    "i": "tag cmd command i ps",
+}.items():
+    for _n in _names.split():
+        _LABELS[_n] = _esc
+_TAGS = re.compile(
+    r"^(?:[A-Z]+(?: [A-Z]+)*|idle(?: in transaction(?: \(aborted\))?)?|authentication|startup)$"
+)
+
+
+def _prefix_text(line: str, syslog: bool) -> str | None:
+    """What precedes the severity (after the syslog header), or None."""
+    if syslog:
+        i = line.find("\x1f")
+        if i < 0:
+            return None
+        line = line[i + 1 :]
+    for m in _SEV_AT.finditer(line, 0, 400):
+        if m.group(1).isupper():
+            return line[: m.start()]
+    return None
+
+
+Token = tuple[str, str]  # (kind, text); kind "lit" for literal text
+
+
+def _tokens(text: str) -> list[Token]:
+    out: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "sep"
+        value = m.group()
+        if kind in ("sep", "lab"):
+            if out and out[-1][0] == "lit":
+                out[-1] = ("lit", out[-1][1] + value)
+            else:
+                out.append(("lit", value))
+            continue
+        if kind == "num" and value[0] == "-" and out and out[-1][0] != "lit":
+            # "[%p-%l]": the '-' is a separator, not a sign
+            out.append(("lit", "-"))
+            value = value[1:]
+        out.append((kind, value))
+    return out
+
+
+def _layout(tokens: list[Token]) -> tuple[str, ...]:
+    """Literal texts, and ``\0<class>`` for fields."""
+    return tuple(v if k == "lit" else "\0" + _CLASS.get(k, k) for k, v in tokens)
+
+
+_FIELD_CLASSES = frozenset("\0" + c for c in ("m", "t", "n", "c", "v", "e", "b", "num", "name"))
+
+
+@dataclass(frozen=True)
+class _Field:
+    escape: str | None  # None: a literal (value constant in every line)
+    known: bool = True
+
+
+def _increasing(values: list[int], keys: list[object]) -> tuple[int, int]:
+    """(rising, pairs) over consecutive values of the same key."""
+    last: dict[object, int] = {}
+    rising = pairs = 0
+    for k, v in zip(keys, values, strict=True):
+        prev = last.get(k)
+        if prev is not None:
+            pairs += 1
+            rising += v > prev
+        last[k] = v
+    return rising, pairs
+
+
+def _assign(
+    lay: tuple[str, ...], rows: list[list[Token]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The fields of one layout -> pieces of a log_line_prefix (("lit", text) or
+    ("esc", letter)) and descriptions of the fields left unidentified (skipped by an
+    escape that captures nothing)."""
+    n = len(lay)
+    is_lit = [not x.startswith("\0") for x in lay]
+    layout = [x if lit else x[1:] for x, lit in zip(lay, is_lit, strict=True)]
+    column = [[r[i] for r in rows] for i in range(n)]
+    esc: dict[int, str] = {}
+    literal: set[int] = set()
+    unknown: dict[int, str] = {}
+
+    def label(i: int) -> str | None:
+        if i == 0 or not is_lit[i - 1]:
+            return None
+        m = re.search(r"([A-Za-z_]+)=$", layout[i - 1])
+        return _LABELS.get(m.group(1).lower()) if m else None
+
+    # fixed shapes
+    seen_ts = False
+    for i in range(n):
+        if is_lit[i]:
+            continue
+        kinds = {k for k, _ in column[i]}
+        first = layout[i]
+        if first in ("m", "t"):
+            esc[i] = "s" if seen_ts and first == "t" else first
+            seen_ts = True
+        elif first in ("n", "c", "v", "b", "e"):
+            esc[i] = first
+        elif first == "name":
+            hint = label(i)
+            values = [v for k, v in column[i] if k != "unk"]
+            if "r" in kinds or (hint == "h" and any("(" in v for v in values)):
+                esc[i] = "r"
+            elif hint is not None:
+                esc[i] = hint
+            elif values and kinds <= {"ip", "local", "unk"}:
+                esc[i] = "h"
+            elif values and all(_TAGS.match(v) for v in values):
+                esc[i] = "i"
+    # numbers: labels, query ids, then pid / line number / xid from their behaviour
+    nums = [i for i in range(n) if layout[i] == "num"]
+    ints = {i: [int(v) for _, v in column[i]] for i in nums}
+    free: list[int] = []
+    for i in nums:
+        hint = label(i)
+        if hint is not None:
+            esc[i] = hint
+        elif any(v < 0 or v > 2**31 for v in ints[i]):
+            esc[i] = "Q"
+        else:
+            free.append(i)
+    varying = [i for i in free if len(set(ints[i])) > 1]
+    constant = [i for i in free if i not in varying]
+    taken = set(esc.values())
+    session = next((i for i, e in esc.items() if e == "c"), None)
+    if session is not None:
+        keys: list[object] = [v for _, v in column[session]]
+        for i in varying:
+            rising, pairs = _increasing(ints[i], keys)
+            if "l" not in taken and pairs and rising >= 0.9 * pairs:
+                esc[i] = "l"
+                taken.add("l")
+        for i in varying:
+            if i not in esc and "p" not in taken:
+                per: dict[object, set[int]] = {}
+                for k, v in zip(keys, ints[i], strict=True):
+                    per.setdefault(k, set()).add(v)
+                if all(len(s) == 1 for s in per.values()):
+                    esc[i] = "p"
+                    taken.add("p")
+    if "p" not in taken and "l" not in taken:
+        best: tuple[float, int, int] | None = None
+        for a in varying:
+            for b in varying:
+                if a == b:
+                    continue
+                rising, pairs = _increasing(ints[b], list(ints[a]))
+                if pairs and rising >= 0.9 * pairs:
+                    score = (rising / pairs, -len(set(ints[a])), -a)
+                    if best is None or score > best:
+                        best = (score[0], a, b)
+        if best is not None:
+            esc[best[1]] = "p"
+            esc[best[2]] = "l"
+            taken |= {"p", "l"}
+    for i in varying:
+        if i in esc:
+            continue
+        vals = ints[i]
+        zeros = sum(1 for v in vals if v == 0)
+        if "x" not in taken and zeros:
+            esc[i] = "x"
+        elif "p" not in taken:
+            rising, pairs = _increasing(vals, [None] * len(vals))
+            if "l" not in taken and pairs and rising == pairs and vals[-1] - vals[0] == pairs:
+                esc[i] = "l"
+            else:
+                esc[i] = "p"
+        elif "l" not in taken:
+            esc[i] = "l"
+        else:
+            unknown[i] = "x"
+        taken.add(esc.get(i, ""))
+    for i in constant:
+        after_number = i >= 2 and layout[i - 1].endswith("-") and layout[i - 2] == "num"
+        if after_number:
+            literal.add(i)
+        elif "p" not in taken and ints[i][0] > 0:
+            esc[i] = "p"
+            taken.add("p")
+        elif ints[i][0] == 0 and "x" not in taken:
+            esc[i] = "x"
+            taken.add("x")
+        else:
+            literal.add(i)
+    # names without a label, in the order people write them: user, database, application
+    order = [e for e in ("u", "d", "a", "h") if e not in set(esc.values())]
+    for i in range(n):
+        if layout[i] == "name" and i not in esc:
+            if order:
+                esc[i] = order.pop(0)
+            else:
+                unknown[i] = "i"
+    for i in range(n):
+        if not is_lit[i] and i not in esc and i not in literal and i not in unknown:
+            unknown[i] = "i" if layout[i] == "name" else "x"
+    pieces: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for i in range(n):
+        if is_lit[i]:
+            pieces.append(("lit", layout[i]))
+        elif i in literal:
+            pieces.append(("lit", column[i][0][1]))
+        elif i in unknown:
+            pieces.append(("esc", unknown[i]))
+            notes.append(f"field {len(pieces)} (e.g. {column[i][0][1]!r})")
+        else:
+            pieces.append(("esc", esc[i]))
+    return pieces, notes
