@@ -82,7 +82,15 @@ _FIXED: dict[str, tuple[str | None, str]] = {
 # free-text escapes: how far they reach depends on what follows them
 _TEXT: dict[str, str] = {"u": "user", "d": "db", "a": "app", "h": "host", "r": "rhost"}
 _OTHER_TEXT = {"b", "i", "L"}  # backend type, command tag, local address
-_UNKNOWN_CHARS = frozenset("[]unkow")  # a literal after a name that "[unknown]" contains
+# a literal after a name that "[unknown]" contains
+_UNKNOWN_CHARS = frozenset("[]unkow")
+_BACKENDS = (
+    r"(?:client|standalone)\ backend|autovacuum\ (?:launcher|worker)|background\ (?:worker|writer)"
+    r"|logical\ replication\ (?:launcher|worker|apply\ worker|parallel\ worker|tablesync\ worker)"
+    r"|parallel\ worker|not\ initialized|slotsync\ worker|io\ worker|checkpointer|postmaster"
+    r"|walreceiver|walsender|walwriter|walsummarizer|archiver|logger|startup"
+)
+_SPACED = {"b": _BACKENDS, "i": r"idle\ in\ transaction(?:\ \(aborted\))?"}
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,9 @@ def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[s
             rx = r".*?"
         if value == "r":
             rx = r"(?:\[local\]|[^\s(]*\(\d+\)|[^\s(]*?)" if nxt is None or nxt.isspace() else rx
+        elif value in _SPACED:
+            # backend types and activities contain spaces ("client backend")
+            rx = f"(?:{_SPACED[value]}|{rx})"
         name = _TEXT.get(value)
         if name and name not in groups:
             groups.add(name)
@@ -457,12 +468,6 @@ _SEV_AT = re.compile(r"(?<![^\W\d_])([^\W\d_]+[1-5]?):  ")
 _INFER_LINES = 400  # lines tokenised (the compiled prefix is then checked on all of them)
 MIN_SHARE = 0.5  # below this share of exact matches inference refuses
 _ZONE_TOK = r"(?:\ (?:[A-Z]{1,6}|[+-]\d\d(?::?\d\d)?)(?![\w]))?"
-_BACKENDS = (
-    r"(?:client|standalone)\ backend|autovacuum\ (?:launcher|worker)|background\ (?:worker|writer)"
-    r"|logical\ replication\ (?:launcher|worker|apply\ worker|parallel\ worker|tablesync\ worker)"
-    r"|parallel\ worker|not\ initialized|slotsync\ worker|io\ worker|checkpointer|postmaster"
-    r"|walreceiver|walsender|walwriter|walsummarizer|archiver|logger|startup"
-)
 _TOKEN = re.compile(
     rf"""
      (?P<m>\d{{4}}-\d\d-\d\d\ \d\d:\d\d:\d\d\.\d{{3}}{_ZONE_TOK})
@@ -670,7 +675,8 @@ def _assign(
             esc[i] = "x"
         elif "p" not in taken:
             rising, pairs = _increasing(vals, [None] * len(vals))
-            if "l" not in taken and pairs and rising == pairs and vals[-1] - vals[0] == pairs:
+            # one session's line numbers (1, 2, 3, ...), not the pids of many sessions
+            if "l" not in taken and pairs >= 4 and rising == pairs and vals[-1] - vals[0] == pairs:
                 esc[i] = "l"
             else:
                 esc[i] = "p"
