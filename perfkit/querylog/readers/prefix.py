@@ -391,11 +391,16 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
     ``%q``. The result compiles with :func:`compile_prefix` like an explicit prefix.
     None when no line has a severity.
     """
-    sample = [ln for ln in lines if ln and not ln.startswith(("\t", " "))]
+    sample = []
     texts: list[str] = []
-    for ln in sample[:_INFER_LINES]:
-        t = _prefix_text(ln, syslog)
-        if t is not None:
+    for ln in lines:
+        if not ln or ln[0] == "\t":
+            continue
+        t = _prefix_text(ln, syslog) if len(texts) < _INFER_LINES or ln[0] == " " else None
+        if t is None and ln[0] == " ":
+            continue  # a continuation line whose tab became spaces
+        sample.append(ln)
+        if t is not None and len(texts) < _INFER_LINES:
             texts.append(t)
     if not texts:
         return None
@@ -412,49 +417,38 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
         common, key=lambda lay: (sum(1 for k in lay if k in _FIELD_CLASSES), len(groups[lay]))
     )
     pieces, unknown = _assign(main, groups[main])
-    _place_q(pieces, main, groups)
-    text = "".join(
-        v.replace("%", "%%") if k == "lit" else "%q" if k == "q" else "%" + v for k, v in pieces
-    )
-    cp = compile_prefix(text, syslog=syslog)
-    fast, slow = cp.regex.match, (cp.slow or cp.regex).match
-    matched = sum(1 for ln in sample if fast(ln) or slow(ln))
+    cp, matched = _with_q(pieces, sample, syslog)
     return Inference(cp, matched, len(sample), tuple(unknown))
 
 
-def _place_q(
-    pieces: list[tuple[str, str]],
-    main: tuple[str, ...],
-    groups: dict[tuple[str, ...], list[list[Token]]],
-) -> None:
-    """``%q``: lines of non-session processes stop the prefix early; the most common
-    layout that is a beginning of ``main`` says where."""
-    best: tuple[int, int, str] | None = None  # (lines, token count, literal kept)
-    for lay, rows in groups.items():
-        k = len(lay)
-        if k >= len(main) or k == 0:
-            continue
-        if lay == main[:k] and main[k - 1] not in _FIELD_CLASSES:
-            cut = (len(rows), k, main[k - 1])
-        elif (
-            lay[:-1] == main[: k - 1]
-            and lay[-1] not in _FIELD_CLASSES
-            and main[k - 1] not in _FIELD_CLASSES
-            and main[k - 1].startswith(lay[-1])
-        ):
-            cut = (len(rows), k, lay[-1])
-        else:
-            continue
-        if best is None or cut[:2] > best[:2]:
-            best = cut
-    if best is None:
-        return
-    _, k, kept = best
-    kind, value = pieces[k - 1]
-    if kind == "lit" and value != kept and value.startswith(kept):
-        pieces[k - 1 : k] = [("lit", kept), ("q", ""), ("lit", value[len(kept) :])]
-    else:
-        pieces.insert(k, ("q", ""))
+def _prefix_of(pieces: list[tuple[str, str]]) -> str:
+    return "".join(
+        v.replace("%", "%%") if k == "lit" else "%q" if k == "q" else "%" + v for k, v in pieces
+    )
+
+
+def _with_q(
+    pieces: list[tuple[str, str]], sample: list[str], syslog: bool
+) -> tuple[CompiledPrefix, int]:
+    """The prefix, with ``%q`` before the field where the lines that miss it stop
+    (background processes write no session fields), and how many lines it matches."""
+    cp = compile_prefix(_prefix_of(pieces), syslog=syslog)
+    fast, slow = cp.regex.match, (cp.slow or cp.regex).match
+    missed = [ln for ln in sample if not (fast(ln) or slow(ln))]
+    best, best_cp = 0, cp
+    if missed:
+        for k in range(len(pieces)):
+            if pieces[k][0] != "esc":
+                continue
+            q = compile_prefix(_prefix_of([*pieces[:k], ("q", ""), *pieces[k:]]), syslog=syslog)
+            qf, qs = q.regex.match, (q.slow or q.regex).match
+            n = sum(1 for ln in missed if qf(ln) or qs(ln))
+            if n > best:
+                best, best_cp = n, q
+    if best_cp is cp:
+        return cp, len(sample) - len(missed)
+    qf, qs = best_cp.regex.match, (best_cp.slow or best_cp.regex).match
+    return best_cp, sum(1 for ln in sample if qf(ln) or qs(ln))
 
 
 def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
@@ -556,12 +550,6 @@ def _layout(tokens: list[Token]) -> tuple[str, ...]:
 
 
 _FIELD_CLASSES = frozenset("\0" + c for c in ("m", "t", "n", "c", "v", "e", "b", "num", "name"))
-
-
-@dataclass(frozen=True)
-class _Field:
-    escape: str | None  # None: a literal (value constant in every line)
-    known: bool = True
 
 
 def _increasing(values: list[int], keys: list[object]) -> tuple[int, int]:
