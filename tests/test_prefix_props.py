@@ -52,8 +52,10 @@ def prefixes(draw: st.DrawFn) -> str:
     # a lone unlabelled name could be a user or a database: unlabelled names are the
     # first of user, database, application (as in "%u@%d", "%u %d %a")
     for i, e in enumerate("uda"):
-        if e in labels and not labels[e] and not all(
-            p in labels and not labels[p] for p in "uda"[:i]
+        if (
+            e in labels
+            and not labels[e]
+            and not all(p in labels and not labels[p] for p in "uda"[:i])
         ):
             labels[e] = LABELS[e][1]
     # unlabelled user, database, application: in the order people write them

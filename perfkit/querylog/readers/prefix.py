@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +152,10 @@ def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[s
             else:
                 parts.append(f"(?:{rx})")
             continue
-        nxt = tokens[i + 1][1][0] if i + 1 < len(tokens) and tokens[i + 1][0] == "lit" else None
+        j = i + 1
+        if j < len(tokens) and tokens[j] == ("esc", "q"):
+            j += 1  # "%u%q@%d": the '@' still ends the user name
+        nxt = tokens[j][1][0] if j < len(tokens) and tokens[j][0] == "lit" else None
         if nxt is not None and not nxt.isspace():
             rx = f"[^{re.escape(nxt)}\\n]*"
             if nxt in _UNKNOWN_CHARS:
@@ -175,6 +178,15 @@ def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[s
             parts.append(f"(?:{rx})")
         else:
             raise ValueError(f"unknown log_line_prefix escape %{value}")
+    last = tokens[-1] if tokens else ("lit", "")
+    if (
+        len(body) < len(prefix)
+        and last[0] == "esc"
+        and (last[1] in _TEXT or last[1] in _OTHER_TEXT)
+    ):
+        # the prefix's trailing space ends the last name: "... postgres LOG:  ", and
+        # "LOG:" itself is no user name where %q left the name out
+        parts.append("(?= )")
     if optional_from is not None:
         parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")?"]
     head = _SYSLOG_HEAD if syslog else ""
@@ -427,28 +439,57 @@ def _prefix_of(pieces: list[tuple[str, str]]) -> str:
     )
 
 
+def _cuts(pieces: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    """``pieces`` with ``%q`` before one piece, or inside a literal before a label
+    (``": %quser=%u"``)."""
+    for k, (kind, value) in enumerate(pieces):
+        yield [*pieces[:k], ("q", ""), *pieces[k:]]
+        if kind == "lit":
+            for j in range(1, len(value)):
+                if value[j].isalpha() and not value[j - 1].isalnum():
+                    parts = [("lit", value[:j]), ("q", ""), ("lit", value[j:])]
+                    yield [*pieces[:k], *parts, *pieces[k + 1 :]]
+
+
 def _with_q(
     pieces: list[tuple[str, str]], sample: list[str], syslog: bool
 ) -> tuple[CompiledPrefix, int]:
     """The prefix, with ``%q`` before the field where the lines that miss it stop
     (background processes write no session fields), and how many lines it matches."""
+    sevs = [_sev_start(ln, syslog) for ln in sample]
+
+    def exact(cp: CompiledPrefix, lines: list[int]) -> tuple[list[int], int]:
+        """The lines (indexes) ``cp`` matches with the severity where it is, and how
+        many of them its fast regex matches (the slow one stretches names)."""
+        fast, slow = cp.regex.match, (cp.slow or cp.regex).match
+        out = []
+        quick = 0
+        for i in lines:
+            line = sample[i]
+            m = fast(line)
+            if m is not None and (m.start("sev") == sevs[i] or sevs[i] < 0):
+                quick += 1
+            else:
+                m = slow(line)
+            if m is not None and (m.start("sev") == sevs[i] or sevs[i] < 0):
+                out.append(i)
+        return out, quick
+
     cp = compile_prefix(_prefix_of(pieces), syslog=syslog)
-    fast, slow = cp.regex.match, (cp.slow or cp.regex).match
-    missed = [ln for ln in sample if not (fast(ln) or slow(ln))]
-    best, best_cp = 0, cp
-    if missed:
-        for k in range(len(pieces)):
-            if pieces[k][0] != "esc":
-                continue
-            q = compile_prefix(_prefix_of([*pieces[:k], ("q", ""), *pieces[k:]]), syslog=syslog)
-            qf, qs = q.regex.match, (q.slow or q.regex).match
-            n = sum(1 for ln in missed if qf(ln) or qs(ln))
-            if n > best:
-                best, best_cp = n, q
+    everything = list(range(len(sample)))
+    hit, _ = exact(cp, everything)
+    if len(hit) == len(sample):
+        return cp, len(hit)
+    missed = sorted(set(everything) - set(hit))
+    best, best_cp = (0, 0), cp
+    for cut in _cuts(pieces):
+        q = compile_prefix(_prefix_of(cut), syslog=syslog)
+        got, quick = exact(q, missed)
+        if (len(got), quick) > best:
+            best, best_cp = (len(got), quick), q
     if best_cp is cp:
-        return cp, len(sample) - len(missed)
-    qf, qs = best_cp.regex.match, (best_cp.slow or best_cp.regex).match
-    return best_cp, sum(1 for ln in sample if qf(ln) or qs(ln))
+        return cp, len(hit)
+    return best_cp, len(exact(best_cp, everything)[0])
 
 
 def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
@@ -459,6 +500,7 @@ def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
 # A message line is "<prefix><SEVERITY>:  <message>": the severity is an upper-case word
 # (translated ones too: FEHLER, ОШИБКА) followed by a colon and two spaces.
 _SEV_AT = re.compile(r"(?<![^\W\d_])([^\W\d_]+[1-5]?):  ")
+_AFTER_TIME = re.compile(r"\d\d:\d\d(?:\.\d+)? $")  # "10:00:00 UTC:  " is a time zone
 _INFER_LINES = 400  # lines tokenised (the compiled prefix is then checked on all of them)
 MIN_SHARE = 0.5  # below this share of exact matches inference refuses
 _ZONE_TOK = r"(?:\ (?:[A-Z]{1,6}|[+-]\d\d(?::?\d\d)?)(?![\w]))?"
@@ -509,17 +551,25 @@ _TAGS = re.compile(
 )
 
 
+def _sev_start(line: str, syslog: bool) -> int:
+    """Where the severity of a message line starts (after the syslog header), or -1."""
+    start = 0
+    if syslog:
+        start = line.find("\x1f") + 1
+        if not start:
+            return -1
+    for m in _SEV_AT.finditer(line, start, start + 400):
+        if m.group(1).isupper() and not _AFTER_TIME.search(line, 0, m.start()):
+            return m.start()
+    return -1
+
+
 def _prefix_text(line: str, syslog: bool) -> str | None:
     """What precedes the severity (after the syslog header), or None."""
-    if syslog:
-        i = line.find("\x1f")
-        if i < 0:
-            return None
-        line = line[i + 1 :]
-    for m in _SEV_AT.finditer(line, 0, 400):
-        if m.group(1).isupper():
-            return line[: m.start()]
-    return None
+    at = _sev_start(line, syslog)
+    if at < 0:
+        return None
+    return line[line.find("\x1f") + 1 if syslog else 0 : at]
 
 
 Token = tuple[str, str]  # (kind, text); kind "lit" for literal text
@@ -552,17 +602,18 @@ def _layout(tokens: list[Token]) -> tuple[str, ...]:
 _FIELD_CLASSES = frozenset("\0" + c for c in ("m", "t", "n", "c", "v", "e", "b", "num", "name"))
 
 
-def _increasing(values: list[int], keys: list[object]) -> tuple[int, int]:
-    """(rising, pairs) over consecutive values of the same key."""
+def _increasing(values: list[int], keys: list[object]) -> tuple[int, int, int]:
+    """(rising, rising by exactly 1, pairs) over consecutive values of the same key."""
     last: dict[object, int] = {}
-    rising = pairs = 0
+    rising = steps = pairs = 0
     for k, v in zip(keys, values, strict=True):
         prev = last.get(k)
         if prev is not None:
             pairs += 1
             rising += v > prev
+            steps += v == prev + 1
         last[k] = v
-    return rising, pairs
+    return rising, steps, pairs
 
 
 def _assign(
@@ -627,7 +678,7 @@ def _assign(
     if session is not None:
         keys: list[object] = [v for _, v in column[session]]
         for i in varying:
-            rising, pairs = _increasing(ints[i], keys)
+            rising, _, pairs = _increasing(ints[i], keys)
             if "l" not in taken and pairs and rising >= 0.9 * pairs:
                 esc[i] = "l"
                 taken.add("l")
@@ -640,19 +691,21 @@ def _assign(
                     esc[i] = "p"
                     taken.add("p")
     if "p" not in taken and "l" not in taken:
-        best: tuple[float, int, int] | None = None
+        # %l counts 1, 2, 3 within each pid; a pid is constant for a session
+        best: tuple[float, float, int] | None = None
+        pair = (0, 0)
         for a in varying:
             for b in varying:
                 if a == b:
                     continue
-                rising, pairs = _increasing(ints[b], list(ints[a]))
+                rising, steps, pairs = _increasing(ints[b], list(ints[a]))
                 if pairs and rising >= 0.9 * pairs:
-                    score = (rising / pairs, -len(set(ints[a])), -a)
+                    score = (steps / pairs, rising / pairs, -len(set(ints[a])))
                     if best is None or score > best:
-                        best = (score[0], a, b)
+                        best, pair = score, (a, b)
         if best is not None:
-            esc[best[1]] = "p"
-            esc[best[2]] = "l"
+            esc[pair[0]] = "p"
+            esc[pair[1]] = "l"
             taken |= {"p", "l"}
     for i in varying:
         if i in esc:
@@ -662,7 +715,7 @@ def _assign(
         if "x" not in taken and zeros:
             esc[i] = "x"
         elif "p" not in taken:
-            rising, pairs = _increasing(vals, [None] * len(vals))
+            rising, _, pairs = _increasing(vals, [None] * len(vals))
             # one session's line numbers (1, 2, 3, ...), not the pids of many sessions
             if "l" not in taken and pairs >= 4 and rising == pairs and vals[-1] - vals[0] == pairs:
                 esc[i] = "l"
