@@ -459,19 +459,20 @@ def _with_q(
     sevs = [_sev_start(ln, syslog) for ln in sample]
 
     def exact(cp: CompiledPrefix, lines: list[int]) -> tuple[list[int], int]:
-        """The lines (indexes) ``cp`` matches with the severity where it is, and how
-        many of them its fast regex matches (the slow one stretches names)."""
+        """The lines (indexes) ``cp`` matches with the severity where it is (never a
+        line without one), and how many of them its fast regex matches (the slow one
+        stretches names)."""
         fast, slow = cp.regex.match, (cp.slow or cp.regex).match
         out = []
         quick = 0
         for i in lines:
             line = sample[i]
             m = fast(line)
-            if m is not None and (m.start("sev") == sevs[i] or sevs[i] < 0):
+            if m is not None and m.start("sev") == sevs[i]:
                 quick += 1
             else:
                 m = slow(line)
-            if m is not None and (m.start("sev") == sevs[i] or sevs[i] < 0):
+            if m is not None and m.start("sev") == sevs[i]:
                 out.append(i)
         return out, quick
 
@@ -717,7 +718,13 @@ def _assign(
         elif "p" not in taken:
             rising, _, pairs = _increasing(vals, [None] * len(vals))
             # one session's line numbers (1, 2, 3, ...), not the pids of many sessions
-            if "l" not in taken and pairs >= 4 and rising == pairs and vals[-1] - vals[0] == pairs:
+            if (
+                "l" not in taken
+                and pairs >= 4
+                and rising == pairs
+                and vals[-1] - vals[0] == pairs
+                and min(vals) <= 3
+            ):
                 esc[i] = "l"
             else:
                 esc[i] = "p"
