@@ -29,6 +29,8 @@ REAL = {
     "bracketed": "%m [%p] [%u] [%d] [%a] ",
     "many": "%n [%p-%l] %q%e %c %v %b %u@%d %h ",
     "syslogstyle": "db=%d,user=%u,app=%a,client=%h ",
+    "verbose": "%m [%p] %q%u@%d ",  # log_error_verbosity = verbose: "LOG:  00000: ..."
+    "pganalyze": "%m [%p][%b][%v][%x] %q[user=%u,db=%d,app=%a] ",
 }
 
 
@@ -51,7 +53,10 @@ def test_real_log_prefix_is_inferred_exactly(name: str) -> None:
     assert [_key(e) for e in evs] == [_key(e) for e in explicit]
     assert inferred.skipped_lines == explicit.skipped_lines == 0
     assert not [w for w in inferred.warnings if "non-English" in w]
-    # the workload (make_prefix_logs.sh): pgbench in acc_bench, psql in postgres
+    # the workload (make_prefix_logs.sh): 175 statements (pgbench -i, 6 + 4 transactions
+    # of 2 clients, psql), whatever the prefix
+    assert len(evs) == len(list(read_logs([DATA / "debian_app.log"])))
+    # the workload: pgbench in acc_bench, psql in postgres
     assert evs and {e.user for e in evs} <= {"postgres", None}
     dbs = Counter(e.database for e in evs)
     apps = Counter(e.application for e in evs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,9 +160,7 @@ def lines_for(prefix: str, seed: int) -> list[str]:
     return lines
 
 
-@settings(max_examples=300, deadline=None)
-@given(prefixes(), st.integers(0, 2**32))
-def test_inferred_prefix_yields_the_same_fields(prefix: str, seed: int) -> None:
+def check(prefix: str, seed: int) -> None:
     lines = lines_for(prefix, seed)
     inf = infer_prefix(lines)
     assert inf is not None, (prefix, lines[:3])
@@ -176,3 +175,36 @@ def test_inferred_prefix_yields_the_same_fields(prefix: str, seed: int) -> None:
         assert real_meta(a) == got_meta(b), (prefix, got.prefix, line)
         assert b.group("msg") == a.group("msg")
     assert inf.matched == inf.considered == len(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefixes(), st.integers(0, 2**32))
+def test_inferred_prefix_yields_the_same_fields(prefix: str, seed: int) -> None:
+    check(prefix, seed)
+
+
+# prefixes users reported to pgBadger, pganalyze and cloud providers
+REAL_WORLD = [
+    "%m [%p] %q%u@%d ",  # Debian/Ubuntu
+    "%t [%p-%l] %q%u@%d ",  # older Debian
+    "%t [%p]: [%l-1] ",  # pgBadger's minimal
+    "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",  # pgBadger's recommendation
+    "%m [%p] usr=%u,db=%d,app=%a ",
+    "%m [%p]: [%l-1] db=%d,user=%u ",  # Google Cloud SQL
+    "%t:%r:%u@%d:[%p]:",  # Amazon RDS
+    "%t-%c-",  # Azure
+    "%m [%p][%b][%v][%x] %q[user=%u,db=%d,app=%a] ",  # pganalyze
+    "[%t] [%p] [%h] ",
+    "< %m > ",
+    "user=%u,db=%d,time=%t ",
+    "%m [%p] %q%u@%d app=%a ",  # issue 14
+    "%m [%p] [queryid=%Q] %q%u@%d ",
+    "%t [%p]: [%l-1] [%x] usr=%u,db=%d,appli=%a ",
+    "%m|%u|%d|%c|",
+]
+
+
+@pytest.mark.parametrize("prefix", REAL_WORLD)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_real_world_prefixes(prefix: str, seed: int) -> None:
+    check(prefix, seed)

@@ -3,9 +3,19 @@
 :func:`compile_prefix` turns the ``%`` escapes of PostgreSQL's ``log_line_prefix``
 (including padding such as ``%-10u`` and ``%q``, "stop here for non-session
 processes") into a single regex that also captures the severity and the message, so
-a log line costs one ``match`` call. :func:`infer_prefix` tries the prefixes people
-actually use (:data:`CANDIDATES`) plus a generic fallback on the first lines of a log
-and keeps the one that matches most of them.
+a log line costs one ``match`` call.
+
+:func:`infer_prefix` reads the prefix from the lines themselves: it finds where each
+line's severity starts (``LOG:  ``, ``FEHLER:  ``...), cuts what precedes it into
+tokens (timestamps, numbers, names, session ids, addresses, literal separators and
+labels such as ``app=``), maps the fields of the most common layout to escapes by
+their shapes and their behaviour across lines (a pid is constant within a session,
+``%l`` counts up within one, ``%x`` is mostly 0, ``%c`` is hex.hex), places ``%q``
+where the lines of background processes stop, and compiles the result with
+:func:`compile_prefix` -- the same matcher an explicit ``--prefix`` gets. A field it
+cannot identify is skipped by an escape that captures nothing and reported, never
+glued onto a neighbour. :data:`CANDIDATES` (prefixes seen in the wild) and
+:func:`generic_prefix` are kept for callers; inference no longer uses them.
 """
 
 from __future__ import annotations
@@ -56,8 +66,9 @@ GENERIC = "(generic: timestamp ... [pid] ... SEVERITY)"
 
 _TS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 _ZONE = r"(?: (?:[A-Za-z]{1,6}|[+-]\d\d(?::?\d\d)?))?"
-_SEV = r"(?P<sev>[^\W\d_]+[0-9]?):  ?(?P<msg>.*)"
-_SEV_FAST = r"(?P<sev>[A-Z]+[0-9]?):  ?(?P<msg>.*)"
+# log_error_verbosity = verbose puts the SQLSTATE first: "LOG:  00000: duration: ..."
+_SEV = r"(?P<sev>[^\W\d_]+[0-9]?):  ?(?:[0-9A-Z]{5}: )?(?P<msg>.*)"
+_SEV_FAST = r"(?P<sev>[A-Z]+[0-9]?):  ?(?:[0-9A-Z]{5}: )?(?P<msg>.*)"
 
 _SYSLOG_HEAD = r"(?P<spid>\d+) (?P<sts>[^\x1f]*)\x1f"
 
@@ -440,13 +451,14 @@ def _prefix_of(pieces: list[tuple[str, str]]) -> str:
 
 
 def _cuts(pieces: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
-    """``pieces`` with ``%q`` before one piece, or inside a literal before a label
-    (``": %quser=%u"``)."""
+    """``pieces`` with ``%q`` before one piece, or inside a literal before a label or
+    after a space (``": %quser=%u"``, ``"] %q[user=%u"``)."""
     for k, (kind, value) in enumerate(pieces):
         yield [*pieces[:k], ("q", ""), *pieces[k:]]
         if kind == "lit":
             for j in range(1, len(value)):
-                if value[j].isalpha() and not value[j - 1].isalnum():
+                label = value[j].isalpha() and not value[j - 1].isalnum()
+                if label or (value[j - 1].isspace() and not value[j].isspace()):
                     parts = [("lit", value[:j]), ("q", ""), ("lit", value[j:])]
                     yield [*pieces[:k], *parts, *pieces[k + 1 :]]
 

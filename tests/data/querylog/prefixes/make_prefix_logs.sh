@@ -38,9 +38,11 @@ PREFIXES=(
   "azure|%t-%c-|"
   "cloudsql|%m [%p]: [%l-1] db=%d,user=%u |"
   "pgbadger|%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h |"
-  "bracketed|%m [%p] [%u] [%d] [%a] %q|"
+  "bracketed|%m [%p] [%u] [%d] [%a] |"
   "many|%n [%p-%l] %q%e %c %v %b %u@%d %h |"
   "syslogstyle|db=%d,user=%u,app=%a,client=%h |"
+  "verbose|%m [%p] %q%u@%d |log_error_verbosity=verbose"
+  "pganalyze|%m [%p][%b][%v][%x] %q[user=%u,db=%d,app=%a] |"
 )
 
 for entry in "${PREFIXES[@]}"; do
