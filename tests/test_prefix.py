@@ -138,3 +138,19 @@ def test_inferred_prefix_compiles_to_the_explicit_matcher() -> None:
     assert inf.prefix.regex.pattern == explicit.regex.pattern
     assert inf.prefix.slow is not None and explicit.slow is not None
     assert inf.prefix.slow.pattern == explicit.slow.pattern
+
+
+def test_log_starting_with_many_background_lines() -> None:
+    """The first lines tokenised are all background processes: all lines are used."""
+    bg = [
+        f"2024-05-01 10:00:{i % 60:02d}.{i % 1000:03d} UTC [{12 + i % 3}] LOG:  checkpoint starting: time"
+        for i in range(300)
+    ]
+    session = [
+        f"2024-05-01 10:01:00.{i:03d} UTC [{700 + i % 4}] alice@shop LOG:  duration: 1.000 ms  "
+        f"statement: SELECT {i}"
+        for i in range(200)
+    ]
+    inf = infer_prefix(bg + session)
+    assert inf is not None and inf.prefix.prefix == "%m [%p] %q%u@%d "
+    assert inf.matched == inf.considered == 500

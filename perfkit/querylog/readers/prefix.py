@@ -414,19 +414,36 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
     ``%q``. The result compiles with :func:`compile_prefix` like an explicit prefix.
     None when no line has a severity.
     """
-    sample = []
+    sample: list[str] = []
+    sevs: list[int] = []  # where each sample line's severity starts (-1: none)
     texts: list[str] = []
     for ln in lines:
         if not ln or ln[0] == "\t":
             continue
-        t = _prefix_text(ln, syslog) if len(texts) < _INFER_LINES or ln[0] == " " else None
-        if t is None and ln[0] == " ":
+        at = _sev_start(ln, syslog)
+        if at < 0 and ln[0] == " ":
             continue  # a continuation line whose tab became spaces
         sample.append(ln)
-        if t is not None and len(texts) < _INFER_LINES:
-            texts.append(t)
+        sevs.append(at)
+        if at >= 0:
+            texts.append(ln[ln.find("\x1f") + 1 if syslog else 0 : at])
     if not texts:
         return None
+    # the first lines are usually enough; all of them when those leave lines unmatched
+    # (a log that starts with many lines of background processes)
+    best: Inference | None = None
+    for limit in (_INFER_LINES, len(texts)):
+        cp, matched, unknown = _infer(texts[:limit], sample, sevs, syslog)
+        if best is None or matched > best.matched:
+            best = Inference(cp, matched, len(sample), tuple(unknown))
+        if matched >= 0.95 * len(sample) or limit >= len(texts):
+            break
+    return best
+
+
+def _infer(
+    texts: list[str], sample: list[str], sevs: list[int], syslog: bool
+) -> tuple[CompiledPrefix, int, list[str]]:
     memo: dict[str, list[Token]] = {}
     groups: dict[tuple[str, ...], list[list[Token]]] = {}
     for t in texts:
@@ -440,8 +457,8 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
         common, key=lambda lay: (sum(1 for k in lay if k in _FIELD_CLASSES), len(groups[lay]))
     )
     pieces, unknown = _assign(main, groups[main])
-    cp, matched = _with_q(pieces, sample, syslog)
-    return Inference(cp, matched, len(sample), tuple(unknown))
+    cp, matched = _with_q(pieces, sample, sevs, syslog)
+    return cp, matched, unknown
 
 
 def _prefix_of(pieces: list[tuple[str, str]]) -> str:
@@ -464,11 +481,10 @@ def _cuts(pieces: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
 
 
 def _with_q(
-    pieces: list[tuple[str, str]], sample: list[str], syslog: bool
+    pieces: list[tuple[str, str]], sample: list[str], sevs: list[int], syslog: bool
 ) -> tuple[CompiledPrefix, int]:
     """The prefix, with ``%q`` before the field where the lines that miss it stop
     (background processes write no session fields), and how many lines it matches."""
-    sevs = [_sev_start(ln, syslog) for ln in sample]
 
     def exact(cp: CompiledPrefix, lines: list[int]) -> tuple[list[int], int]:
         """The lines (indexes) ``cp`` matches with the severity where it is (never a
@@ -512,9 +528,8 @@ def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
 # -- inference from the lines themselves ------------------------------------------------
 # A message line is "<prefix><SEVERITY>:  <message>": the severity is an upper-case word
 # (translated ones too: FEHLER, ОШИБКА) followed by a colon and two spaces.
-_SEV_AT = re.compile(r"(?<![^\W\d_])([^\W\d_]+[1-5]?):  ")
 _AFTER_TIME = re.compile(r"\d\d:\d\d(?:\.\d+)? $")  # "10:00:00 UTC:  " is a time zone
-_INFER_LINES = 400  # lines tokenised (the compiled prefix is then checked on all of them)
+_INFER_LINES = 120  # lines tokenised first (the compiled prefix is checked on all)
 MIN_SHARE = 0.5  # below this share of exact matches inference refuses
 _ZONE_TOK = r"(?:\ (?:[A-Z]{1,6}|[+-]\d\d(?::?\d\d)?)(?![\w]))?"
 _TOKEN = re.compile(
@@ -565,24 +580,25 @@ _TAGS = re.compile(
 
 
 def _sev_start(line: str, syslog: bool) -> int:
-    """Where the severity of a message line starts (after the syslog header), or -1."""
+    """Where the severity of a message line starts (after the syslog header), or -1:
+    the first upper-case word followed by a colon and two spaces that is not a time
+    zone (str.find, then a look back: a regex scan of every line costs more)."""
     start = 0
     if syslog:
         start = line.find("\x1f") + 1
         if not start:
             return -1
-    for m in _SEV_AT.finditer(line, start, start + 400):
-        if m.group(1).isupper() and not _AFTER_TIME.search(line, 0, m.start()):
-            return m.start()
+    end = start + 400
+    i = line.find(":  ", start, end)
+    while i >= 0:
+        k = i - 1 if i > start and line[i - 1] in "12345" else i  # DEBUG1..DEBUG5
+        j = k
+        while j > start and line[j - 1].isalpha():
+            j -= 1
+        if j < k and line[j:k].isupper() and not _AFTER_TIME.search(line[max(start, j - 13) : j]):
+            return j
+        i = line.find(":  ", i + 1, end)
     return -1
-
-
-def _prefix_text(line: str, syslog: bool) -> str | None:
-    """What precedes the severity (after the syslog header), or None."""
-    at = _sev_start(line, syslog)
-    if at < 0:
-        return None
-    return line[line.find("\x1f") + 1 if syslog else 0 : at]
 
 
 Token = tuple[str, str]  # (kind, text); kind "lit" for literal text
