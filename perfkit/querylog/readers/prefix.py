@@ -547,8 +547,8 @@ _TOKEN = re.compile(
     |(?P<e>0[0-9A-Z]{{4}}(?!\w)|(?=[0-9]*[A-Z])[0-9A-Z]{{5}}(?!\w))
     |(?P<b>(?:{_BACKENDS})(?![\w]))
     |(?P<lab>[A-Za-z_]+=)
-    |(?P<num>-?\d+(?![\w.]))
-    |(?P<w>[^\s\[\](){{}}<>@,;|:="'/-][^\s\[\](){{}}<>@,;|:="'/]*)
+    |(?P<num>-?(?!\d{{4}}-\d\d-\d\d\ )\d+(?![\w.]))
+    |(?P<w>[^\s\[\](){{}}<>@,;|:="'/-](?:[^\s\[\](){{}}<>@,;|:="'/-]|-(?!\d{{4}}-\d\d-\d\d\ ))*)
     |(?P<sep>.)
     """,
     re.X | re.S,
@@ -665,17 +665,21 @@ def _assign(
         m = re.search(r"([A-Za-z_]+)=$", layout[i - 1])
         return _LABELS.get(m.group(1).lower()) if m else None
 
+    # timestamps: the line's own (%m, else the %t that changes most); a second %t-shaped
+    # one is the session start (%s)
+    stamps = [i for i in range(n) if layout[i] in ("m", "t")]
+    if stamps:
+        with_ms = [i for i in stamps if layout[i] == "m"]
+        line_ts = (with_ms or sorted(stamps, key=lambda i: -len({v for _, v in column[i]})))[0]
+        for i in stamps:
+            esc[i] = layout[i] if i == line_ts or layout[i] == "m" else "s"
     # fixed shapes
-    seen_ts = False
     for i in range(n):
-        if is_lit[i]:
+        if is_lit[i] or i in esc:
             continue
         kinds = {k for k, _ in column[i]}
         first = layout[i]
-        if first in ("m", "t"):
-            esc[i] = "s" if seen_ts and first == "t" else first
-            seen_ts = True
-        elif first in ("n", "c", "v", "b", "e"):
+        if first in ("n", "c", "v", "b", "e"):
             esc[i] = first
         elif first == "name":
             hint = label(i)
