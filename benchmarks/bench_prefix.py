@@ -8,10 +8,16 @@ postgres user) and /usr/lib/postgresql/15/bin.
 
     python benchmarks/bench_prefix.py --generate            # first time: ~50 MB per prefix
     python benchmarks/bench_prefix.py --repeat 5            # re-uses benchmarks/work/prefix-*.log
+    git archive <rev> perfkit | tar -x -C /tmp/perfkit-before
+    python benchmarks/bench_prefix.py --before /tmp/perfkit-before --repeat 7
 
 Reported per log: ``infer_prefix`` on the first 1000 lines (what ``read_logs`` does) as
 a share of reading the whole log, and ``read_logs`` (readers only, one process) with the
-prefix inferred and with ``--prefix``: medians of ``--repeat`` runs, CPU time.
+prefix inferred and with ``--prefix``: medians of ``--repeat`` runs, CPU time, the two
+interleaved so that load from other jobs falls on both alike. ``--before DIR`` (a copy of
+an older ``perfkit`` package) instead times fresh processes of the old and the current
+code, alternately, reading each log with ``--prefix`` and inferred: CPU time of each
+child process.
 """
 
 from __future__ import annotations
@@ -93,12 +99,66 @@ def cpu_run(fn: object, repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(a: object, b: object, repeat: int) -> tuple[float, float]:
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(repeat):
+        for fn, out in ((a, ta), (b, tb)):
+            t0 = time.process_time()
+            fn()  # type: ignore[operator]
+            out.append(time.process_time() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
+CHILD = (
+    "import sys; from perfkit.querylog.readers import read_logs; "
+    "p = sys.argv[2] or None; n = sum(1 for _ in read_logs([sys.argv[1]], prefix=p)); "
+    "assert n > 0"
+)
+
+
+def child_cpu(pythonpath: str | None, log: Path, prefix: str | None) -> float:
+    import resource
+    import sys
+
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", CHILD, str(log), prefix or ""], check=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def compare(before: str, repeat: int) -> None:
+    for name, prefix in PREFIXES.items():
+        log = WORK / f"prefix-{name}.log"
+        runs: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            for label, path in (("before", before), ("after", None)):
+                for mode, p in (("--prefix", prefix), ("inferred", None)):
+                    runs.setdefault(f"{label} {mode}", []).append(child_cpu(path, log, p))
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        print(
+            f"{name} ({log.stat().st_size / 1e6:.1f} MB, {prefix!r}), CPU s, median of {repeat}: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in med.items())
+            + f"; after/before with --prefix {med['after --prefix'] / med['before --prefix']:.3f}"
+            + f", inferred {med['after inferred'] / med['before inferred']:.3f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generate", action="store_true")
     ap.add_argument("--txns", type=int, default=3000, help="pgbench transactions per client")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--before", help="a directory holding an older perfkit package")
     args = ap.parse_args()
+    if args.before:
+        print(f"load average before: {os.getloadavg()}")
+        compare(args.before, args.repeat)
+        print(f"load average after: {os.getloadavg()}")
+        return
 
     from perfkit.querylog.readers import read_logs
     from perfkit.querylog.readers._source import Source, peek_lines
@@ -120,8 +180,7 @@ def main() -> None:
             n = sum(1 for _ in read_logs([log], prefix=p))  # noqa: B023
             assert n > 0
 
-        t_inf = cpu_run(lambda: read(None), args.repeat)
-        t_exp = cpu_run(lambda: read(prefix), args.repeat)  # noqa: B023
+        t_inf, t_exp = interleaved(lambda: read(None), lambda: read(prefix), args.repeat)  # noqa: B023
         mb = log.stat().st_size / 1e6
         print(
             f"{name}: {mb:.1f} MB, prefix {prefix!r}, inferred {inferred!r} "
