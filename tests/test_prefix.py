@@ -154,3 +154,49 @@ def test_log_starting_with_many_background_lines() -> None:
     inf = infer_prefix(bg + session)
     assert inf is not None and inf.prefix.prefix == "%m [%p] %q%u@%d "
     assert inf.matched == inf.considered == 500
+
+
+SAMPLES = Path(__file__).parent.parent / "sample_configs" / "logs"
+
+
+def test_syslog_with_the_issue_label_order(tmp_path: Path) -> None:
+    """Issue 14: syslog with 'db=%d,user=%u,app=%a,client=%h ' was refused. The real
+    rsyslog sample (written with 'user=%u,db=%d,...') with its labels swapped."""
+    import re
+
+    text = (SAMPLES / "syslog.log").read_text()
+    swapped = re.sub(r"user=([^,]*),db=([^,]*),", r"db=\2,user=\1,", text)
+    assert swapped != text
+    log = tmp_path / "syslog-db-first.log"
+    log.write_text(swapped)
+    inferred = read_logs([log])
+    evs = list(inferred)
+    assert (inferred.files[0].format, inferred.files[0].prefix) == (
+        "syslog",
+        "db=%d,user=%u,app=%a,client=%h ",
+    )
+    explicit = list(read_logs([log], prefix="db=%d,user=%u,app=%a,client=%h "))
+    original = list(read_logs([SAMPLES / "syslog.log"]))
+    assert [_key(e) for e in evs] == [_key(e) for e in explicit]
+    assert [(e.query, e.user, e.database, e.application, e.client, e.pid) for e in evs] == [
+        (e.query, e.user, e.database, e.application, e.client, e.pid) for e in original
+    ]
+    assert inferred.skipped_lines == 0
+
+
+@pytest.mark.parametrize(
+    ("log_sev", "error_sev"), [("LOG", "FEHLER"), ("СООБЩЕНИЕ", "ОШИБКА"), ("日志", "错误")]
+)
+def test_translated_severities_are_found(tmp_path: Path, log_sev: str, error_sev: str) -> None:
+    head = "2024-05-01 10:00:0{i}.000 UTC [7{i}] alice@shop "
+    text = "".join(
+        head.format(i=i) + (f"{log_sev}:  Dauer: 1.000 ms  Anweisung: SELECT {i}\n" if i % 2
+                            else f"{error_sev}:  relation x\n")
+        for i in range(6)
+    )  # fmt: skip
+    log = tmp_path / "translated.log"
+    log.write_text(text, encoding="utf-8")
+    stream = read_logs([log])
+    assert stream.files[0].prefix == "%m [%p] %u@%d "
+    assert list(stream) == []  # translated statements cannot be recognised...
+    assert [w for w in stream.warnings if "non-English" in w]  # ...and it says so

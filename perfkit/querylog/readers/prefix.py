@@ -579,9 +579,14 @@ _TAGS = re.compile(
 )
 
 
+def _no_lower(word: str) -> bool:
+    """An upper-case word, or one of a script without case (日志, 错误)."""
+    return word.isupper() or not any(ch.islower() or ch.isupper() for ch in word)
+
+
 def _sev_start(line: str, syslog: bool) -> int:
     """Where the severity of a message line starts (after the syslog header), or -1:
-    the first upper-case word followed by a colon and two spaces that is not a time
+    the first upper-case (or caseless) word followed by a colon and two spaces, not a time
     zone (str.find, then a look back: a regex scan of every line costs more)."""
     start = 0
     if syslog:
@@ -595,7 +600,7 @@ def _sev_start(line: str, syslog: bool) -> int:
         j = k
         while j > start and line[j - 1].isalpha():
             j -= 1
-        if j < k and line[j:k].isupper() and not _AFTER_TIME.search(line[max(start, j - 13) : j]):
+        if j < k and _no_lower(line[j:k]) and not _AFTER_TIME.search(line[max(start, j - 13) : j]):
             return j
         i = line.find(":  ", i + 1, end)
     return -1

@@ -164,7 +164,7 @@ def read_stderr(
                 target = cur_parts
             else:
                 linker.check_foreign(msg, lineno)
-        elif sev not in severities and sev.isupper():
+        elif sev not in severities and not any(ch.islower() for ch in sev):
             # a translated severity (FEHLER, ERREUR, ОШИБКА); a lower-case word is no
             # severity at all (a line some other program wrote)
             ctx.foreign(lineno, f"severity {sev!r}")
