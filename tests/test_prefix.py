@@ -200,3 +200,22 @@ def test_translated_severities_are_found(tmp_path: Path, log_sev: str, error_sev
     assert stream.files[0].prefix == "%m [%p] %u@%d "
     assert list(stream) == []  # translated statements cannot be recognised...
     assert [w for w in stream.warnings if "non-English" in w]  # ...and it says so
+
+
+def test_application_names_with_spaces_and_separators(tmp_path: Path) -> None:
+    """JDBC's default name has spaces, pgAdmin's has ' - ' and ':'; neither adds fields."""
+    apps = ["PostgreSQL JDBC Driver", "psql", "pgAdmin 4 - DB:shop", "PostgreSQL JDBC Driver"]
+    text = "".join(
+        f"2024-05-01 10:00:0{i}.000 UTC [{70 + i % 3}]: [{i + 1}-1] user=alice,db=shop,"
+        f"app={apps[i % 4]},client=10.0.0.1 LOG:  duration: 1.000 ms  statement: SELECT {i}\n"
+        for i in range(8)
+    )
+    log = tmp_path / "apps.log"
+    log.write_text(text)
+    stream = read_logs([log])
+    evs = list(stream)
+    assert stream.files[0].prefix == "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ".replace(
+        "%t", "%m"
+    )
+    assert [e.application for e in evs] == [apps[i % 4] for i in range(8)]
+    assert {(e.user, e.database, e.client) for e in evs} == {("alice", "shop", "10.0.0.1")}

@@ -453,12 +453,29 @@ def _infer(
         groups.setdefault(_layout(toks), []).append(toks)
     floor = max(2, len(texts) // 20) if len(texts) >= 2 else 1
     common = [lay for lay, rows in groups.items() if len(rows) >= floor] or list(groups)
-    main = max(
-        common, key=lambda lay: (sum(1 for k in lay if k in _FIELD_CLASSES), len(groups[lay]))
+    # the layout with most fields is usually the session lines' (others lack %q's part);
+    # one odd value ("pgAdmin 4 - DB:shop") can add fields, so a few are tried and the
+    # one whose prefix matches most lines wins
+    ranked = sorted(
+        common,
+        key=lambda lay: (sum(1 for k in lay if k in _FIELD_CLASSES), len(groups[lay])),
+        reverse=True,
     )
-    pieces, unknown = _assign(main, groups[main])
-    cp, matched = _with_q(pieces, sample, sevs, syslog)
-    return cp, matched, unknown
+    tries = ranked[:3]
+    most = max(common, key=lambda lay: len(groups[lay]))
+    if most not in tries:
+        tries.append(most)
+    best: tuple[tuple[int, int, int], CompiledPrefix, list[str]] | None = None
+    for main in tries:
+        pieces, unknown = _assign(main, groups[main])
+        cp, matched, quick = _with_q(pieces, sample, sevs, syslog)
+        score = (matched, quick, -len(unknown))
+        if best is None or score > best[0]:
+            best = (score, cp, unknown)
+        if quick == len(sample) and not unknown:
+            break
+    assert best is not None
+    return best[1], best[0][0], best[2]
 
 
 def _prefix_of(pieces: list[tuple[str, str]]) -> str:
@@ -482,9 +499,10 @@ def _cuts(pieces: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
 
 def _with_q(
     pieces: list[tuple[str, str]], sample: list[str], sevs: list[int], syslog: bool
-) -> tuple[CompiledPrefix, int]:
+) -> tuple[CompiledPrefix, int, int]:
     """The prefix, with ``%q`` before the field where the lines that miss it stop
-    (background processes write no session fields), and how many lines it matches."""
+    (background processes write no session fields), how many lines it matches, and
+    how many of those its fast regex matches."""
 
     def exact(cp: CompiledPrefix, lines: list[int]) -> tuple[list[int], int]:
         """The lines (indexes) ``cp`` matches with the severity where it is (never a
@@ -506,9 +524,9 @@ def _with_q(
 
     cp = compile_prefix(_prefix_of(pieces), syslog=syslog)
     everything = list(range(len(sample)))
-    hit, _ = exact(cp, everything)
+    hit, quick = exact(cp, everything)
     if len(hit) == len(sample):
-        return cp, len(hit)
+        return cp, len(hit), quick
     missed = sorted(set(everything) - set(hit))
     best, best_cp = (0, 0), cp
     for cut in _cuts(pieces):
@@ -517,8 +535,9 @@ def _with_q(
         if (len(got), quick) > best:
             best, best_cp = (len(got), quick), q
     if best_cp is cp:
-        return cp, len(hit)
-    return best_cp, len(exact(best_cp, everything)[0])
+        return cp, len(hit), quick
+    hit, quick = exact(best_cp, everything)
+    return best_cp, len(hit), quick
 
 
 def generic_prefix(*, syslog: bool = False) -> CompiledPrefix:
@@ -574,6 +593,12 @@ for _esc, _names in {
 }.items():
     for _n in _names.split():
         _LABELS[_n] = _esc
+_APP_LABEL = re.compile(
+    "(?:^|[^A-Za-z_])(?:"
+    + "|".join(n for n, e in _LABELS.items() if e == "a" and len(n) > 1)
+    + ")=$",
+    re.I,
+)
 _TAGS = re.compile(
     r"^(?:[A-Z]+(?: [A-Z]+)*|idle(?: in transaction(?: \(aborted\))?)?|authentication|startup)$"
 )
@@ -624,6 +649,17 @@ def _tokens(text: str) -> list[Token]:
             # "[%p-%l]": the '-' is a separator, not a sign
             out.append(("lit", "-"))
             value = value[1:]
+        elif (
+            kind in ("w", "num")
+            and len(out) >= 3
+            and out[-1] == ("lit", " ")
+            and out[-2][0] == "w"
+            and out[-3][0] == "lit"
+            and _APP_LABEL.search(out[-3][1])
+        ):
+            # "app=PostgreSQL JDBC Driver": application names have spaces
+            out[-2:] = [("w", f"{out[-2][1]} {value}")]
+            continue
         out.append((kind, value))
     return out
 
