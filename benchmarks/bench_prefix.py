@@ -125,7 +125,13 @@ def child_cpu(pythonpath: str | None, log: Path, prefix: str | None) -> float:
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", CHILD, str(log), prefix or ""], check=True, env=env)
+    # -P and a neutral cwd: the checkout's own perfkit/ must not shadow PYTHONPATH
+    subprocess.run(
+        [sys.executable, "-P", "-c", CHILD, str(log), prefix or ""],
+        check=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
