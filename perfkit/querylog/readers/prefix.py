@@ -436,7 +436,7 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
         cp, matched, unknown = _infer(texts[:limit], sample, sevs, syslog)
         if best is None or matched > best.matched:
             best = Inference(cp, matched, len(sample), tuple(unknown))
-        if matched >= 0.95 * len(sample) or limit >= len(texts):
+        if matched >= 0.95 * len(texts) or limit >= len(texts):
             break
     return best
 
@@ -444,6 +444,9 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
 def _infer(
     texts: list[str], sample: list[str], sevs: list[int], syslog: bool
 ) -> tuple[CompiledPrefix, int, list[str]]:
+    """The best prefix for the layouts of ``texts`` (the prefixes of the first message
+    lines) and how many of ``sample`` it matches."""
+    can_match = sum(1 for at in sevs if at >= 0)  # lines with a severity
     memo: dict[str, list[Token]] = {}
     groups: dict[tuple[str, ...], list[list[Token]]] = {}
     for t in texts:
@@ -472,7 +475,7 @@ def _infer(
         score = (matched, quick, -len(unknown))
         if best is None or score > best[0]:
             best = (score, cp, unknown)
-        if quick == len(sample) and not unknown:
+        if quick == can_match and not unknown:
             break
     assert best is not None
     return best[1], best[0][0], best[2]
