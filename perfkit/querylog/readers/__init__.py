@@ -49,6 +49,7 @@ from perfkit.querylog.readers.prefix import (
     CANDIDATES,
     CompiledPrefix,
     compile_prefix,
+    fit_to_lines,
     infer_prefix,
 )
 from perfkit.querylog.readers.sqlfile import looks_like_sql, read_sql, split_sql
@@ -274,7 +275,7 @@ def _detect(
                     line=first[0],
                     hint="check log_line_prefix in postgresql.conf (SHOW log_line_prefix)",
                 )
-            return ("syslog" if syslog else "stderr"), cp, False
+            return ("syslog" if syslog else "stderr"), fit_to_lines(cp, stripped), False
         inf = infer_prefix(stripped, syslog=syslog)
         if inf is not None and inf.ok:
             cp = inf.prefix

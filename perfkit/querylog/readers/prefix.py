@@ -66,9 +66,12 @@ GENERIC = "(generic: timestamp ... [pid] ... SEVERITY)"
 
 _TS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 _ZONE = r"(?: (?:[A-Za-z]{1,6}|[+-]\d\d(?::?\d\d)?))?"
+_SEV = r"(?P<sev>[^\W\d_]+[0-9]?):  ?(?P<msg>.*)"
+_SEV_FAST = r"(?P<sev>[A-Z]+[0-9]?):  ?(?P<msg>.*)"
 # log_error_verbosity = verbose puts the SQLSTATE first: "LOG:  00000: duration: ..."
-_SEV = r"(?P<sev>[^\W\d_]+[0-9]?):  ?(?:[0-9A-Z]{5}: )?(?P<msg>.*)"
-_SEV_FAST = r"(?P<sev>[A-Z]+[0-9]?):  ?(?:[0-9A-Z]{5}: )?(?P<msg>.*)"
+# (only in the regexes of logs that have it: it costs every line a few percent)
+_SQLSTATE = "(?:[0-9A-Z]{5}: )?(?P<msg>"
+_HAS_SQLSTATE = re.compile(r"[0-9A-Z]{5}: ")
 
 _SYSLOG_HEAD = r"(?P<spid>\d+) (?P<sts>[^\x1f]*)\x1f"
 
@@ -121,10 +124,25 @@ class CompiledPrefix:
         return _meta_getter(self.groups, ts_parser)
 
 
-def compile_prefix(prefix: str, *, syslog: bool = False) -> CompiledPrefix:
+def compile_prefix(prefix: str, *, syslog: bool = False, sqlstate: bool = False) -> CompiledPrefix:
+    """``sqlstate``: messages may start with their SQLSTATE (``log_error_verbosity =
+    verbose``), which is then not part of ``msg``."""
     fast, groups = _compile(prefix, syslog, fast=True)
     slow, _ = _compile(prefix, syslog, fast=False)
+    if sqlstate:
+        fast, slow = (rx.replace("(?P<msg>", _SQLSTATE, 1) for rx in (fast, slow))
     return CompiledPrefix(prefix, re.compile(fast), groups, re.compile(slow))
+
+
+def fit_to_lines(cp: CompiledPrefix, lines: Sequence[str]) -> CompiledPrefix:
+    """``cp``, or the same prefix reading SQLSTATEs first in messages when ``lines``
+    (the first lines of a log) have them: ``LOG:  00000: duration: ...``."""
+    fast, slow = cp.regex.match, (cp.slow or cp.regex).match
+    for line in lines:
+        m = fast(line) or slow(line)
+        if m is not None and _HAS_SQLSTATE.match(m.group("msg")):
+            return compile_prefix(cp.prefix, syslog="spid" in cp.groups, sqlstate=True)
+    return cp
 
 
 def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[str]]:
@@ -190,13 +208,17 @@ def _compile(prefix: str, syslog: bool, *, fast: bool) -> tuple[str, frozenset[s
         else:
             raise ValueError(f"unknown log_line_prefix escape %{value}")
     last = tokens[-1] if tokens else ("lit", "")
+    before = [t for t in tokens[:-1] if t != ("esc", "q")][-1:]
+    guarded = bool(before) and before[0][0] == "lit" and not before[0][1][-1].isspace()
     if (
         len(body) < len(prefix)
         and last[0] == "esc"
         and (last[1] in _TEXT or last[1] in _OTHER_TEXT)
+        and not guarded
     ):
         # the prefix's trailing space ends the last name: "... postgres LOG:  ", and
-        # "LOG:" itself is no user name where %q left the name out
+        # "LOG:" itself is no user name where %q left the name out (a name after "@"
+        # or "db=" cannot reach the severity without that literal: no need)
         parts.append("(?= )")
     if optional_from is not None:
         parts[optional_from:] = ["(?:" + "".join(parts[optional_from:]) + ")?"]
@@ -478,7 +500,7 @@ def _infer(
         if quick == can_match and not unknown:
             break
     assert best is not None
-    return best[1], best[0][0], best[2]
+    return fit_to_lines(best[1], sample), best[0][0], best[2]
 
 
 def _prefix_of(pieces: list[tuple[str, str]]) -> str:
