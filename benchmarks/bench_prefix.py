@@ -15,9 +15,9 @@ Reported per log: ``infer_prefix`` on the first 1000 lines (what ``read_logs`` d
 a share of reading the whole log, and ``read_logs`` (readers only, one process) with the
 prefix inferred and with ``--prefix``: medians of ``--repeat`` runs, CPU time, the two
 interleaved so that load from other jobs falls on both alike. ``--before DIR`` (a copy of
-an older ``perfkit`` package) instead times fresh processes of the old and the current
-code, alternately, reading each log with ``--prefix`` and inferred: CPU time of each
-child process.
+an older ``perfkit`` package, e.g. from ``git archive``) instead times the old and the
+current readers in one process, alternately (so that other jobs' load falls on both
+alike), reading each log with ``--prefix`` and inferred.
 """
 
 from __future__ import annotations
@@ -110,40 +110,38 @@ def interleaved(a: object, b: object, repeat: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(tb)
 
 
-CHILD = (
-    "import sys; from perfkit.querylog.readers import read_logs; "
-    "p = sys.argv[2] or None; n = sum(1 for _ in read_logs([sys.argv[1]], prefix=p)); "
-    "assert n > 0"
-)
-
-
-def child_cpu(pythonpath: str | None, log: Path, prefix: str | None) -> float:
-    import resource
+def load_before(before: str) -> object:
+    """The ``read_logs`` of an older copy of the package, imported beside the current one
+    (copied as ``perfkit_before``, its absolute imports rewritten), so that both run in
+    one process, alternately, under the same load."""
+    import importlib
+    import re
     import sys
 
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # -P and a neutral cwd: the checkout's own perfkit/ must not shadow PYTHONPATH
-    subprocess.run(
-        [sys.executable, "-P", "-c", CHILD, str(log), prefix or ""],
-        check=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    root = Path(tempfile.mkdtemp(prefix="perfkit-before-"))
+    shutil.copytree(Path(before) / "perfkit", root / "perfkit_before")
+    for py in (root / "perfkit_before").rglob("*.py"):
+        text = py.read_text()
+        text = re.sub(r"\b(from|import) perfkit\b", r"\1 perfkit_before", text)
+        py.write_text(text.replace('"perfkit.', '"perfkit_before.'))
+    sys.path.insert(0, str(root))
+    return importlib.import_module("perfkit_before.querylog.readers").read_logs
 
 
 def compare(before: str, repeat: int) -> None:
+    from perfkit.querylog.readers import read_logs
+
+    old_read = load_before(before)
     for name, prefix in PREFIXES.items():
         log = WORK / f"prefix-{name}.log"
         runs: dict[str, list[float]] = {}
         for _ in range(repeat):
-            for label, path in (("before", before), ("after", None)):
+            for label, reader in (("before", old_read), ("after", read_logs)):
                 for mode, p in (("--prefix", prefix), ("inferred", None)):
-                    runs.setdefault(f"{label} {mode}", []).append(child_cpu(path, log, p))
+                    t0 = time.process_time()
+                    n = sum(1 for _ in reader([log], prefix=p))  # type: ignore[operator]
+                    runs.setdefault(f"{label} {mode}", []).append(time.process_time() - t0)
+                    assert n > 0
         print(f"{name} ({log.stat().st_size / 1e6:.1f} MB, {prefix!r}), CPU s of {repeat} runs:")
         # the minimum is the run least disturbed by other jobs on a shared machine
         for stat in (min, statistics.median):
