@@ -189,3 +189,36 @@ def test_memo_literal_pattern_is_the_readable_one(text: str) -> None:
 
     readable = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
     assert _LITERALS.sub("\x00", text) == readable.sub("\x00", text)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT /* a /* b */ c */ id FROM t WHERE id = 1",
+        "SELECT /* a /* b /* deep */ */ c */ id FROM t WHERE id = 2",
+        "SELECT id /* one */ FROM t /* two /* three */ four */ WHERE id = 3",
+    ],
+)
+def test_nested_comments_do_not_leak_into_the_text(sql: str) -> None:
+    """PostgreSQL's block comments nest: all of ``/* a /* b */ c */`` is comment."""
+    from perfkit.querylog.fingerprint import display_text, strip_block_comments
+
+    fp = Fingerprinter()(sql)
+    assert fp.method == "pglast"
+    assert fp.query == "SELECT id FROM t WHERE id = $1"
+    for text in (fp.query, regex_normalize(sql), display_text(sql), strip_block_comments(sql)):
+        assert "*/" not in text and "/*" not in text
+        for word in ("c", "four", "deep"):
+            assert f" {word} " not in f" {text} "
+    # the regex fallback (text the parser rejects) drops the whole comment too
+    cut = sql + " AND ("
+    assert Fingerprinter()(cut).method == "regex"
+    assert regex_normalize(cut) == "select id from t where id = ? and ("
+
+
+def test_comment_markers_inside_quotes_are_text() -> None:
+    from perfkit.querylog.fingerprint import strip_block_comments
+
+    sql = "SELECT '/* not a comment', \"a/*b\", $$ /* $$ /* real */ FROM t"
+    assert strip_block_comments(sql) == "SELECT '/* not a comment', \"a/*b\", $$ /* $$   FROM t"
+    assert strip_block_comments("SELECT 1 /* open /* never closed") == "SELECT 1  "

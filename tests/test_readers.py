@@ -441,13 +441,14 @@ def test_real_syslog_log() -> None:
     assert all(e.pid is not None and e.session == str(e.pid) for e in evs)
 
 
-def test_generic_fallback_for_unknown_prefix(tmp_path: Path) -> None:
+def test_unusual_prefix_is_inferred_from_its_labels(tmp_path: Path) -> None:
     text = (
         "2024-05-01 10:00:00.123 UTC <pid=77> {user=alice db=crm} LOG:  duration: 2.000 ms  "
         "statement: SELECT 1\n"
     )
     stream, evs = events(str(write(tmp_path, "odd.log", text)))
-    assert "generic pattern" in stream.warnings[0]
+    assert stream.files[0].prefix == "%m <pid=%p> {user=%u db=%d} "
+    assert "matches 1 of 1 first lines exactly" in stream.warnings[0]
     assert len(evs) == 1 and evs[0].user == "alice" and evs[0].database == "crm"
 
 
@@ -530,3 +531,71 @@ def test_jsonlog_parse_and_bind_records_are_skipped_but_never_a_statement(
     assert len(events) == 300 and stream.skipped_lines == 0
     assert [e.query for e in events[250:252]] == tricky
     assert all(e.params == ("5",) and e.duration_ms == 0.03 for e in events)
+
+
+# -- issue 14: the stderr reader's faults ------------------------------------------------
+def test_continuation_lines_indented_with_spaces_keep_the_statement_end(tmp_path: Path) -> None:
+    """A log whose tabs became spaces (copied, or re-shipped by a collector)."""
+    head = "2024-05-01 10:00:00.100 UTC [71] alice@shop LOG:  duration: 1.500 ms  statement: "
+    text = (
+        f"{head}SELECT id,\n"
+        "        name\n"
+        "    FROM items\n"
+        "    WHERE id = 7\n"
+        "2024-05-01 10:00:00.200 UTC [71] alice@shop LOG:  duration: 0.500 ms  statement: SELECT 2\n"
+    )
+    stream, evs = events(str(write(tmp_path, "spaces.log", text)))
+    assert [e.query for e in evs] == ["SELECT id,\nname\nFROM items\nWHERE id = 7", "SELECT 2"]
+    assert stream.skipped_lines == 0
+    tabbed = text.replace("\n        ", "\n\t").replace("\n    ", "\n\t")
+    _, tab_evs = events(str(write(tmp_path, "tabs.log", tabbed)))
+    assert [e.duration_ms for e in tab_evs] == [e.duration_ms for e in evs]
+
+
+def test_unknown_names_in_bracketed_prefix_fields(tmp_path: Path) -> None:
+    text = (
+        "2024-05-01 10:00:00.100 UTC [71] [[unknown]] [[unknown]] LOG:  connection received: "
+        "host=10.0.0.1 port=5000\n"
+        "2024-05-01 10:00:00.200 UTC [71] [alice] [shop] LOG:  duration: 1.500 ms  statement: "
+        "SELECT 1\n"
+    )
+    p = write(tmp_path, "brackets.log", text)
+    for prefix in ("%m [%p] [%u] [%d] ", None):
+        stream = read_logs([p], prefix=prefix, strict=True)  # a line failing would raise
+        evs = list(stream)
+        assert stream.files[0].prefix == "%m [%p] [%u] [%d] "
+        assert [(e.user, e.database) for e in evs] == [("alice", "shop")]
+
+
+PGBOUNCER = (
+    "2024-05-01 10:00:00.123 UTC [1234] LOG kernel file descriptor limit: 1024 (hard: 4096)\n"
+    "2024-05-01 10:00:01.456 UTC [1234] LOG C-0x55d0b0: shop/alice@10.0.0.1:50000 login "
+    "attempt: db=shop user=alice tls=no\n"
+    "2024-05-01 10:01:00.000 UTC [1234] LOG stats: 2 xacts/s, 4 queries/s, in 120 B/s, out "
+    "300 B/s, xact 1500 us, query 700 us, wait 10 us\n"
+)
+
+
+def test_pgbouncer_lines_are_not_called_non_english(tmp_path: Path) -> None:
+    p = write(tmp_path, "pgbouncer.log", PGBOUNCER)
+    with pytest.raises(InputError):
+        read_logs([p])  # not a PostgreSQL log: refused, no guess
+    # one container's output: the server's lines and pgBouncer's ("attempt:" is no severity)
+    pg = "".join(
+        f"2024-05-01 10:00:0{i}.000 UTC [7{i}] alice@shop LOG:  duration: 1.000 ms  "
+        f"statement: SELECT {i}\n"
+        for i in range(6)
+    )
+    stream = read_logs([write(tmp_path, "mixed.log", pg + PGBOUNCER)])
+    assert len(list(stream)) == 6
+    assert stream.files[0].prefix == "%m [%p] %u@%d "
+    assert not [w for w in stream.warnings if "non-English" in w]
+    german = write(
+        tmp_path,
+        "de.log",
+        "2024-05-01 10:00:00.123 UTC [7] alice@shop FEHLER:  Relation »x« existiert nicht\n"
+        "2024-05-01 10:00:00.200 UTC [7] alice@shop LOG:  Dauer: 1.000 ms  Anweisung: SELECT 1\n",
+    )
+    with pytest.raises(InputError, match="not in English") as err:
+        list(read_logs([german]))  # nothing usable: an error, never an empty report
+    assert "FEHLER" in str(err.value) and err.value.line == 1

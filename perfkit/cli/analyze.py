@@ -54,7 +54,7 @@ def analyze_cmd(
         typer.Option(
             "--prefix",
             help="log_line_prefix of stderr/syslog logs, e.g. '%m [%p] %q%u@%d '; "
-            "default: inferred from common prefixes.",
+            "default: inferred from the log's own lines.",
             show_default=False,
         ),
     ] = None,

@@ -18,7 +18,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Fingerprint", "Fingerprinter", "display_text", "fingerprint", "regex_normalize"]
+__all__ = [
+    "Fingerprint",
+    "Fingerprinter",
+    "display_text",
+    "fingerprint",
+    "regex_normalize",
+    "strip_block_comments",
+]
 
 Method = Literal["pglast", "regex"]
 
@@ -60,6 +67,53 @@ _PARAM_LIST = re.compile(r"\(\s*(\$\d+)(?:\s*,\s*\$\d+)+\s*\)")
 _PARAM_ROWS = re.compile(r"(\(\$\d+(?:, \.\.\.)?\))(?:\s*,\s*\(\$\d+(?:, \.\.\.)?\))+")
 
 
+# where a block comment, quoted text or a line comment starts (block comments nest in
+# PostgreSQL: "/* a /* b */ c */" is one comment, which a regex alone cannot match)
+_QUOTED_OR_COMMENT = re.compile(
+    r"""
+      (?P<open>/\*)
+    | --[^\n]*
+    | "(?:[^"]|"")*(?:"|\Z)
+    | \$(?P<tag>(?:[A-Za-z_][A-Za-z_0-9]*)?)\$.*?(?:\$(?P=tag)\$|\Z)
+    | [eE]'(?:[^'\\]|\\.|'')*(?:'|\Z)
+    | '(?:[^']|'')*(?:'|\Z)
+    """,
+    re.S | re.X,
+)
+_COMMENT_EDGE = re.compile(r"/\*|\*/")
+
+
+def strip_block_comments(sql: str) -> str:
+    """Block comments (nested ones too) -> one space; quoted text is left alone."""
+    if "/*" not in sql:
+        return sql
+    out: list[str] = []
+    pos = 0
+    search = _QUOTED_OR_COMMENT.search
+    edge = _COMMENT_EDGE.search
+    while True:
+        m = search(sql, pos)
+        if m is None:
+            break
+        if m.group("open") is None:
+            out.append(sql[pos : m.end()])
+            pos = m.end()
+            continue
+        out.append(sql[pos : m.start()])
+        depth, at = 1, m.end()
+        while depth:
+            e = edge(sql, at)
+            if e is None:
+                at = len(sql)  # unterminated: the rest is comment
+                break
+            depth += 1 if e.group() == "/*" else -1
+            at = e.end()
+        out.append(" ")
+        pos = at
+    out.append(sql[pos:])
+    return "".join(out)
+
+
 def _fallback_token(m: re.Match[str]) -> str:
     kind = m.lastgroup
     if kind == "ident":
@@ -72,7 +126,7 @@ def _fallback_token(m: re.Match[str]) -> str:
 def regex_normalize(sql: str) -> str:
     """Constants -> ``?``, comments dropped, whitespace collapsed, lists collapsed,
     lower-cased outside quoted identifiers. Total: never raises, any input."""
-    text = _TOKENS.sub(_fallback_token, sql)
+    text = _TOKENS.sub(_fallback_token, strip_block_comments(sql))
     if '"' in text:
         parts = re.split(r'("(?:[^"]|"")*"?)', text)
         text = "".join(p if p.startswith('"') else p.lower() for p in parts)
@@ -93,7 +147,7 @@ def _display_token(m: re.Match[str]) -> str:
 def display_text(normalized: str) -> str:
     """Tidy pglast's normalised text for display: no comments, single spaces, and
     ``IN ($1, $2, $3)`` shown as ``IN ($1, ...)``."""
-    text = _TOKENS.sub(_display_token, normalized)
+    text = _TOKENS.sub(_display_token, strip_block_comments(normalized))
     text = _PARAM_LIST.sub(r"(\1, ...)", text)
     text = _PARAM_ROWS.sub(r"\1, ...", text)
     return " ".join(text.split()).rstrip("; ")

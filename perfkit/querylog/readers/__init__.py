@@ -238,6 +238,12 @@ class _FileContext(Context):
         super().__init__(stream, source, strict)
         self.first_skipped: tuple[int, str, str] | None = None
         self.skipped = 0
+        self.foreign_line: tuple[int, str] | None = None
+
+    def foreign(self, line: int, what: str) -> None:
+        if self.foreign_line is None:
+            self.foreign_line = (line, what)
+        super().foreign(line, what)
 
     def skip(self, line: int, text: str, why: str = "cannot parse line") -> None:
         if self.first_skipped is None:
@@ -247,12 +253,26 @@ class _FileContext(Context):
 
 
 def nothing_usable(
-    info: FileInfo, head: list[str], skipped: int, first_skipped: tuple[int, str, str] | None
+    info: FileInfo,
+    head: list[str],
+    skipped: int,
+    first_skipped: tuple[int, str, str] | None,
+    foreign: tuple[int, str] | None = None,
 ) -> InputError:
-    """The error for an input that is not empty but gave no usable record."""
+    """The error for an input that is not empty but gave no usable record; ``foreign``:
+    the first server message in another language (its statements cannot be recognised)."""
     fmt = info.format + (f" ({info.inner} inside)" if info.inner else "")
     if info.prefix is not None:
         fmt += f" with log_line_prefix {info.prefix!r}"
+    if foreign is not None:
+        line, what = foreign
+        return InputError(
+            info.path,
+            f"nothing usable was read as {fmt}: the server's messages are not in English "
+            f"({what!r}), and statements in translated messages cannot be recognised",
+            line=line,
+            hint="set lc_messages = 'C' on the server (perfkit and pgBadger read English logs)",
+        )
     if first_skipped is not None:
         line, text, why = first_skipped
         shown = text if len(text) <= 100 else text[:100] + "..."
@@ -352,7 +372,7 @@ def _read(
         yield ev
     stream.records_read += n
     if stream.records_read == before:
-        raise nothing_usable(plan.info, plan.head, ctx.skipped, ctx.first_skipped)
+        raise nothing_usable(plan.info, plan.head, ctx.skipped, ctx.first_skipped, ctx.foreign_line)
 
 
 __all__ += ["CompiledPrefix", "nothing_usable", "nothing_usable_in"]

@@ -86,7 +86,12 @@ def read_stderr(
         detail_head = None
         m = match(line) or slow_match(line)
         if m is None:
-            if line.strip():
+            if line[:1] == " " and line.strip() and started:
+                # a continuation line whose tab became spaces (copied, or re-shipped by a
+                # log collector): still part of the message before it
+                if target is not None:
+                    target.append(line.rstrip("\r\n").lstrip(" "))
+            elif line.strip():
                 ctx.skip(lineno, line.rstrip("\r\n"))
             continue
         started = True
@@ -164,7 +169,9 @@ def read_stderr(
                 target = cur_parts
             else:
                 linker.check_foreign(msg, lineno)
-        elif sev not in severities:
+        elif sev not in severities and not any(ch.islower() for ch in sev):
+            # a translated severity (FEHLER, ERREUR, ОШИБКА); a lower-case word is no
+            # severity at all (a line some other program wrote)
             ctx.foreign(lineno, f"severity {sev!r}")
     if cur is not None:
         if cur_parts:

@@ -72,7 +72,7 @@ class HerokuFormat(Wrapper):
                 best, best_n = cp, n
         if best is None:
             inf = infer_prefix(inner, syslog=True)
-            if inf is None:
+            if inf is None or not inf.ok:
                 raise InputError(
                     head.name,
                     "Heroku log lines, but no log_line_prefix fits their PostgreSQL lines",

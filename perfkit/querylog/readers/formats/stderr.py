@@ -1,8 +1,9 @@
 """PostgreSQL's stderr log (any ``log_line_prefix``) and the same lines wrapped by syslog
 (rsyslog/syslog-ng files, ``journalctl`` short output: ``host postgres[pid]: [l-1] ...``).
 
-Detection infers the prefix from :data:`~perfkit.querylog.readers.prefix.CANDIDATES`
-(or checks ``--prefix``) on the first lines; the reading is
+Detection infers the prefix from the first lines themselves
+(:func:`~perfkit.querylog.readers.prefix.infer_prefix`), or checks ``--prefix`` on them;
+the reading is
 :func:`~perfkit.querylog.readers.stderr.read_stderr`.
 """
 
@@ -16,12 +17,12 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers._common import ChunkEdges, Context
 from perfkit.querylog.readers.formats.base import Detected, Head, LogFormat, Numbered, clip
 from perfkit.querylog.readers.prefix import (
-    CANDIDATES,
-    GENERIC,
     CompiledPrefix,
     compile_prefix,
+    fit_to_lines,
     infer_prefix,
 )
+from perfkit.querylog.readers.sqlfile import looks_like_sql
 from perfkit.querylog.readers.stderr import is_syslog, read_stderr, unwrap_syslog
 
 #: severities of the lines PostgreSQL attaches to the message before them (DETAIL of a
@@ -63,32 +64,39 @@ def detect_text(head: Head, *, forced: bool) -> Detected | None:
                 line=first[0],
                 hint="check log_line_prefix in postgresql.conf (SHOW log_line_prefix)",
             )
-        return Detected(fmt, cp, False)
+        return Detected(fmt, fit_to_lines(cp, stripped), False)
     inf = infer_prefix(stripped, syslog=syslog)
-    if inf is not None:
+    if inf is not None and inf.ok:
         cp = inf.prefix
-        if cp.prefix == GENERIC:
-            note = (
-                f"{name}: no known log_line_prefix fits; read with a generic pattern "
-                f"(timestamp ... SEVERITY, {inf.matched} of {inf.considered} first lines): "
-                "pass --prefix '<log_line_prefix>' for exact user/database fields"
-            )
-        else:
-            note = (
-                f"{name}: log_line_prefix inferred as {cp.prefix!r} (matches {inf.matched} of "
-                f"{inf.considered} first lines); pass --prefix to override"
-            )
+        unknown = f"; not identified, ignored: {', '.join(inf.unknown)}" if inf.unknown else ""
+        note = (
+            f"{name}: log_line_prefix inferred as {cp.prefix!r} (matches {inf.matched} of "
+            f"{inf.considered} first lines exactly{unknown}); pass --prefix to override"
+        )
         return Detected(fmt, cp, True, notes=(note,))
-    if forced:
-        tried = ", ".join(repr(c) for c in CANDIDATES[:4])
+    if inf is not None and inf.matched and (forced or not _sql_file(head)):
+        # PostgreSQL messages, but no prefix fits enough of them: refuse, never guess
         raise InputError(
             name,
-            f"no log_line_prefix matches (tried {tried} and {len(CANDIDATES) - 4} more): "
-            f"{clip(first[1])}",
+            f"log_line_prefix inferred as {inf.prefix.prefix!r} matches only {inf.matched} "
+            f"of the first {inf.considered} lines: {clip(first[1])}",
+            line=first[0],
+            hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
+        )
+    if forced:
+        raise InputError(
+            name,
+            f"no PostgreSQL message (a severity such as 'LOG:  ') in the first "
+            f"{len(stripped)} lines: {clip(first[1])}",
             line=first[0],
             hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
         )
     return None
+
+
+def _sql_file(head: Head) -> bool:
+    """A .sql file, which the sql format (after this one) reads."""
+    return head.plain_name.endswith(".sql") or looks_like_sql(head.raw)
 
 
 class StderrFormat(LogFormat):
