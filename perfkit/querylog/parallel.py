@@ -67,6 +67,7 @@ from perfkit.querylog.readers.structured import read_csvlog, read_json_records
 
 if TYPE_CHECKING:
     from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
+    from perfkit.querylog.events import EventCollector
     from perfkit.querylog.readers import LogStream
     from perfkit.report.progress import ProgressSink
 
@@ -287,7 +288,8 @@ _FPR: Fingerprinter | None = None  # per worker process
 
 
 class _ChunkStream:
-    def __init__(self) -> None:
+    def __init__(self, event_sink: EventCollector | None = None) -> None:
+        self.event_sink = event_sink  # read by the readers' Context (analyze --events)
         self.skipped_lines = 0
         self.skipped_samples: list[tuple[str, int, str]] = []
         self.warnings: list[tuple[str, str]] = []
@@ -341,6 +343,7 @@ class _Part:
     skipped_samples: list[tuple[str, int, str]]
     warnings: list[tuple[str, str]]
     edges: ChunkEdges
+    event_sink: EventCollector | None = None  # this range's events, merged in file order
 
 
 @dataclass(frozen=True)
@@ -391,7 +394,13 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
                 f.seek(start)
                 data = f.read(end - start)
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
-        stream = _ChunkStream()
+        sink = None
+        if job.options.events:
+            from perfkit.querylog.events import EventCollector
+
+            # unbounded: the parent keeps the first groups in file order while merging
+            sink = EventCollector(job.options.events, _fingerprinter(), cap=None)
+        stream = _ChunkStream(sink)
         ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
         edges = ChunkEdges(check_tail=not last)
         events: Iterable[LogEvent]
@@ -403,6 +412,7 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
             numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
             events = read_json_records(numbered, ctx, envelope=job.fmt == "cnpg", edges=edges)
         part = _consume(events, job.options, stream, edges)
+        part.event_sink = sink
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
     if job.spill is None:
@@ -421,6 +431,17 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
     return _Spilled(path)
 
 
+def _fingerprinter() -> Fingerprinter:
+    """One fingerprinter per worker, kept across its ranges: a range must not pay again
+    for parsing shapes the worker has seen (by_id keeps the first fingerprint of an id
+    from an earlier range of this worker, which the parent's in-order merge has then
+    already taken)."""
+    global _FPR
+    if _FPR is None:
+        _FPR = Fingerprinter()
+    return _FPR
+
+
 def _consume(
     events: Iterable[LogEvent], opts: AnalyzeOptions, stream: _ChunkStream, edges: ChunkEdges
 ) -> _Part:
@@ -428,14 +449,7 @@ def _consume(
     across ranges; the rest becomes one record per event."""
     from perfkit.querylog.analyze import MAX_NAMES, _Acc, _naive_ts
 
-    global _FPR
-    # one fingerprinter per worker, kept across its ranges: a range must not pay again
-    # for parsing shapes the worker has seen (by_id keeps the first fingerprint of an id
-    # from an earlier range of this worker, which the parent's in-order merge has then
-    # already taken)
-    if _FPR is None:
-        _FPR = Fingerprinter()
-    fpr = _FPR
+    fpr = _fingerprinter()
     accs: dict[str, _Acc] = {}
     records: list[Record] = []
     rec = records.append
@@ -618,6 +632,8 @@ class _Merger:
                 heapq.heapreplace(heap, item)
         acc.seq += part.events
         acc.consume_records(part.records)
+        if part.event_sink is not None:
+            acc.merge_events(part.event_sink)
 
 
 def _spill_dir() -> str | None:

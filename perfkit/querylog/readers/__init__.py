@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError, TruncatedInput, UsageError
 from perfkit.querylog.model import LogEvent
@@ -56,6 +57,9 @@ from perfkit.querylog.readers.sqlfile import looks_like_sql, read_sql, split_sql
 from perfkit.querylog.readers.stderr import is_syslog, read_stderr, unwrap_syslog
 from perfkit.querylog.readers.structured import MIN_CSV_COLUMNS, read_csvlog, read_json_records
 from perfkit.report.progress import ProgressSink
+
+if TYPE_CHECKING:
+    from perfkit.querylog.events import EventCollector
 
 __all__ = [
     "CANDIDATES",
@@ -121,6 +125,7 @@ class LogStream:
         self.warnings: list[str] = []
         self.has_timeline = True
         self.truncated = False
+        self.event_sink: EventCollector | None = None  # analyze --events (readers/_common)
         self._strict = strict
         self._progress = progress
         self._used = False

@@ -50,6 +50,8 @@ def read_stderr(
     severities = SEVERITIES
     attached = _ATTACHED
     starts = STATEMENT_STARTS
+    # analyze --events: the other messages, with their lines, go to the collector
+    held = ctx.events.stderr_buffer(source) if ctx.events is not None else None
 
     # the open statement message: its match, text, first line, continuation parts, detail
     cur: re.Match[str] | None = None
@@ -94,6 +96,8 @@ def read_stderr(
             if sev == "DETAIL" and cur is not None:
                 detail = [msg.rstrip("\r")]
                 target = detail
+            elif held is not None and held.open:
+                target = held.attach(sev, msg)
             else:
                 target = None
             continue
@@ -139,6 +143,8 @@ def read_stderr(
                     out.clear()
             cur = None
             detail = None
+        if held is not None and held.open:
+            held.flush(meta_of)
         target = None
         if sev == "LOG":
             if msg.startswith(starts):
@@ -149,6 +155,8 @@ def read_stderr(
                     if cur_ms > 0 and msg.startswith(_NOT_EVENTS, cur_ms + 5):
                         if msg[cur_ms + 5] == "b":  # bind: its DETAIL (parameters) follows
                             detail_head = detail_head_ = line[: m.start("sev")] + "DETAIL:  "
+                        elif held is not None and msg[cur_ms + 6] == "l":  # plan:
+                            target = held.start(m, sev, msg, lineno)
                         continue
                 if cur_ms < 0 or not msg.startswith("statement: ", cur_ms + 5):
                     detail_head = detail_head_ = line[: m.start("sev")] + "DETAIL:  "
@@ -159,8 +167,12 @@ def read_stderr(
                 target = cur_parts
             else:
                 linker.check_foreign(msg, lineno)
+                if held is not None:
+                    target = held.start(m, sev, msg, lineno)
         elif sev not in severities:
             ctx.foreign(lineno, f"severity {sev!r}")
+        elif held is not None:
+            target = held.start(m, sev, msg, lineno)
     if cur is not None:
         if cur_parts:
             cur_msg = "\n".join([cur_msg, *cur_parts])
@@ -183,6 +195,8 @@ def read_stderr(
         )
         if ev is not None:
             yield ev
+    if held is not None and held.open:
+        held.flush(meta_of)
     yield from linker.close(edges, prev_ts)
 
 
