@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from perfkit.querylog.analyze import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
+from perfkit.querylog.events_document import events_json, events_summary, events_tables
 from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR
 from perfkit.report.model import Column, Document, Style, Table
 
@@ -159,6 +160,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
             for f in r.files
         ],
         "warnings": list(r.warnings),
+        **({"events": events_json(r.events)} if r.events is not None else {}),
     }
 
 
@@ -200,6 +202,8 @@ def _summary_lines(r: AnalyzeResult) -> list[str]:
         )
     if r.cache_note and not r.cache:
         lines.append(f"cache replay: {r.cache_note}")
+    if r.events is not None:
+        lines.extend(events_summary(r.events))
     return lines
 
 
@@ -360,6 +364,8 @@ def to_document(r: AnalyzeResult, *, top: int = 20, debug: bool = False) -> Docu
             row_styles=styles,
         )
     )
+    if r.events is not None:
+        tables.extend(events_tables(r.events, top))
     warnings = list(r.warnings)
     if debug:
         warnings.extend(

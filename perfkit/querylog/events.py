@@ -1122,7 +1122,7 @@ class EventCollector:
         self.c_auth += other.c_auth
         self.c_refused += other.c_refused
         _count_dict_merge(self.c_reasons, other.c_reasons)
-        self.c_groups.merge(other.c_groups, _Sess.fold, lambda g: g.conns)
+        self.c_groups.merge(other.c_groups, _Sess.fold, lambda g: g.conns + g.sessions + g.auth)
         self.c_apps.merge(other.c_apps, _add_first, lambda n: n[0])
         self.c_peak.merge(other.c_peak)
         if other.c_first is not None and (
