@@ -281,3 +281,12 @@ def test_cli_events_json_and_tables(cli: Any) -> None:
     res = cli("analyze", log, "--events", "tmp")
     assert res.exit_code == 2
     assert "--events" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("name", ["stderr.log", "jsonlog.json"])
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_one_category_alone_reports_what_all_report(name: str, category: str) -> None:
+    field = {"temp": "temp_files"}.get(category, category)
+    alone = _analyze(name, AnalyzeOptions(events=frozenset({category}))).events
+    every = _analyze(name).events
+    assert getattr(alone, field) == getattr(every, field) is not None

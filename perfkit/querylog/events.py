@@ -514,6 +514,18 @@ _AUTH_FAILURES = (
 _REFUSED = ("sorry, too many clients already", "remaining connection slots are reserved")
 
 
+_ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "PANIC", "WARNING"})
+# the LOG messages each category reads
+_LOG_STARTS = {
+    "temp": ("temporary file: ",),
+    "locks": ("process ",),
+    "checkpoints": ("checkpoint", "restartpoint "),
+    "autovacuum": ("automatic ",),
+    "connections": ("connection ", "disconnection: "),
+    "plans": ("duration: ",),
+}
+
+
 def _sqlstate_of(msg: str) -> str | None:
     for start, state in _KNOWN_STATES:
         if msg.startswith(start):
@@ -621,6 +633,12 @@ class EventCollector:
         self.want_checkpoints = "checkpoints" in cats
         self.want_vacuum = "autovacuum" in cats
         self.want_conns = "connections" in cats
+        starts: list[str] = []
+        for cat, prefixes in _LOG_STARTS.items():
+            if cat in cats:
+                starts.extend(prefixes)
+        self._log_starts = tuple(starts)
+        self._errors_too = bool(cats & {"errors", "locks", "connections"})
         self.plans: PlanCollector | None = (
             PlanCollector(fingerprinter, cap) if "plans" in cats else None
         )
@@ -671,6 +689,13 @@ class EventCollector:
         return state
 
     # -- input -----------------------------------------------------------------------------
+    def wants(self, sev: str, msg: str) -> bool:
+        """Whether a message may matter to the categories asked for (a cheap test that
+        spares the readers building the session fields of the others)."""
+        if sev == "LOG":
+            return msg.startswith(self._log_starts)
+        return self._errors_too and sev in _ERROR_SEVERITIES
+
     def message(
         self,
         sev: str,
@@ -712,7 +737,7 @@ class EventCollector:
             elif c == "a" and self.want_vacuum and msg.startswith("automatic "):
                 self._vacuum(msg)
             return
-        if sev in ("ERROR", "FATAL", "PANIC", "WARNING"):
+        if sev in _ERROR_SEVERITIES:
             self._error(sev, msg, meta, detail, statement, sqlstate, source, line)
 
     def stderr_buffer(self, source: str) -> StderrBuffer:
@@ -722,7 +747,7 @@ class EventCollector:
         """One csvlog record (23+ fields), any severity."""
         sev = r[11]
         msg = r[13]
-        if _is_statement(sev, msg):
+        if _is_statement(sev, msg) or not self.wants(sev, msg):
             return
         pid = r[3]
         meta = (
@@ -754,7 +779,7 @@ class EventCollector:
         msg = rec.get(k[1])
         if not isinstance(sev, str) or not isinstance(msg, str):
             return
-        if _is_statement(sev, msg):
+        if _is_statement(sev, msg) or not self.wants(sev, msg):
             return
         ts_text = rec.get(k[2])
         pid = rec.get(k[3])
@@ -1421,6 +1446,9 @@ class StderrBuffer:
     def flush(self, meta_of: Callable[[Any], Meta]) -> None:
         """The open message is complete: hand it to the collector."""
         self.open = False
+        if not self.collector.wants(self.sev, self.msg):
+            self.match = None
+            return
         msg = "\n".join([self.msg, *self.parts]) if self.parts else self.msg
         detail = statement = None
         for sev, lines in self.attached:

@@ -1,0 +1,133 @@
+"""The cost of ``perfkit analyze --events`` on stderr logs, and of the reader hook
+when events are not asked for (against the code before the events work).
+
+Two logs of about ``--mb`` MB each, built from real PostgreSQL 15 logs repeated with
+each copy shifted a day later (time keeps increasing):
+
+* ``statements``: ``sample_configs/logs/stderr.log`` (pgbench, ``log_min_duration_statement
+  = 0``): nearly every line a statement, the case the analyze hot path is tuned for;
+* ``events``: ``tests/data/querylog/events/stderr.log`` (connections, auto_explain plans,
+  temp files, lock waits, errors, checkpoints, autovacuum between the statements).
+
+CPU seconds of ``analyze(..., jobs=1)`` in a fresh process (median of ``--repeat``), for
+``--base`` (a source tree of the code before the change, e.g. made with ``git archive
+<commit> perfkit | tar -x -C /tmp/perfkit-base``) and for this tree, without events and
+with ``--events all``. Also prints pgBadger's counts next to perfkit's on the events log.
+
+    python benchmarks/bench_analyze_events.py --mb 20 --repeat 5 --base /tmp/perfkit-base
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+PREFIX = "%m [%p] %q%u@%d "
+EVENTS_PREFIX = "%m [%p] %q%u@%d/%a "
+_TS = re.compile(r"^(\d{4}-\d\d-\d\d) ")
+
+CHILD = """
+import sys, time
+import perfkit
+assert perfkit.__file__.startswith(sys.argv[4]), perfkit.__file__
+from perfkit.querylog.analyze import AnalyzeOptions, analyze
+if sys.argv[3] == "all":
+    from perfkit.querylog.events import CATEGORIES
+    opts = AnalyzeOptions(events=frozenset(CATEGORIES))
+else:
+    opts = AnalyzeOptions()
+t = time.process_time()
+r = analyze([sys.argv[1]], opts, prefix=sys.argv[2], jobs=1)
+print(time.process_time() - t, r.summary.queries)
+"""
+
+
+def build(src: Path, dst: Path, mb: int) -> None:
+    if dst.exists() and dst.stat().st_size >= mb << 20:
+        return
+    text = src.read_text()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with dst.open("w") as out:
+        k = 0
+        while out.tell() < mb << 20:
+
+            def shift(m: re.Match[str], k: int = k) -> str:
+                d = dt.date.fromisoformat(m[1]) + dt.timedelta(days=k)
+                return d.isoformat() + " "
+
+            out.write("".join(_TS.sub(shift, ln) for ln in text.splitlines(keepends=True)))
+            k += 1
+
+
+def run(tree: Path, log: Path, prefix: str, events: str, repeat: int) -> tuple[float, int]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    times = []
+    queries = 0
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(log), prefix, events, str(tree.resolve())],
+            env=env,
+            cwd=tree,  # sys.path[0]: the tree measured, not an installed copy
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        times.append(float(out[0]))
+        queries = int(out[1])
+    return statistics.median(times), queries
+
+
+def pgbadger_counts(log: Path) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        subprocess.run(
+            ["pgbadger", "-q", "-j", "1", "-f", "stderr", "-p", EVENTS_PREFIX, "-o", str(out),
+             str(log)],
+            check=True,
+        )  # fmt: skip
+        data = json.loads(out.read_text())
+    return data  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--mb", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--base", type=Path, help="source tree of the code before the change")
+    args = ap.parse_args()
+    logs = {
+        "statements": (ROOT / "sample_configs/logs/stderr.log", PREFIX),
+        "events": (ROOT / "tests/data/querylog/events/stderr.log", EVENTS_PREFIX),
+    }
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for name, (src, prefix) in logs.items():
+        log = WORK / f"events-bench-{name}-{args.mb}mb.log"
+        build(src, log, args.mb)
+        size = log.stat().st_size / (1 << 20)
+        rows = []
+        if args.base is not None:
+            rows.append(
+                ("before (base), no events", run(args.base, log, prefix, "none", args.repeat))
+            )
+        rows.append(("this tree, no events", run(ROOT, log, prefix, "none", args.repeat)))
+        rows.append(("this tree, --events all", run(ROOT, log, prefix, "all", args.repeat)))
+        print(f"\n{name}: {log.name}, {size:.1f} MB")
+        print("| case | CPU s (median) | MB/s | statements |")
+        print("| --- | ---: | ---: | ---: |")
+        for label, (secs, queries) in rows:
+            print(f"| {label} | {secs:.2f} | {size / secs:.1f} | {queries:,} |")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
