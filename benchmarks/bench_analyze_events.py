@@ -12,7 +12,8 @@ each copy shifted a day later (time keeps increasing):
 CPU seconds of ``analyze(..., jobs=1)`` in a fresh process (median of ``--repeat``), for
 ``--base`` (a source tree of the code before the change, e.g. made with ``git archive
 <commit> perfkit | tar -x -C /tmp/perfkit-base``) and for this tree, without events and
-with ``--events all``. Also prints pgBadger's counts next to perfkit's on the events log.
+with ``--events all``. (The event counts are compared with pgBadger's in
+``tests/test_events_pgbadger.py``.)
 
     python benchmarks/bench_analyze_events.py --mb 20 --repeat 5 --base /tmp/perfkit-base
 """
@@ -21,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,18 +84,6 @@ def run(tree: Path, log: Path, prefix: str, events: str, repeat: int) -> tuple[f
         times.append(float(out[0]))
         queries = int(out[1])
     return statistics.median(times), queries
-
-
-def pgbadger_counts(log: Path) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.json"
-        subprocess.run(
-            ["pgbadger", "-q", "-j", "1", "-f", "stderr", "-p", EVENTS_PREFIX, "-o", str(out),
-             str(log)],
-            check=True,
-        )  # fmt: skip
-        data = json.loads(out.read_text())
-    return data  # type: ignore[no-any-return]
 
 
 def main() -> None:

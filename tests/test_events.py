@@ -24,7 +24,8 @@ from perfkit.report.render import render, to_jsonable
 
 EVENTS = Path(__file__).resolve().parent / "data" / "querylog" / "events"
 PREFIX = "%m [%p] %q%u@%d/%a "
-LOGS = ["stderr.log", "stderr_json_plans.log", "csvlog.csv", "jsonlog.json"]
+LOGS15 = ["stderr.log", "stderr_json_plans.log", "csvlog.csv", "jsonlog.json"]
+LOGS = LOGS15 + [f"pg18/{name}" for name in LOGS15]  # PostgreSQL 15 and 18
 ALL = AnalyzeOptions(events=frozenset(CATEGORIES))
 
 

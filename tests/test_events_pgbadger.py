@@ -25,6 +25,7 @@ CASES = [
     ("csvlog.csv", ["-f", "csv"]),
     ("jsonlog.json", ["-f", "jsonlog"]),
 ]
+CASES += [(f"pg18/{name}", args) for name, args in CASES]  # PostgreSQL 15 and 18
 
 pytestmark = pytest.mark.skipif(shutil.which("pgbadger") is None, reason="pgbadger missing")
 
@@ -70,17 +71,23 @@ def test_event_counts_agree_with_pgbadger(name: str, args: list[str], tmp_path: 
     assert users == c["user"]
     cp = pgb["checkpoint_info"]
     ours = e.checkpoints
-    assert cp["wbuffer"] == ours.buffers_written
     assert cp["starting"] == dict(ours.by_reason)
-    assert cp["total"] == pytest.approx(ours.total_s)
-    assert cp["write"] == pytest.approx(ours.write_s)
-    assert cp["sync"] == pytest.approx(ours.sync_s)
-    assert cp["distance"] == ours.distance_kb
-    assert (cp["file_added"], cp["file_removed"], cp["file_recycled"]) == (
-        ours.wal_added,
-        ours.wal_removed,
-        ours.wal_recycled,
-    )
+    if name.startswith("pg18/"):
+        # PostgreSQL 18 writes "wrote 257 buffers (1.6%), wrote 3 SLRU buffers; ...":
+        # pgBadger 12 reads nothing of that line, perfkit reads all of it
+        assert cp["wbuffer"] == cp["total"] == 0
+        assert ours.buffers_written > 0 and ours.total_s > 0 and ours.distance_kb > 0
+    else:
+        assert cp["wbuffer"] == ours.buffers_written
+        assert cp["total"] == pytest.approx(ours.total_s)
+        assert cp["write"] == pytest.approx(ours.write_s)
+        assert cp["sync"] == pytest.approx(ours.sync_s)
+        assert cp["distance"] == ours.distance_kb
+        assert (cp["file_added"], cp["file_removed"], cp["file_recycled"]) == (
+            ours.wal_added,
+            ours.wal_removed,
+            ours.wal_recycled,
+        )
     av = pgb["autovacuum_info"]["postgres"]
     assert av["count"] == e.autovacuum.vacuums
     tables = {t.table: t for t in e.autovacuum.tables}

@@ -521,7 +521,7 @@ _LOG_STARTS = {
     "locks": ("process ",),
     "checkpoints": ("checkpoint", "restartpoint "),
     "autovacuum": ("automatic ",),
-    "connections": ("connection ", "disconnection: "),
+    "connections": ("connection ", "replication connection ", "disconnection: "),
     "plans": ("duration: ",),
 }
 
@@ -694,7 +694,10 @@ class EventCollector:
         spares the readers building the session fields of the others)."""
         if sev == "LOG":
             return msg.startswith(self._log_starts)
-        return self._errors_too and sev in _ERROR_SEVERITIES
+        if self._errors_too and sev in _ERROR_SEVERITIES:
+            return True
+        # auto_explain.log_level other than LOG (info, notice, debug...)
+        return self.plans is not None and msg.startswith("duration: ")
 
     def message(
         self,
@@ -732,12 +735,17 @@ class EventCollector:
                 elif msg.startswith("checkpoint") and self.want_checkpoints:
                     self._checkpoint(msg, meta)
             elif c == "r":
-                if self.want_checkpoints and msg.startswith("restartpoint "):
-                    self._checkpoint(msg, meta)
+                if msg.startswith("restartpoint "):
+                    if self.want_checkpoints:
+                        self._checkpoint(msg, meta)
+                elif msg.startswith("replication connection ") and self.want_conns:
+                    self._connection(msg[12:], meta)
             elif c == "a" and self.want_vacuum and msg.startswith("automatic "):
                 self._vacuum(msg)
             return
-        if sev in _ERROR_SEVERITIES:
+        if self.plans is not None and msg.startswith("duration: "):
+            self.plans.message(msg, meta, source, line)  # auto_explain.log_level != log
+        elif sev in _ERROR_SEVERITIES:
             self._error(sev, msg, meta, detail, statement, sqlstate, source, line)
 
     def stderr_buffer(self, source: str) -> StderrBuffer:
@@ -1046,6 +1054,14 @@ class EventCollector:
         elif msg.startswith("connection authorized: "):
             self.c_authorized += 1
             kv = dict(_KV.findall(msg))
+            i = msg.find(" application_name=")
+            if i >= 0:  # the name may hold spaces; SSL/GSS details may follow it
+                app_name = msg[i + 18 :]
+                for cut in (" SSL enabled", " GSS ", " identity="):
+                    j = app_name.find(cut)
+                    if j >= 0:
+                        app_name = app_name[:j]
+                kv["application_name"] = app_name
             g = self.c_groups.get((kv.get("user") or meta[3], kv.get("database") or meta[4]), _Sess)
             if g is not None:
                 g.conns += 1

@@ -1,13 +1,13 @@
 #!/bin/sh
 # Regenerates the sample logs of this directory from a private PostgreSQL cluster
 # (PostgreSQL 15 of the machine, run as the non-root user "postgres"). Usage, as root:
-#   sh tests/data/querylog/events/make_logs.sh [BINDIR]
+#   sh tests/data/querylog/events/make_logs.sh [BINDIR [OUTDIR]]
 # Writes stderr.log, csvlog.csv, jsonlog.json (auto_explain text) and
 # stderr_json_plans.log (auto_explain json) here. Nothing outside a temporary directory
 # is changed; the cluster is stopped and removed at the end.
 set -u
 BIN=${1:-/usr/lib/postgresql/15/bin}
-OUT=$(cd "$(dirname "$0")" && pwd)
+OUT=${2:-$(cd "$(dirname "$0")" && pwd)}
 TMP=$(mktemp -d /tmp/perfkit-events.XXXXXX)
 trap 'for d in "$TMP"/data-*; do as_pg "$BIN/pg_ctl" -D "$d" -w stop -m fast >/dev/null 2>&1; done; rm -rf "$TMP"' EXIT
 chown postgres "$TMP"
