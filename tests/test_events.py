@@ -52,6 +52,8 @@ def test_the_workload_events_are_found_in_every_format(name: str) -> None:
     (dl,) = lk.deadlock_samples
     pids = {pid for pid, _ in dl.processes}
     assert len(pids) == 2 and set(waiting[0].waited_for) <= pids
+    # the holder was in pg_sleep(0.5) (its transaction holds the row lock) during the wait
+    assert waiting[0].blocker_statements == ("SELECT pg_sleep(0.5)",)
     assert all(s is not None and s.startswith("UPDATE orders") for _, s in dl.processes)
     er = e.errors
     assert er is not None and er.statement_timeouts == 1

@@ -393,6 +393,8 @@ class _Accumulator:
     def consume(self, events: Iterable[LogEvent]) -> None:
         # Millions of long-lived small objects (cache entries, keys) and no reference
         # cycles: the cyclic GC would rescan them over and over for nothing (~25%).
+        if self.events is not None and self.events.want_locks:
+            events = self.events.watch(events)  # lock waits: the blockers' statements
         gc_enabled = gc.isenabled()
         gc.disable()
         try:

@@ -20,13 +20,15 @@ language gets a note saying that its events were not recognised.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from perfkit.querylog.fingerprint import Fingerprinter
+from perfkit.querylog.model import LogEvent
 from perfkit.querylog.plans import PlanCollector, PlansResult
 
 __all__ = [
@@ -251,6 +253,9 @@ class LockWait:
     statement: str | None
     source: str
     line: int
+    # per waited-for pid: the next statement that session logged after this message
+    # (the one it was running, or the next of its transaction); None: not logged
+    blocker_statements: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -652,6 +657,12 @@ class EventCollector:
         self.lock_kinds: dict[str, int] = {}
         self.lock_stmts: _Groups[str | None, _Stmt] = _Groups(cap)
         self.lock_samples: list[LockWait] = []
+        self.lock_blockers: list[list[str | None]] = []  # per sample, per waited-for pid
+        # waited-for pid -> (sample, holder position) still looking for its statement
+        self.lock_pending: dict[int, list[tuple[int, int]]] = {}
+        # one range of a parallel run: the first statement of each pid in the range, for
+        # the waits of earlier ranges that the parent still resolves
+        self.first_statements: dict[int, str] | None = {} if cap is None else None
         self.deadlocks = 0
         self.deadlock_samples: list[Deadlock] = []
         # errors
@@ -891,6 +902,9 @@ class EventCollector:
                 h = _HOLDERS.search(detail)
                 if h is not None:
                     holders = tuple(int(p) for p in re.findall(r"\d+", h["pids"]))
+            for k, pid in enumerate(holders):
+                self.lock_pending.setdefault(pid, []).append((len(self.lock_samples), k))
+            self.lock_blockers.append([None] * len(holders))
             self.lock_samples.append(
                 LockWait(
                     meta[0],
@@ -905,6 +919,24 @@ class EventCollector:
                     line,
                 )
             )
+
+    def watch(self, events: Iterable[LogEvent]) -> Iterator[LogEvent]:
+        """``events`` unchanged, noting the statements that lock waits need (the next
+        statement of each waited-for session). Used only when locks are asked for."""
+        pending = self.lock_pending
+        first = self.first_statements
+        for ev in events:
+            pid = ev.pid
+            if pid is not None:
+                if pending and pid in pending:
+                    self._resolve(pid, ev.query)
+                if first is not None and pid not in first:
+                    first[pid] = ev.query
+            yield ev
+
+    def _resolve(self, pid: int, query: str) -> None:
+        for i, k in self.lock_pending.pop(pid):
+            self.lock_blockers[i][k] = _clip(query)
 
     def _error(
         self,
@@ -1121,7 +1153,21 @@ class EventCollector:
         self.lock_max_us = max(self.lock_max_us, other.lock_max_us)
         _count_dict_merge(self.lock_kinds, other.lock_kinds)
         self.lock_stmts.merge(other.lock_stmts, _stmt_fold, _stmt_count)
-        _extend(self.lock_samples, other.lock_samples)
+        if self.lock_pending and other.first_statements:
+            for pid in [p for p in self.lock_pending if p in other.first_statements]:
+                self._resolve(pid, other.first_statements[pid])
+        if self.first_statements is not None and other.first_statements:
+            for pid, q in other.first_statements.items():
+                self.first_statements.setdefault(pid, q)
+        at = len(self.lock_samples)
+        room = SAMPLE_LIMIT - at
+        if room > 0:
+            self.lock_samples.extend(other.lock_samples[:room])
+            self.lock_blockers.extend(list(b) for b in other.lock_blockers[:room])
+            for pid, where in other.lock_pending.items():
+                for i, k in where:
+                    if i < room:
+                        self.lock_pending.setdefault(pid, []).append((at + i, k))
         self.deadlocks += other.deadlocks
         _extend(self.deadlock_samples, other.deadlock_samples)
         # errors
@@ -1226,7 +1272,10 @@ class EventCollector:
             by_lock=tuple(sorted(self.lock_kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
             by_statement=tuple(stmts),
             other_statements=self.lock_stmts.other,
-            samples=tuple(self.lock_samples),
+            samples=tuple(
+                dataclasses.replace(w, blocker_statements=tuple(b))
+                for w, b in zip(self.lock_samples, self.lock_blockers, strict=True)
+            ),
             deadlock_samples=tuple(self.deadlock_samples),
         )
 

@@ -145,6 +145,7 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                     Column("wait_ms", "after ms", "right", "{:,.1f}"),
                     Column("waited_for", "waiting for"),
                     Column("statement", "statement"),
+                    Column("blocker", "blocker's next statement"),
                 ),
                 rows=cut(
                     [
@@ -155,7 +156,8 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                             w.lock,
                             w.wait_ms,
                             ", ".join(str(p) for p in w.waited_for),
-                            _short(w.statement, 80),
+                            _short(w.statement, 60),
+                            "; ".join(_short(b, 60) or "?" for b in w.blocker_statements) or None,
                         )
                         for w in lk.samples
                     ]

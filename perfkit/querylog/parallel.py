@@ -411,6 +411,8 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
         else:
             numbered = ((i, line.rstrip("\r\n")) for i, line in enumerate(text, line0))
             events = read_json_records(numbered, ctx, envelope=job.fmt == "cnpg", edges=edges)
+        if sink is not None and sink.want_locks:
+            events = sink.watch(events)  # lock waits: the blockers' statements
         part = _consume(events, job.options, stream, edges)
         part.event_sink = sink
     except PerfkitError as exc:
