@@ -293,3 +293,49 @@ def test_one_category_alone_reports_what_all_report(name: str, category: str) ->
     alone = _analyze(name, AnalyzeOptions(events=frozenset({category}))).events
     every = _analyze(name).events
     assert getattr(alone, field) == getattr(every, field) is not None
+
+
+def test_blocker_statements_resolve_across_ranges_like_one_pass() -> None:
+    import datetime as dt
+
+    from perfkit.querylog.model import LogEvent
+
+    t = dt.datetime(2026, 1, 1)
+    items: list[tuple[str, Any]] = []
+    for i in range(30):
+        holder, waiter = 1000 + i % 4, 2000 + i
+        items.append(("stmt", LogEvent(t, 1.0, f"UPDATE t SET v = {i}", "x", i, pid=holder)))
+        detail = f"Process holding the lock: {holder}. Wait queue: {waiter}."
+        msg = f"process {waiter} still waiting for ShareLock on transaction {i} after 100.0 ms"
+        items.append(("msg", (msg, (t, str(waiter), waiter, "u", "d", "a", None), detail)))
+        if i % 3:
+            items.append(("stmt", LogEvent(t, 1.0, f"SELECT {i}", "x", i, pid=holder)))
+
+    def drive(c: EventCollector, part: list[tuple[str, Any]]) -> None:
+        def gen() -> Any:
+            for kind, x in part:
+                if kind == "stmt":
+                    yield x
+                else:
+                    c.message("LOG", x[0], x[1], "x", 1, detail=x[2])
+
+        for _ in c.watch(gen()):
+            pass
+
+    one = EventCollector({"locks"}, Fingerprinter())
+    drive(one, items)
+    expected = to_jsonable(one.result())
+    resolved = [w.blocker_statements for w in one.result().locks.samples]
+    assert resolved[:4] == [
+        ("UPDATE t SET v = 4",),
+        ("SELECT 1",),
+        ("SELECT 2",),
+        ("UPDATE t SET v = 7",),
+    ]
+    for cuts in ([5, 6, 7], [1, 20, 41], [12]):
+        merged = EventCollector({"locks"}, Fingerprinter())
+        for a, b in zip([0, *cuts], [*cuts, len(items)], strict=True):
+            part = EventCollector({"locks"}, Fingerprinter(), cap=None)
+            drive(part, items[a:b])
+            merged.merge(part)
+        assert to_jsonable(merged.result()) == expected
