@@ -9,7 +9,8 @@ each copy shifted a day later (time keeps increasing):
 * ``events``: ``tests/data/querylog/events/stderr.log`` (connections, auto_explain plans,
   temp files, lock waits, errors, checkpoints, autovacuum between the statements).
 
-CPU seconds of ``analyze(..., jobs=1)`` in a fresh process (median of ``--repeat``), for
+CPU seconds of ``analyze(..., jobs=1)`` in a fresh process (median and minimum of
+``--repeat`` runs, the cases interleaved), for
 ``--base`` (a source tree of the code before the change, e.g. made with ``git archive
 <commit> perfkit | tar -x -C /tmp/perfkit-base``) and for this tree, without events and
 with ``--events all``. (The event counts are compared with pgBadger's in
@@ -68,22 +69,17 @@ def build(src: Path, dst: Path, mb: int) -> None:
             k += 1
 
 
-def run(tree: Path, log: Path, prefix: str, events: str, repeat: int) -> tuple[float, int]:
+def run_once(tree: Path, log: Path, prefix: str, events: str) -> tuple[float, int]:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    times = []
-    queries = 0
-    for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(log), prefix, events, str(tree.resolve())],
-            env=env,
-            cwd=tree,  # sys.path[0]: the tree measured, not an installed copy
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        times.append(float(out[0]))
-        queries = int(out[1])
-    return statistics.median(times), queries
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(log), prefix, events, str(tree.resolve())],
+        env=env,
+        cwd=tree,  # sys.path[0]: the tree measured, not an installed copy
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1])
 
 
 def main() -> None:
@@ -101,18 +97,25 @@ def main() -> None:
         log = WORK / f"events-bench-{name}-{args.mb}mb.log"
         build(src, log, args.mb)
         size = log.stat().st_size / (1 << 20)
-        rows = []
+        cases = []
         if args.base is not None:
-            rows.append(
-                ("before (base), no events", run(args.base, log, prefix, "none", args.repeat))
-            )
-        rows.append(("this tree, no events", run(ROOT, log, prefix, "none", args.repeat)))
-        rows.append(("this tree, --events all", run(ROOT, log, prefix, "all", args.repeat)))
+            cases.append(("before (base), no events", args.base, "none"))
+        cases.append(("this tree, no events", ROOT, "none"))
+        cases.append(("this tree, --events all", ROOT, "all"))
+        times: dict[str, list[float]] = {label: [] for label, _t, _e in cases}
+        queries: dict[str, int] = {}
+        for _ in range(args.repeat):  # interleaved: load changes hit every case alike
+            for label, tree, events in cases:
+                secs, queries[label] = run_once(tree, log, prefix, events)
+                times[label].append(secs)
         print(f"\n{name}: {log.name}, {size:.1f} MB")
-        print("| case | CPU s (median) | MB/s | statements |")
-        print("| --- | ---: | ---: | ---: |")
-        for label, (secs, queries) in rows:
-            print(f"| {label} | {secs:.2f} | {size / secs:.1f} | {queries:,} |")
+        print("| case | CPU s (median) | CPU s (min) | MB/s (median) | statements |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, ts in times.items():
+            med = statistics.median(ts)
+            print(
+                f"| {label} | {med:.2f} | {min(ts):.2f} | {size / med:.1f} | {queries[label]:,} |"
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
