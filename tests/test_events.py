@@ -339,3 +339,26 @@ def test_blocker_statements_resolve_across_ranges_like_one_pass() -> None:
             drive(part, items[a:b])
             merged.merge(part)
         assert to_jsonable(merged.result()) == expected
+
+
+def test_verbose_messages_and_sqlstates_of_stderr_logs() -> None:
+    c = EventCollector({"errors", "temp"}, Fingerprinter())
+    meta = (None, "1", 1, "u", "d", "a", None)
+    # log_error_verbosity = verbose puts the SQLSTATE before the text
+    c.message("ERROR", "VERBOSE42P01: x", meta, "s", 1)  # not a SQLSTATE prefix
+    c.message("ERROR", '42P01: relation "x" does not exist', meta, "s", 2, statement="SELECT 1")
+    c.message("LOG", '00000: temporary file: path "t", size 10', meta, "s", 3)
+    # without %e: the SQLSTATE of well-known messages; numbers and positions grouped
+    c.message("ERROR", "canceling statement due to lock timeout", meta, "s", 4)
+    c.message("ERROR", 'relation "y" does not exist at character 15', meta, "s", 5)
+    c.message("ERROR", "value 123 out of range", meta, "s", 6)
+    c.message("ERROR", "value 456 out of range", meta, "s", 7)
+    r = c.result()
+    assert r.temp_files is not None and r.temp_files.count == 1
+    assert r.errors is not None
+    groups = {(g.sqlstate, g.message): g.count for g in r.errors.groups}
+    assert groups[("42P01", 'relation "x" does not exist')] == 1
+    assert groups[("42P01", 'relation "y" does not exist')] == 1
+    assert groups[("55P03", "canceling statement due to lock timeout")] == 1
+    assert groups[(None, "value N out of range")] == 2
+    assert dict(r.errors.cancellations) == {"lock timeout": 1}

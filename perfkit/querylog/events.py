@@ -519,6 +519,7 @@ _AUTH_FAILURES = (
 _REFUSED = ("sorry, too many clients already", "remaining connection slots are reserved")
 
 
+_VERBOSE_STATE = re.compile(r"[0-9A-Z]{5}: ")
 _ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "PANIC", "WARNING"})
 # the LOG messages each category reads
 _LOG_STARTS = {
@@ -703,6 +704,8 @@ class EventCollector:
     def wants(self, sev: str, msg: str) -> bool:
         """Whether a message may matter to the categories asked for (a cheap test that
         spares the readers building the session fields of the others)."""
+        if msg[5:7] == ": " and _VERBOSE_STATE.match(msg):
+            msg = msg[7:]
         if sev == "LOG":
             return msg.startswith(self._log_starts)
         if self._errors_too and sev in _ERROR_SEVERITIES:
@@ -724,6 +727,10 @@ class EventCollector:
     ) -> None:
         """One server message that is not an executed statement (with its DETAIL and
         STATEMENT when the log has them)."""
+        if msg[5:7] == ": " and _VERBOSE_STATE.match(msg):
+            # log_error_verbosity = verbose: "42P01: relation ..."
+            sqlstate = sqlstate or msg[:5]
+            msg = msg[7:]
         self.seq += 1
         if sev == "LOG":
             c = msg[:1]

@@ -114,7 +114,7 @@ def _text_plan(body: str) -> tuple[str, list[str]] | None:
                     query_lines.append(ln)
             continue
         in_query = False
-        head = ln[:cost]
+        head = ln[:cost].replace('"', "")  # identifiers are quoted in text, not in JSON
         label = head.lstrip(" ")
         indent = len(head) - len(label)
         if label.startswith("->"):
@@ -139,8 +139,11 @@ def _json_label(node: dict[str, Any]) -> str:
         kind = str(node.get("Operation", kind))
     elif kind == "Aggregate":
         kind = _AGG.get(str(node.get("Strategy")), kind)
-    elif kind == "SetOp" and node.get("Strategy") == "Hashed":
-        kind = "HashSetOp"
+    elif kind == "SetOp":
+        if node.get("Strategy") == "Hashed":
+            kind = "HashSetOp"
+        if node.get("Command") is not None:
+            kind += f" {node['Command']}"
     join = node.get("Join Type")
     if join in _JOIN_TYPES and kind.endswith("Join"):
         kind = f"{kind[:-4]}{join} Join"
@@ -155,17 +158,14 @@ def _json_label(node: dict[str, Any]) -> str:
         return f"{label} on {index}"
     if index is not None:
         label += f" using {index}"
-    if rel is not None:
-        label += f" on {rel}"
-        alias = node.get("Alias")
-        if alias is not None and alias != rel:
-            label += f" {alias}"
-    elif node.get("CTE Name") is not None:
-        label += f" on {node['CTE Name']}"
-    elif node.get("Function Name") is not None:
-        label += f" on {node['Function Name']}"
-        alias = node.get("Alias")
-        if alias is not None and alias != node["Function Name"]:
+    alias = node.get("Alias")
+    named = rel or node.get("CTE Name") or node.get("Function Name")
+    if named is not None:
+        schema = node.get("Schema")
+        label += (
+            f" on {schema}.{named}" if schema is not None and rel is not None else f" on {named}"
+        )
+        if alias is not None and alias != named:
             label += f" {alias}"
     elif (
         node.get("Subplan Name") is None and node.get("Alias") is not None and kind.endswith("Scan")
