@@ -362,3 +362,14 @@ def test_verbose_messages_and_sqlstates_of_stderr_logs() -> None:
     assert groups[("55P03", "canceling statement due to lock timeout")] == 1
     assert groups[(None, "value N out of range")] == 2
     assert dict(r.errors.cancellations) == {"lock timeout": 1}
+
+
+def test_inputs_without_server_messages_say_so() -> None:
+    samples = Path(__file__).resolve().parent.parent / "sample_configs" / "logs"
+    r = analyze([samples / "pg_stat_statements.csv"], ALL)
+    assert any("no input is a server log" in w for w in r.warnings)
+    r = analyze([EVENTS / "csvlog.csv"], ALL)
+    assert not any("no input is a server log" in w for w in r.warnings)
+    c = r.events.connections
+    assert c is not None and sum(g.connections for g in c.groups) == c.authorized
+    assert all(g.rate_per_s is not None and g.rate_per_s > 0 for g in c.groups)

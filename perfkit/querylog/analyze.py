@@ -54,6 +54,8 @@ SCHEMA_VERSION = 1
 #: How many distinct databases/users/applications are kept per fingerprint.
 MAX_NAMES = 10
 _REPLAY_BLOCK = 4096
+# the inputs that hold server messages besides statements (analyze --events)
+_SERVER_LOGS = frozenset({"stderr", "syslog", "csvlog", "jsonlog", "cnpg"})
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,11 @@ def analyze(
     )
     acc = _Accumulator(opts, has_timeline=True)
     stream.event_sink = acc.events
+    if opts.events and not any(f.format in _SERVER_LOGS for f in stream.files):
+        stream.warnings.append(
+            "--events: no input is a server log (stderr, syslog, csvlog, jsonlog, "
+            "CloudNativePG): there are no events to report"
+        )
     files = tuple(
         FileSummary(f.path, f.format, f.prefix, f.prefix_inferred, f.compression)
         for f in stream.files

@@ -358,6 +358,7 @@ class SessionGroup:
     total_session_s: float
     max_session_s: float
     auth_failures: int
+    rate_per_s: float | None  # connections per second over the span of the log's connections
 
 
 @dataclass(frozen=True)
@@ -1360,8 +1361,20 @@ class EventCollector:
             if span > 0:
                 rate = self.c_received / span
         sec, peak = self.c_peak.peak()
+        span_s = None
+        if self.c_first is not None and self.c_last is not None:
+            span_s = self.c_last[0] - self.c_first[0] or None
         groups = [
-            SessionGroup(u, d, g.conns, g.sessions, g.total_ms / 1000, g.max_ms / 1000, g.auth)
+            SessionGroup(
+                u,
+                d,
+                g.conns,
+                g.sessions,
+                g.total_ms / 1000,
+                g.max_ms / 1000,
+                g.auth,
+                g.conns / span_s if span_s else None,
+            )
             for (u, d), g in self.c_groups.items.items()
         ]
         groups.sort(
