@@ -78,7 +78,10 @@ def test_the_workload_events_are_found_in_every_format(name: str) -> None:
     assert c.rate_per_s is not None and c.short_sessions == 16
     secret = [g for g in c.groups if g.user == "secret"]
     assert secret and secret[0].auth_failures == 2 and secret[0].connections == 1
-    assert ("psql", 16) in c.applications
+    (psql,) = [a for a in c.applications if a.application == "psql"]
+    assert psql.connections == 16 and psql.rate_per_s is not None
+    assert psql.sessions == 16 and psql.auth_failures == 0  # the app is on every line
+    assert psql.total_session_s == c.total_session_s
 
 
 @pytest.mark.parametrize("name", LOGS)

@@ -362,6 +362,17 @@ class SessionGroup:
 
 
 @dataclass(frozen=True)
+class ApplicationGroup:
+    application: str | None
+    connections: int
+    sessions: int
+    total_session_s: float
+    max_session_s: float
+    auth_failures: int
+    rate_per_s: float | None
+
+
+@dataclass(frozen=True)
 class AuthFailure:
     ts: dt.datetime | None
     user: str | None
@@ -391,7 +402,9 @@ class Connections:
     refused: int  # too many clients / reserved slots
     groups: tuple[SessionGroup, ...]  # per user and database, by connections, descending
     other_groups: int
-    applications: tuple[tuple[str | None, int], ...]  # connections authorized, per application
+    # per application_name (sessions: where the disconnection line names the application,
+    # as csvlog and jsonlog do and stderr with %a in log_line_prefix)
+    applications: tuple[ApplicationGroup, ...]
     other_applications: int
     auth_failure_samples: tuple[AuthFailure, ...]
 
@@ -605,10 +618,6 @@ class _Sess:
         self.auth += o.auth
 
 
-def _add_first(mine: list[int], theirs: list[int]) -> None:
-    mine[0] += theirs[0]
-
-
 def _count_dict_merge(mine: dict[str, int], theirs: dict[str, int]) -> None:
     for k, v in theirs.items():
         mine[k] = mine.get(k, 0) + v
@@ -689,7 +698,7 @@ class EventCollector:
         self.c_auth = self.c_refused = 0
         self.c_reasons: dict[str, int] = {}
         self.c_groups: _Groups[tuple[str | None, str | None], _Sess] = _Groups(cap)
-        self.c_apps: _Groups[str | None, list[int]] = _Groups(cap)
+        self.c_apps: _Groups[str | None, _Sess] = _Groups(cap)
         self.c_peak = _Peak()
         self.c_first: tuple[float, dt.datetime] | None = None
         self.c_last: tuple[float, dt.datetime] | None = None
@@ -1105,9 +1114,9 @@ class EventCollector:
             g = self.c_groups.get((kv.get("user") or meta[3], kv.get("database") or meta[4]), _Sess)
             if g is not None:
                 g.conns += 1
-            app = self.c_apps.get(kv.get("application_name") or meta[5], lambda: [0])
+            app = self.c_apps.get(kv.get("application_name") or meta[5], _Sess)
             if app is not None:
-                app[0] += 1
+                app.conns += 1
 
     def _disconnection(self, msg: str, meta: Meta) -> None:
         m = _SESSION_TIME.search(msg)
@@ -1126,6 +1135,12 @@ class EventCollector:
             g.sessions += 1
             g.total_ms += length
             g.max_ms = max(g.max_ms, length)
+        if meta[5] is not None:
+            app = self.c_apps.get(meta[5], _Sess)
+            if app is not None:
+                app.sessions += 1
+                app.total_ms += length
+                app.max_ms = max(app.max_ms, length)
         self._conn_time(meta)
 
     def _auth_failure(self, reason: str, msg: str, meta: Meta, source: str, line: int) -> None:
@@ -1136,6 +1151,10 @@ class EventCollector:
         g = self.c_groups.get((user, meta[4]), _Sess)
         if g is not None:
             g.auth += 1
+        if meta[5] is not None:
+            app = self.c_apps.get(meta[5], _Sess)
+            if app is not None:
+                app.auth += 1
         if len(self.c_auth_samples) < SAMPLE_LIMIT:
             self.c_auth_samples.append(
                 AuthFailure(meta[0], user, meta[4], meta[6], _clip(msg, 500) or "", source, line)
@@ -1218,7 +1237,7 @@ class EventCollector:
         self.c_refused += other.c_refused
         _count_dict_merge(self.c_reasons, other.c_reasons)
         self.c_groups.merge(other.c_groups, _Sess.fold, lambda g: g.conns + g.sessions + g.auth)
-        self.c_apps.merge(other.c_apps, _add_first, lambda n: n[0])
+        self.c_apps.merge(other.c_apps, _Sess.fold, lambda g: g.conns + g.sessions + g.auth)
         self.c_peak.merge(other.c_peak)
         if other.c_first is not None and (
             self.c_first is None or other.c_first[0] < self.c_first[0]
@@ -1408,8 +1427,19 @@ class EventCollector:
             other_groups=self.c_groups.other,
             applications=tuple(
                 sorted(
-                    ((a, n[0]) for a, n in self.c_apps.items.items()),
-                    key=lambda kv: (-kv[1], str(kv[0])),
+                    (
+                        ApplicationGroup(
+                            a,
+                            g.conns,
+                            g.sessions,
+                            g.total_ms / 1000,
+                            g.max_ms / 1000,
+                            g.auth,
+                            g.conns / span_s if span_s else None,
+                        )
+                        for a, g in self.c_apps.items.items()
+                    ),
+                    key=lambda g: (-g.connections, -g.sessions, str(g.application)),
                 )
             ),
             other_applications=self.c_apps.other,

@@ -304,6 +304,35 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                 ),
             )
         )
+        tables.append(
+            Table(
+                name="applications",
+                title="Connections and sessions per application",
+                columns=(
+                    Column("application", "application"),
+                    Column("connections", "connections", "right", "{:,}"),
+                    Column("rate", "per s", "right", "{:,.2f}"),
+                    Column("sessions", "sessions", "right", "{:,}"),
+                    Column("mean_s", "mean s", "right", "{:,.3f}"),
+                    Column("max_s", "longest s", "right", "{:,.3f}"),
+                    Column("auth_failures", "auth failures", "right", "{:,}"),
+                ),
+                rows=cut(
+                    [
+                        (
+                            a.application,
+                            a.connections,
+                            a.rate_per_s,
+                            a.sessions,
+                            a.total_session_s / a.sessions if a.sessions else None,
+                            a.max_session_s,
+                            a.auth_failures,
+                        )
+                        for a in c.applications
+                    ]
+                ),
+            )
+        )
     if (p := e.plans) is not None:
         tables.append(
             Table(
