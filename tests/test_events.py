@@ -356,6 +356,8 @@ def test_verbose_messages_and_sqlstates_of_stderr_logs() -> None:
     c.message("ERROR", 'relation "y" does not exist at character 15', meta, "s", 5)
     c.message("ERROR", "value 123 out of range", meta, "s", 6)
     c.message("ERROR", "value 456 out of range", meta, "s", 7)
+    c.message("ERROR", 'invalid input syntax for type integer: "abc"', meta, "s", 8)
+    c.message("ERROR", 'invalid input syntax for type integer: "x""y"', meta, "s", 9)
     r = c.result()
     assert r.temp_files is not None and r.temp_files.count == 1
     assert r.errors is not None
@@ -364,6 +366,7 @@ def test_verbose_messages_and_sqlstates_of_stderr_logs() -> None:
     assert groups[("42P01", 'relation "y" does not exist')] == 1
     assert groups[("55P03", "canceling statement due to lock timeout")] == 1
     assert groups[(None, "value N out of range")] == 2
+    assert groups[(None, 'invalid input syntax for type integer: "..."')] == 2
     assert dict(r.errors.cancellations) == {"lock timeout": 1}
 
 

@@ -490,6 +490,7 @@ _KV = re.compile(r"(\w+)=(\S*)")
 _SESSION_TIME = re.compile(r"session time: (\d+):(\d\d):(\d\d)\.(\d{3})")
 _NUMBER = re.compile(r"(?<![\w$])-?\d+(?:\.\d+)?(?![\w])")
 _AT_CHAR = re.compile(r" at character \d+$")
+_QUOTED_VALUE = re.compile(r': "(?:[^"]|"")*"')
 _QUOTED_USER = re.compile(r'user "([^"]*)"')
 
 # stderr logs without %e in log_line_prefix: the SQLSTATE of well-known messages
@@ -563,9 +564,11 @@ def _sqlstate_of(msg: str) -> str | None:
 
 
 def normalize_message(msg: str) -> str:
-    """An error message as a group key: numbers become N, the position goes."""
+    """An error message as a group key: numbers become N, a quoted value after a colon
+    (``invalid input syntax for type integer: "abc"``) becomes "...", the position goes;
+    quoted names (``relation "orders" does not exist``) stay."""
     first = msg.split("\n", 1)[0]
-    return _NUMBER.sub("N", _AT_CHAR.sub("", first))
+    return _NUMBER.sub("N", _QUOTED_VALUE.sub(': "..."', _AT_CHAR.sub("", first)))
 
 
 class _Err:
