@@ -275,9 +275,18 @@ def test_cli_events_json_and_tables(cli: Any) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["schema_version"] >= 1
-    ev = data["data"]["events"] if "data" in data else data["events"]
+    ev = data["events"]
     assert set(ev) >= {"temp_files", "locks", "errors", "checkpoints", "plans", "connections"}
     assert ev["errors"]["statement_timeouts"] == 1
+    fps = data["fingerprints"]
+    (count,) = [f for f in fps if f["query"].startswith("SELECT count(*) FROM orders")]
+    assert count["plans"] == {
+        "plans": 2,
+        "shapes": 2,
+        "changes": 1,
+        "slowest_ms": count["plans"]["slowest_ms"],
+    }
+    assert all("plans" in f for f in fps)
     res = cli("analyze", log, "--events", "errors,plans", "--format", "markdown")
     assert res.exit_code == 0, res.output
     assert "statement_timeout hits: 1" in res.stdout

@@ -79,6 +79,28 @@ def _fp_json(f: FingerprintResult) -> dict[str, Any]:
     }
 
 
+def _with_plans(fps: list[dict[str, Any]], r: AnalyzeResult) -> list[dict[str, Any]]:
+    """With ``--events plans``: each fingerprint's auto_explain summary (the details are
+    in ``events.plans``)."""
+    plans = r.events.plans if r.events is not None else None
+    if plans is None:
+        return fps
+    by_id = {p.fingerprint: p for p in plans.fingerprints}
+    for f in fps:
+        p = by_id.get(f["id"])
+        f["plans"] = (
+            {
+                "plans": p.plans,
+                "shapes": len(p.shapes) + p.other_shapes,
+                "changes": p.changes_total,
+                "slowest_ms": p.slowest_ms,
+            }
+            if p is not None
+            else None
+        )
+    return fps
+
+
 def _data(r: AnalyzeResult) -> dict[str, Any]:
     s = r.summary
     caches = [
@@ -114,7 +136,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
             "regex_fingerprints": s.regex_fingerprints,
             "truncated": r.truncated,
         },
-        "fingerprints": [_fp_json(f) for f in r.fingerprints],
+        "fingerprints": _with_plans([_fp_json(f) for f in r.fingerprints], r),
         "slow": [
             {
                 "ts": _ts(q.ts),
