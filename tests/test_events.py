@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +389,43 @@ def test_inputs_without_server_messages_say_so() -> None:
     c = r.events.connections
     assert c is not None and sum(g.connections for g in c.groups) == c.authorized
     assert all(g.rate_per_s is not None and g.rate_per_s > 0 for g in c.groups)
+
+
+def _as_syslog(stderr_text: str) -> str:
+    """A stderr log as PostgreSQL writes it to syslog: one report per message (its
+    DETAIL/STATEMENT and continuation lines numbered [seq-part], tabs as #011)."""
+    out = []
+    seq: dict[str, int] = {}
+    part = 0
+    pid = "0"
+    head = re.compile(r"^\S+ (\S+) UTC \[(\d+)\] .*?(LOG|ERROR|FATAL|WARNING|DETAIL|STATEMENT"
+                      r"|HINT|CONTEXT):  ")  # fmt: skip
+    for line in stderr_text.splitlines():
+        m = head.match(line)
+        if m is not None and m[3] not in ("DETAIL", "STATEMENT", "HINT", "CONTEXT"):
+            pid = m[2]
+            seq[pid] = seq.get(pid, 0) + 1
+            part = 1
+        else:
+            part += 1
+        text = "#011" + line[1:] if line.startswith("\t") else line
+        clock = m[1][:8] if m is not None else "00:00:00"
+        out.append(f"Dec  3 {clock} host postgres[{pid}]: [{seq.get(pid, 1)}-{part}] {text}")
+    return "\n".join(out) + "\n"
+
+
+def test_syslog_logs_give_the_same_events(tmp_path: Path) -> None:
+    log = tmp_path / "syslog.log"
+    log.write_text(_as_syslog((EVENTS / "stderr.log").read_text()))
+    r = analyze([log], ALL, prefix=PREFIX)
+    assert r.files[0].format == "syslog"
+    one = _analyze("stderr.log").events
+    e = r.events
+    assert e is not None and one is not None
+    assert e.temp_files.count == one.temp_files.count == 1
+    assert (e.locks.waits, e.locks.acquired, e.locks.deadlocks) == (1, 1, 1)
+    assert e.errors.by_severity == one.errors.by_severity
+    assert e.checkpoints.completed == one.checkpoints.completed
+    assert e.autovacuum.tables == one.autovacuum.tables
+    assert e.connections.authorized == one.connections.authorized
+    assert [f.shapes for f in e.plans.fingerprints] == [f.shapes for f in one.plans.fingerprints]
