@@ -61,7 +61,10 @@ def test_event_counts_agree_with_pgbadger(name: str, args: list[str], tmp_path: 
     assert lk["count"] == e.locks.acquired
     assert lk["duration"] == pytest.approx(e.locks.acquired_wait_ms)
     assert e.locks.by_statement[0].count == lk["count"]
-    assert mode == e.locks.by_lock[0][0].split(" ")[0]
+    (kind,) = e.locks.by_lock
+    assert kind.lock.split(" ")[0] == mode and kind.lock.endswith(" on transaction")
+    assert kind.acquired == lk["transaction"]["count"]
+    assert kind.acquired_wait_ms == pytest.approx(lk["transaction"]["duration"])
     c = pgb["connection_info"]["postgres"]
     s = pgb["session_info"]["postgres"]
     assert c["count"] == e.connections.authorized

@@ -259,6 +259,14 @@ class LockWait:
 
 
 @dataclass(frozen=True)
+class LockKind:
+    lock: str  # "ShareLock on transaction"
+    waits: int
+    acquired: int
+    acquired_wait_ms: float
+
+
+@dataclass(frozen=True)
 class Deadlock:
     ts: dt.datetime | None
     session: str | None
@@ -276,7 +284,7 @@ class Locks:
     acquired_wait_ms: float
     max_wait_ms: float
     deadlocks: int
-    by_lock: tuple[tuple[str, int], ...]  # ("ShareLock on transaction", waits)
+    by_lock: tuple[LockKind, ...]  # most waits first
     by_statement: tuple[StatementGroup, ...]  # total/max: µs waited until acquired
     other_statements: int
     samples: tuple[LockWait, ...]
@@ -668,7 +676,7 @@ class EventCollector:
         self.seq = 0  # messages seen, for ties among the largest
         # locks
         self.lock_waits = self.lock_acquired = self.lock_wait_us = self.lock_max_us = 0
-        self.lock_kinds: dict[str, int] = {}
+        self.lock_kinds: dict[str, list[int]] = {}  # [waits, acquired, µs waited]
         self.lock_stmts: _Groups[str | None, _Stmt] = _Groups(cap)
         self.lock_samples: list[LockWait] = []
         self.lock_blockers: list[list[str | None]] = []  # per sample, per waited-for pid
@@ -901,12 +909,17 @@ class EventCollector:
         us = _us(m["ms"])
         obj = m["obj"]
         lock_kind = f"{m['mode']} on {_object_kind(obj)}"
+        counts = self.lock_kinds.get(lock_kind)
+        if counts is None:
+            counts = self.lock_kinds[lock_kind] = [0, 0, 0]
         if what == "still waiting for":
             kind = "waiting"
             self.lock_waits += 1
-            self.lock_kinds[lock_kind] = self.lock_kinds.get(lock_kind, 0) + 1
+            counts[0] += 1
         elif what == "acquired":
             kind = "acquired"
+            counts[1] += 1
+            counts[2] += us
             self.lock_acquired += 1
             self.lock_wait_us += us
             if us > self.lock_max_us:
@@ -1181,7 +1194,10 @@ class EventCollector:
         self.lock_acquired += other.lock_acquired
         self.lock_wait_us += other.lock_wait_us
         self.lock_max_us = max(self.lock_max_us, other.lock_max_us)
-        _count_dict_merge(self.lock_kinds, other.lock_kinds)
+        for name, theirs in other.lock_kinds.items():
+            mine = self.lock_kinds.setdefault(name, [0, 0, 0])
+            for i in range(3):
+                mine[i] += theirs[i]
         self.lock_stmts.merge(other.lock_stmts, _stmt_fold, _stmt_count)
         if self.lock_pending and other.first_statements:
             for pid in [p for p in self.lock_pending if p in other.first_statements]:
@@ -1299,7 +1315,12 @@ class EventCollector:
             acquired_wait_ms=self.lock_wait_us / 1000,
             max_wait_ms=self.lock_max_us / 1000,
             deadlocks=self.deadlocks,
-            by_lock=tuple(sorted(self.lock_kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
+            by_lock=tuple(
+                sorted(
+                    (LockKind(k, n[0], n[1], n[2] / 1000) for k, n in self.lock_kinds.items()),
+                    key=lambda g: (-g.waits, -g.acquired, g.lock),
+                )
+            ),
             by_statement=tuple(stmts),
             other_statements=self.lock_stmts.other,
             samples=tuple(

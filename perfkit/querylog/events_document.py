@@ -135,6 +135,30 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
     if (lk := e.locks) is not None:
         tables.append(
             Table(
+                name="locks",
+                title="Lock waits by lock and by statement",
+                columns=(
+                    Column("what", "lock or statement"),
+                    Column("waits", "waits", "right", "{:,}"),
+                    Column("acquired", "acquired", "right", "{:,}"),
+                    Column("wait_ms", "waited ms", "right", "{:,.1f}"),
+                ),
+                rows=[(k.lock, k.waits, k.acquired, k.acquired_wait_ms) for k in lk.by_lock]
+                + cut(
+                    [
+                        (
+                            _short(g.query, 80) or "(statement not logged)",
+                            None,
+                            g.count,
+                            g.total / 1000,
+                        )
+                        for g in lk.by_statement
+                    ]
+                ),
+            )
+        )
+        tables.append(
+            Table(
                 name="lock_waits",
                 title="Lock waits (log_lock_waits)",
                 columns=(
