@@ -172,10 +172,10 @@ def read_json_records(
         # records without a statement are only fully parsed at the start (validation)
         if checked >= _VALIDATE and (
             not (
-                events is not None
-                or '"duration: ' in line
+                '"duration: ' in line
                 or '"statement: ' in line
                 or '"execute ' in line
+                or events is not None
             )
             or parse_bind(line)
         ):
