@@ -17,6 +17,10 @@ with ``--events all``. (The event counts are compared with pgBadger's in
 ``tests/test_events_pgbadger.py``.)
 
     python benchmarks/bench_analyze_events.py --mb 20 --repeat 5 --base /tmp/perfkit-base
+    python benchmarks/bench_analyze_events.py --opcodes 1 --base /tmp/perfkit-base
+
+``--opcodes`` counts the Python opcodes ``analyze`` executes (``sys.settrace``), a
+figure that other jobs on the machine cannot move.
 """
 
 from __future__ import annotations
@@ -52,6 +56,34 @@ print(time.process_time() - t, r.summary.queries)
 """
 
 
+# Python opcodes executed by analyze(): a count that load on the machine cannot move
+OPCODES = """
+import sys
+import perfkit
+assert perfkit.__file__.startswith(sys.argv[4]), perfkit.__file__
+from perfkit.querylog.analyze import AnalyzeOptions, analyze
+if sys.argv[3] == "all":
+    from perfkit.querylog.events import CATEGORIES
+    opts = AnalyzeOptions(events=frozenset(CATEGORIES))
+else:
+    opts = AnalyzeOptions()
+n = 0
+def local(frame, event, arg):
+    global n
+    if event == "opcode":
+        n += 1
+    return local
+def tracer(frame, event, arg):
+    frame.f_trace_opcodes = True
+    return local
+analyze([sys.argv[1]], opts, prefix=sys.argv[2], jobs=1)  # warm (imports, caches)
+sys.settrace(tracer)
+r = analyze([sys.argv[1]], opts, prefix=sys.argv[2], jobs=1)
+sys.settrace(None)
+print(n, r.summary.queries)
+"""
+
+
 def build(src: Path, dst: Path, mb: int) -> None:
     if dst.exists() and dst.stat().st_size >= mb << 20:
         return
@@ -69,10 +101,12 @@ def build(src: Path, dst: Path, mb: int) -> None:
             k += 1
 
 
-def run_once(tree: Path, log: Path, prefix: str, events: str) -> tuple[float, int]:
+def run_once(
+    tree: Path, log: Path, prefix: str, events: str, child: str = CHILD
+) -> tuple[float, int]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(log), prefix, events, str(tree.resolve())],
+        [sys.executable, "-c", child, str(log), prefix, events, str(tree.resolve())],
         env=env,
         cwd=tree,  # sys.path[0]: the tree measured, not an installed copy
         check=True,
@@ -87,7 +121,16 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--base", type=Path, help="source tree of the code before the change")
+    ap.add_argument(
+        "--opcodes",
+        type=float,
+        metavar="MB",
+        help="instead: count the Python opcodes analyze executes on logs of MB megabytes",
+    )
     args = ap.parse_args()
+    if args.opcodes is not None:
+        opcodes(args)
+        return
     logs = {
         "statements": (ROOT / "sample_configs/logs/stderr.log", PREFIX),
         "events": (ROOT / "tests/data/querylog/events/stderr.log", EVENTS_PREFIX),
@@ -117,6 +160,41 @@ def main() -> None:
                 f"| {label} | {med:.2f} | {min(ts):.2f} | {size / med:.1f} | {queries[label]:,} |"
             )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
+def opcodes(args: argparse.Namespace) -> None:
+    logs = {
+        "statements": (ROOT / "sample_configs/logs/stderr.log", PREFIX),
+        "events": (ROOT / "tests/data/querylog/events/stderr.log", EVENTS_PREFIX),
+    }
+    for name, (src, prefix) in logs.items():
+        log = WORK / f"events-opcodes-{name}-{args.opcodes:g}mb.log"
+        if not log.exists():
+            build_kb(src, log, int(args.opcodes * 1024))
+        print(f"\n{name}: {log.name}, {log.stat().st_size / (1 << 20):.2f} MB")
+        print("| case | Python opcodes | per statement | statements |")
+        print("| --- | ---: | ---: | ---: |")
+        cases = [("this tree, no events", ROOT, "none"), ("this tree, --events all", ROOT, "all")]
+        if args.base is not None:
+            cases.insert(0, ("before (base), no events", args.base, "none"))
+        for label, tree, events in cases:
+            n, queries = run_once(tree, log, prefix, events, OPCODES)
+            print(f"| {label} | {n:,.0f} | {n / queries:,.1f} | {queries:,} |")
+
+
+def build_kb(src: Path, dst: Path, kb: int) -> None:
+    text = src.read_text()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with dst.open("w") as out:
+        k = 0
+        while out.tell() < kb << 10:
+
+            def shift(m: re.Match[str], k: int = k) -> str:
+                d = dt.date.fromisoformat(m[1]) + dt.timedelta(days=k)
+                return d.isoformat() + " "
+
+            out.write("".join(_TS.sub(shift, ln) for ln in text.splitlines(keepends=True)))
+            k += 1
 
 
 if __name__ == "__main__":
