@@ -548,9 +548,20 @@ _ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "PANIC", "WARNING"})
 _LOG_STARTS = {
     "temp": ("temporary file: ",),
     "locks": ("process ",),
-    "checkpoints": ("checkpoint", "restartpoint "),
+    "checkpoints": (
+        "checkpoint starting: ",
+        "checkpoint complete: ",
+        "checkpoints are occurring too frequently",
+        "restartpoint starting: ",
+        "restartpoint complete: ",
+    ),
     "autovacuum": ("automatic ",),
-    "connections": ("connection ", "replication connection ", "disconnection: "),
+    "connections": (
+        "connection received: ",
+        "connection authorized: ",
+        "replication connection authorized: ",
+        "disconnection: ",
+    ),
     "plans": ("duration: ",),
 }
 
