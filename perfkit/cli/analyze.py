@@ -103,15 +103,31 @@ def analyze_cmd(
             show_default=False,
         ),
     ] = None,
+    events: Annotated[
+        str,
+        typer.Option(
+            "--events",
+            metavar="CATEGORY[,...]",
+            help="Also report server events: temp, locks, errors, checkpoints, autovacuum, "
+            "connections, plans (auto_explain), all or none.",
+        ),
+    ] = "none",
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:
     """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs."""
+    from perfkit.errors import UsageError
     from perfkit.querylog.analyze import AnalyzeOptions, analyze
     from perfkit.querylog.document import to_document
+    from perfkit.querylog.events import parse_categories
 
     st = cli_state(ctx)
+    try:
+        categories = parse_categories(events)
+    except ValueError as exc:
+        raise UsageError("--events", str(exc)) from None
     options = AnalyzeOptions(
+        events=categories,
         slow_ms=slow_ms,
         slow_limit=slow_limit,
         ttls=_ttls(ttl),

@@ -33,6 +33,7 @@ from perfkit.querylog.stats import (
 )
 
 if TYPE_CHECKING:
+    from perfkit.querylog.events import EventCollector, EventsResult
     from perfkit.report.progress import ProgressSink
 
 __all__ = [
@@ -53,6 +54,8 @@ SCHEMA_VERSION = 1
 #: How many distinct databases/users/applications are kept per fingerprint.
 MAX_NAMES = 10
 _REPLAY_BLOCK = 4096
+# the inputs that hold server messages besides statements (analyze --events)
+_SERVER_LOGS = frozenset({"stderr", "syslog", "csvlog", "jsonlog", "cnpg"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class AnalyzeOptions:
     cache_entries: int | None = None
     replay: bool = True
     reorder_window: int = 100_000
+    #: event categories to collect (``perfkit.querylog.events.CATEGORIES``); none by default
+    events: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.slow_ms < 0:
@@ -73,6 +78,12 @@ class AnalyzeOptions:
             raise ValueError("TTLs must be positive numbers of seconds")
         if self.cache_entries is not None and self.cache_entries < 1:
             raise ValueError("cache_entries must be at least 1")
+        if self.events:
+            from perfkit.querylog.events import CATEGORIES
+
+            bad = sorted(self.events - set(CATEGORIES))
+            if bad:
+                raise ValueError(f"unknown event category {bad[0]!r}")
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,7 @@ class AnalyzeResult:
     options: AnalyzeOptions
     truncated: bool = False
     late_events: int = 0
+    events: EventsResult | None = None  # with AnalyzeOptions.events
     percentile_method: str = field(
         default=f"exact up to {EXACT_LIMIT} timed calls per fingerprint, else a log-bucketed "
         f"histogram with at most {RELATIVE_ERROR:.0%} relative error"
@@ -275,6 +287,13 @@ def analyze(
     stream = read_logs(
         paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
     )
+    acc = _Accumulator(opts, has_timeline=True)
+    stream.event_sink = acc.events
+    if opts.events and not any(f.format in _SERVER_LOGS for f in stream.files):
+        stream.warnings.append(
+            "--events: no input is a server log (stderr, syslog, csvlog, jsonlog, "
+            "CloudNativePG): there are no events to report"
+        )
     files = tuple(
         FileSummary(f.path, f.format, f.prefix, f.prefix_inferred, f.compression)
         for f in stream.files
@@ -294,7 +313,7 @@ def analyze(
         if any(split):
             # inputs in order, each large one in ranges, the others in one pass, into one
             # accumulator: the same figures, warnings and positions as one pass
-            pacc = _Accumulator(opts, has_timeline=True)
+            pacc = acc
             gc_enabled = gc.isenabled()
             gc.disable()
             try:
@@ -317,6 +336,8 @@ def analyze(
                 stream = read_logs(
                     paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
                 )
+                acc = _Accumulator(opts, has_timeline=True)
+                stream.event_sink = acc.events
             else:
                 return pacc.result(
                     skipped_lines=stream.skipped_lines,
@@ -329,7 +350,6 @@ def analyze(
             finally:
                 if gc_enabled:
                     gc.enable()
-    acc = _Accumulator(opts, has_timeline=True)
     acc.consume(stream)
     return acc.result(
         skipped_lines=stream.skipped_lines,
@@ -366,10 +386,22 @@ class _Accumulator:
         )
         self.untimed_ts = 0  # events without a timestamp
         self.seq = 0  # events consumed so far, from every input
+        self.events: EventCollector | None = None
+        if options.events:
+            from perfkit.querylog.events import EventCollector
+
+            self.events = EventCollector(options.events, self.fingerprinter)
+
+    def merge_events(self, other: EventCollector) -> None:
+        """Add the events of a range read elsewhere (parallel ``analyze``), in log order."""
+        if self.events is not None:
+            self.events.merge(other)
 
     def consume(self, events: Iterable[LogEvent]) -> None:
         # Millions of long-lived small objects (cache entries, keys) and no reference
         # cycles: the cyclic GC would rescan them over and over for nothing (~25%).
+        if self.events is not None and self.events.want_locks:
+            events = self.events.watch(events)  # lock waits: the blockers' statements
         gc_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -645,6 +677,7 @@ class _Accumulator:
             slow_queries=self.slow_count,
             regex_fingerprints=regex_fps,
         )
+        events = self._events_result(notes)
         return AnalyzeResult(
             summary=summary,
             fingerprints=fps,
@@ -659,7 +692,15 @@ class _Accumulator:
             options=opts,
             truncated=truncated,
             late_events=late,
+            events=events,
         )
+
+    def _events_result(self, notes: list[str]) -> EventsResult | None:
+        if self.events is None:
+            return None
+        res = self.events.result()
+        notes.extend(res.notes)
+        return res
 
     def _fingerprints(
         self,

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from perfkit.querylog.analyze import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
+from perfkit.querylog.events_document import events_json, events_summary, events_tables
 from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR
 from perfkit.report.model import Column, Document, Style, Table
 
@@ -78,6 +79,28 @@ def _fp_json(f: FingerprintResult) -> dict[str, Any]:
     }
 
 
+def _with_plans(fps: list[dict[str, Any]], r: AnalyzeResult) -> list[dict[str, Any]]:
+    """With ``--events plans``: each fingerprint's auto_explain summary (the details are
+    in ``events.plans``)."""
+    plans = r.events.plans if r.events is not None else None
+    if plans is None:
+        return fps
+    by_id = {p.fingerprint: p for p in plans.fingerprints}
+    for f in fps:
+        p = by_id.get(f["id"])
+        f["plans"] = (
+            {
+                "plans": p.plans,
+                "shapes": len(p.shapes) + p.other_shapes,
+                "changes": p.changes_total,
+                "slowest_ms": p.slowest_ms,
+            }
+            if p is not None
+            else None
+        )
+    return fps
+
+
 def _data(r: AnalyzeResult) -> dict[str, Any]:
     s = r.summary
     caches = [
@@ -113,7 +136,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
             "regex_fingerprints": s.regex_fingerprints,
             "truncated": r.truncated,
         },
-        "fingerprints": [_fp_json(f) for f in r.fingerprints],
+        "fingerprints": _with_plans([_fp_json(f) for f in r.fingerprints], r),
         "slow": [
             {
                 "ts": _ts(q.ts),
@@ -159,6 +182,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
             for f in r.files
         ],
         "warnings": list(r.warnings),
+        **({"events": events_json(r.events)} if r.events is not None else {}),
     }
 
 
@@ -200,6 +224,8 @@ def _summary_lines(r: AnalyzeResult) -> list[str]:
         )
     if r.cache_note and not r.cache:
         lines.append(f"cache replay: {r.cache_note}")
+    if r.events is not None:
+        lines.extend(events_summary(r.events))
     return lines
 
 
@@ -360,6 +386,8 @@ def to_document(r: AnalyzeResult, *, top: int = 20, debug: bool = False) -> Docu
             row_styles=styles,
         )
     )
+    if r.events is not None:
+        tables.extend(events_tables(r.events, top))
     warnings = list(r.warnings)
     if debug:
         warnings.extend(

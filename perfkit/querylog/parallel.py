@@ -67,6 +67,7 @@ from perfkit.querylog.readers.prefix import CompiledPrefix
 
 if TYPE_CHECKING:
     from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
+    from perfkit.querylog.events import EventCollector
     from perfkit.querylog.readers import LogStream
     from perfkit.report.progress import ProgressSink
 
@@ -286,7 +287,8 @@ _FPR: Fingerprinter | None = None  # per worker process
 
 
 class _ChunkStream:
-    def __init__(self) -> None:
+    def __init__(self, event_sink: EventCollector | None = None) -> None:
+        self.event_sink = event_sink  # read by the readers' Context (analyze --events)
         self.skipped_lines = 0
         self.skipped_samples: list[tuple[str, int, str]] = []
         self.warnings: list[tuple[str, str]] = []
@@ -340,6 +342,7 @@ class _Part:
     skipped_samples: list[tuple[str, int, str]]
     warnings: list[tuple[str, str]]
     edges: ChunkEdges
+    event_sink: EventCollector | None = None  # this range's events, merged in file order
 
 
 @dataclass(frozen=True)
@@ -390,11 +393,22 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
                 f.seek(start)
                 data = f.read(end - start)
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
-        stream = _ChunkStream()
+        sink = None
+        if job.options.events:
+            from perfkit.querylog.events import EventCollector
+
+            # unbounded: the parent keeps the first groups in file order while merging
+            sink = EventCollector(job.options.events, _fingerprinter(), cap=None)
+        stream = _ChunkStream(sink)
         ctx = _ChunkContext(cast("LogStream", stream), job.path, job.strict)
         edges = ChunkEdges(check_tail=not last)
-        events = REGISTRY[job.fmt].read_range(text, ctx, job.prefix, edges, line0)
+        events: Iterable[LogEvent] = REGISTRY[job.fmt].read_range(
+            text, ctx, job.prefix, edges, line0
+        )
+        if sink is not None and sink.want_locks:
+            events = sink.watch(events)  # lock waits: the blockers' statements
         part = _consume(events, job.options, stream, edges)
+        part.event_sink = sink
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
     if job.spill is None:
@@ -413,6 +427,17 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
     return _Spilled(path)
 
 
+def _fingerprinter() -> Fingerprinter:
+    """One fingerprinter per worker, kept across its ranges: a range must not pay again
+    for parsing shapes the worker has seen (by_id keeps the first fingerprint of an id
+    from an earlier range of this worker, which the parent's in-order merge has then
+    already taken)."""
+    global _FPR
+    if _FPR is None:
+        _FPR = Fingerprinter()
+    return _FPR
+
+
 def _consume(
     events: Iterable[LogEvent], opts: AnalyzeOptions, stream: _ChunkStream, edges: ChunkEdges
 ) -> _Part:
@@ -420,14 +445,7 @@ def _consume(
     across ranges; the rest becomes one record per event."""
     from perfkit.querylog.analyze import MAX_NAMES, _Acc, _naive_ts
 
-    global _FPR
-    # one fingerprinter per worker, kept across its ranges: a range must not pay again
-    # for parsing shapes the worker has seen (by_id keeps the first fingerprint of an id
-    # from an earlier range of this worker, which the parent's in-order merge has then
-    # already taken)
-    if _FPR is None:
-        _FPR = Fingerprinter()
-    fpr = _FPR
+    fpr = _fingerprinter()
     accs: dict[str, _Acc] = {}
     records: list[Record] = []
     rec = records.append
@@ -612,6 +630,8 @@ class _Merger:
                 heapq.heapreplace(heap, item)
         acc.seq += part.events
         acc.consume_records(part.records)
+        if part.event_sink is not None:
+            acc.merge_events(part.event_sink)
 
 
 def _spill_dir() -> str | None:
@@ -649,6 +669,7 @@ def run(
         raise NotSplittable(path)
     _JOB = _Job(path, fmt, prefix, strict, acc.opts, spill)
     merger = _Merger(acc, stream, path, strict)
+    seen0 = acc.events.seq if acc.events is not None else 0  # server events: usable too
     ctx = multiprocessing.get_context("fork")
     # fork before a progress bar starts its refresh thread
     before = {p.pid for p in multiprocessing.active_children()}
@@ -719,7 +740,7 @@ def run(
             shutil.rmtree(spill, ignore_errors=True)
         if progress is not None:
             progress.finish()
-    if not merger.events:
+    if not merger.events and (acc.events is None or acc.events.seq == seen0):
         from perfkit.querylog.readers import nothing_usable_in
 
         raise nothing_usable_in(stream, index)

@@ -44,6 +44,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError, TruncatedInput, UsageError
 from perfkit.querylog.model import LogEvent
@@ -53,6 +54,9 @@ from perfkit.querylog.readers.formats import NAMES, REGISTRY, Detected, Head, de
 from perfkit.querylog.readers.prefix import CANDIDATES, CompiledPrefix, compile_prefix
 from perfkit.querylog.readers.sqlfile import split_sql
 from perfkit.report.progress import ProgressSink
+
+if TYPE_CHECKING:
+    from perfkit.querylog.events import EventCollector
 
 __all__ = [
     "CANDIDATES",
@@ -124,6 +128,7 @@ class LogStream:
         #: events collector takes (it adds them here). An input that is not empty and
         #: gives none is an error ("nothing usable was read"), see _read.
         self.records_read = 0
+        self.event_sink: EventCollector | None = None  # analyze --events (readers/_common)
         self._strict = strict
         self._progress = progress
         self._used = False
@@ -366,11 +371,15 @@ def _read(
         lines = _Tracker(src, progress, done).wrap(lines)
     stream = ctx.stream
     before = stream.records_read
+    sink = stream.event_sink
+    seen = sink.seq if sink is not None else 0  # server events (analyze --events) count
     n = 0
     for ev in REGISTRY[det.format].read(lines, ctx, det):
         n += 1
         yield ev
     stream.records_read += n
+    if sink is not None:
+        stream.records_read += sink.seq - seen
     if stream.records_read == before:
         raise nothing_usable(plan.info, plan.head, ctx.skipped, ctx.first_skipped, ctx.foreign_line)
 

@@ -31,6 +31,7 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers.limits import INF, empty_statement, impossible_duration
 
 if TYPE_CHECKING:
+    from perfkit.querylog.events import EventCollector
     from perfkit.querylog.readers import LogStream
 
 SAMPLE_LIMIT = 50
@@ -84,6 +85,8 @@ class Context:
         self._foreign_warned = False
         self._order_warned = False
         self._last_ts: dt.datetime | None = None
+        # analyze --events: the messages that are not statements go there (else None)
+        self.events: EventCollector | None = getattr(stream, "event_sink", None)
 
     def skip(self, line: int, text: str, why: str = "cannot parse line") -> None:
         if self.strict:
@@ -98,6 +101,8 @@ class Context:
 
     def foreign(self, line: int, what: str) -> None:
         """A server message in another language: its statements cannot be recognised."""
+        if self.events is not None:
+            self.events.foreign = True
         if not self._foreign_warned:
             self._foreign_warned = True
             self.warn(

@@ -51,6 +51,9 @@ def read_stderr(
     severities = SEVERITIES
     attached = _ATTACHED
     starts = STATEMENT_STARTS
+    # analyze --events: the other messages, with their lines, go to the collector
+    held = ctx.events.stderr_buffer(source) if ctx.events is not None else None
+    held_open = False  # a message is in ``held`` (locals: the statement path tests bools)
 
     # the open statement message: its match, text, first line, continuation parts, detail
     cur: re.Match[str] | None = None
@@ -100,6 +103,8 @@ def read_stderr(
             if sev == "DETAIL" and cur is not None:
                 detail = [msg.rstrip("\r")]
                 target = detail
+            elif held_open:
+                target = held.attach(sev, msg)  # type: ignore[union-attr]
             else:
                 target = None
             continue
@@ -149,6 +154,9 @@ def read_stderr(
                     out.clear()
             cur = None
             detail = None
+        elif held_open:  # (never open while a statement is)
+            held.flush(meta_of)  # type: ignore[union-attr]
+            held_open = False
         target = None
         if sev == "LOG":
             if msg.startswith(starts):
@@ -159,6 +167,9 @@ def read_stderr(
                     if cur_ms > 0 and msg.startswith(_NOT_EVENTS, cur_ms + 5):
                         if msg[cur_ms + 5] == "b":  # bind: its DETAIL (parameters) follows
                             detail_head = detail_head_ = line[: m.start("sev")] + "DETAIL:  "
+                        elif held is not None and msg[cur_ms + 6] == "l":  # plan:
+                            target = held.start(m, sev, msg, lineno)
+                            held_open = True
                         continue
                 if cur_ms < 0 or not msg.startswith("statement: ", cur_ms + 5):
                     detail_head = detail_head_ = line[: m.start("sev")] + "DETAIL:  "
@@ -169,10 +180,17 @@ def read_stderr(
                 target = cur_parts
             else:
                 linker.check_foreign(msg, lineno)
-        elif sev not in severities and not any(ch.islower() for ch in sev):
+                if held is not None:
+                    target = held.start(m, sev, msg, lineno)
+                    held_open = True
+        elif sev not in severities:
             # a translated severity (FEHLER, ERREUR, ОШИБКА); a lower-case word is no
             # severity at all (a line some other program wrote)
-            ctx.foreign(lineno, f"severity {sev!r}")
+            if not any(ch.islower() for ch in sev):
+                ctx.foreign(lineno, f"severity {sev!r}")
+        elif held is not None:
+            target = held.start(m, sev, msg, lineno)
+            held_open = True
     if cur is not None:
         if cur_parts:
             cur_msg = "\n".join([cur_msg, *cur_parts])
@@ -195,6 +213,8 @@ def read_stderr(
         )
         if ev is not None:
             yield ev
+    if held_open:
+        held.flush(meta_of)  # type: ignore[union-attr]
     yield from linker.close(edges, prev_ts)
 
 

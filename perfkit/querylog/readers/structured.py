@@ -53,6 +53,7 @@ def read_csvlog(
     out = linker.out
     starts = STATEMENT_STARTS
     reader = csv.reader(lines)
+    events = ctx.events  # analyze --events: every record also goes there
     base = line0 - 1
     prev_end = 0
     while True:
@@ -75,6 +76,8 @@ def read_csvlog(
                     edges.unsure = True
             continue
         sev = r[11]
+        if events is not None:
+            events.csv_record(r, line, parse_ts, ctx.source)
         if sev != "LOG":
             if sev not in SEVERITIES:
                 ctx.foreign(line, f"severity {sev!r}")
@@ -165,10 +168,16 @@ def read_json_records(
         checked = min(_VALIDATE, first[0] - 1)
         lines = itertools.chain((first,), lines)
     parse_bind = _PARSE_BIND.search
+    events = ctx.events  # analyze --events: every record also goes there
     for lineno, line in lines:
         # records without a statement are only fully parsed at the start (validation)
         if checked >= _VALIDATE and (
-            not ('"duration: ' in line or '"statement: ' in line or '"execute ' in line)
+            not (
+                '"duration: ' in line
+                or '"statement: ' in line
+                or '"execute ' in line
+                or events is not None
+            )
             or parse_bind(line)
         ):
             if line[:1] != "{" and line.strip():
@@ -194,6 +203,8 @@ def read_json_records(
                 continue
         else:
             rec = obj
+        if events is not None:
+            events.json_record(rec, lineno, parse_ts, ctx.source, envelope=envelope)
         sev = rec.get(k_sev)
         if sev != "LOG":
             if sev is None:
