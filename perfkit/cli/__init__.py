@@ -95,9 +95,11 @@ class PerfkitGroup(TyperGroup):
             _report_error(ctx, err)
             raise typer.Exit(err.exit_code) from None
         except Terminated:
+            _stop_children()
             _render_line("perfkit: terminated")
             raise typer.Exit(EXIT_TERMINATED) from None
         except KeyboardInterrupt:
+            _stop_children()
             _render_line("perfkit: interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except NoArgsIsHelpError:
@@ -126,6 +128,17 @@ class PerfkitGroup(TyperGroup):
             raise typer.Exit(err.exit_code) from None
         except Exception as exc:
             _internal_error(ctx, exc)
+
+
+def _stop_children() -> None:
+    """After Ctrl-C or SIGTERM, and after every ``finally`` ran: a worker process a pool
+    started while it was being torn down would keep the interpreter waiting at exit."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return
+    for proc in mp.active_children():
+        with contextlib.suppress(Exception):
+            proc.kill()
 
 
 def _internal_error(ctx: ClickContext, exc: BaseException) -> NoReturn:
@@ -363,9 +376,11 @@ def main() -> None:
     try:
         app_for(sys.argv[1:])(prog_name="perfkit")
     except Terminated:
+        _stop_children()
         _render_line("perfkit: terminated")
         sys.exit(EXIT_TERMINATED)
     except KeyboardInterrupt:
+        _stop_children()
         _render_line("perfkit: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(0)
