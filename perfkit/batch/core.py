@@ -23,7 +23,7 @@ from perfkit.batch.config import (
 )
 from perfkit.batch.handlers import Handler, HandlerRef, handler_ref, load_handler
 from perfkit.batch.inputs import InputSpec, Message, read_messages
-from perfkit.batch.signals import StopSignals
+from perfkit.batch.signals import StopSignals, deferred_signals
 from perfkit.batch.sink import PostgresSink, SinkSettings
 from perfkit.errors import InputError, UsageError
 from perfkit.report.progress import NullProgress, ProgressSink
@@ -128,10 +128,15 @@ def run_once(
     if settings.fifo is not None:
         fifo = settings.fifo
     settings.check(fifo)
-    dlq = _DlqFile(req.dlq_out) if extras and req.dlq_out else None
-    sink = PostgresSink(req.sink, time.time()) if extras and req.sink else None
-    on_success: Callable[[Message, float], None] | None = sink.add if sink else None
+    dlq: _DlqFile | None = None
+    sink: PostgresSink | None = None
     try:
+        # a signal between creating the temporary file and ``dlq`` naming it would leave
+        # the file behind: Ctrl-C / SIGTERM are held back until then
+        with deferred_signals():
+            dlq = _DlqFile(req.dlq_out) if extras and req.dlq_out else None
+        sink = PostgresSink(req.sink, time.time()) if extras and req.sink else None
+        on_success: Callable[[Message, float], None] | None = sink.add if sink else None
         if sink is not None:
             sink.open()
         if req.mode == "live":

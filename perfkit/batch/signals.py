@@ -18,6 +18,22 @@ class Terminated(KeyboardInterrupt):
     are removed); the CLI exits 143."""
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are held back (blocked, then delivered on exit) for the length of
+    the block, so that it cannot be interrupted half-way (main thread, POSIX)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _ReadInterrupted(BaseException):
     """Raised by the signal handler into a blocking read of the input (see ``guard``)."""
 

@@ -305,7 +305,8 @@ def _die_with_parent() -> None:
 
 def serve(rfd: int, wfd: int) -> int:
     """The worker loop: init message, then one batch in, one outcome out, until EOF."""
-    # Ctrl-C reaches the whole process group: perfkit decides, the worker ignores it
+    # perfkit decides what Ctrl-C means (workers run in a session of their own, so a
+    # terminal's Ctrl-C does not reach them anyway)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     try:
