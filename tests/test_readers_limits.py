@@ -270,3 +270,24 @@ def test_empty_statements_are_never_counted(tmp_path: Path) -> None:
     ]
     p = write(tmp_path, "probes.log", "".join(pre + ln + "\n" for ln in lines))
     assert [(e.query, e.duration_ms) for e in read_all(p)] == [("SELECT 1", 1.0)]
+
+
+HOSTILE = {
+    "deep.json": '{"a":' + "[" * 100_000 + "]" * 100_000 + "}\n",
+    "deep-array.json": "[" * 100_000 + "]" * 100_000 + "\n",
+    "deep-jsonlog.json": '{"error_severity": "LOG", "message": "x"}\n'
+    + '{"a":'
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}\n",
+    "odd-types.json": '{"log": 5, "stream": "stderr"}\n{"events": "x"}\n',
+    "truncated-array.json": '[\n  {"query": "SELECT 1", "calls": 1,\n',
+    "nul.log": "\x00" * 5000 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_inputs_are_input_errors_never_crashes(tmp_path: Path, name: str) -> None:
+    p = write(tmp_path, name, HOSTILE[name])
+    with pytest.raises(InputError, match=name.replace(".", r"\.")):
+        read_all(p)

@@ -179,7 +179,7 @@ def read_json_records(
             continue
         try:
             obj: Any = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON: not a record
             ctx.skip(lineno, line, "not a JSON record")
             continue
         if not isinstance(obj, dict):
