@@ -452,3 +452,20 @@ def test_an_envelope_around_no_postgresql_line_is_refused(tmp_path: Path) -> Non
         r"reads \(tried jsonlog, cnpg, stderr, syslog\): 'GET /orders 200'",
     ):
         read_logs([p])
+
+
+def test_a_newest_first_export_with_bad_entries_among_them(tmp_path: Path) -> None:
+    lines = []
+    for i in range(10):
+        text = (
+            f"2024-03-05 09:00:{59 - i:02d}.000 UTC [1]: [1-1] db=d,user=u LOG:  "
+            f"duration: 1.0 ms  statement: SELECT {i}"
+        )
+        lines.append(json.dumps({"textPayload": text, "logName": "x", "timestamp": f"{59 - i}"}))
+    lines.insert(3, "{not json")
+    lines.insert(5, json.dumps({"textPayload": 5, "logName": "x", "timestamp": 7}))
+    p = tmp_path / "desc.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    stream, evs = _events(p)
+    assert [e.query for e in evs] == [f"SELECT {i}" for i in range(9, -1, -1)]
+    assert stream.skipped_lines == 1

@@ -270,3 +270,49 @@ def test_empty_statements_are_never_counted(tmp_path: Path) -> None:
     ]
     p = write(tmp_path, "probes.log", "".join(pre + ln + "\n" for ln in lines))
     assert [(e.query, e.duration_ms) for e in read_all(p)] == [("SELECT 1", 1.0)]
+
+
+HOSTILE = {
+    "deep.json": '{"a":' + "[" * 100_000 + "]" * 100_000 + "}\n",
+    "deep-array.json": "[" * 100_000 + "]" * 100_000 + "\n",
+    "deep-jsonlog.json": '{"error_severity": "LOG", "message": "x"}\n'
+    + '{"a":'
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}\n",
+    "odd-types.json": '{"log": 5, "stream": "stderr"}\n{"events": "x"}\n',
+    "truncated-array.json": '[\n  {"query": "SELECT 1", "calls": 1,\n',
+    "nul.log": "\x00" * 5000 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_inputs_are_input_errors_never_crashes(tmp_path: Path, name: str) -> None:
+    p = write(tmp_path, name, HOSTILE[name])
+    with pytest.raises(InputError, match=name.replace(".", r"\.")):
+        read_all(p)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"error_severity": ["LOG"], "message": "duration: 1.0 ms  statement: SELECT 1"},
+        {"error_severity": "LOG", "pid": 1e400, "message": "duration: 1.0 ms  statement: SELECT 1"},
+    ],
+)
+def test_jsonlog_fields_of_the_wrong_type_do_not_crash(
+    tmp_path: Path, record: dict[str, Any]
+) -> None:
+    good = {"error_severity": "LOG", "user": 5, "remote_host": ["h"], "session_id": 7}
+    good["message"] = "duration: 2.0 ms  statement: SELECT 2"
+    p = write(tmp_path, "j.json", json.dumps(record) + "\n" + json.dumps(good) + "\n")
+    evs = read_all(p)
+    assert [e.query for e in evs][-1] == "SELECT 2"
+    assert (evs[-1].user, evs[-1].client, evs[-1].session) == ("5", None, "7")
+
+
+def test_azure_records_without_properties_are_ignored(tmp_path: Path) -> None:
+    msg = "2024-03-05 09:00:00.123 UTC [1] [user=u,db=d,app=a] LOG:  duration: 1.0 ms  statement: SELECT 1"
+    good = {"category": "PostgreSQLLogs", "properties": {"message": msg}}
+    p = write(tmp_path, "a.json", "\n".join(json.dumps(r) for r in (good, good, {"category": "x"})))
+    assert [e.query for e in read_all(p)] == ["SELECT 1", "SELECT 1"]

@@ -59,7 +59,7 @@ def read_jsonl(lines: Iterable[tuple[int, str]], ctx: Context) -> Iterator[LogEv
             continue
         try:
             obj = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON: not a record
             ctx.skip(lineno, line, "not a JSON object")
             continue
         if not isinstance(obj, dict):

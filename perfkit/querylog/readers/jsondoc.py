@@ -56,7 +56,7 @@ def json_items(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[
         if text[0] == "{":
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # deeply nested JSON: not a record
                 pass
             else:
                 if isinstance(obj, dict) and not _holder(obj):
@@ -102,7 +102,7 @@ def _json_lines(it: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
             continue
         try:
             obj = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON: not a record
             yield lineno, BadItem(line)
             continue
         if isinstance(obj, dict) and _holder(obj):
@@ -165,6 +165,9 @@ def _document(
                 buf = "\n".join(parts) if len(parts) > 1 else parts[0]
                 try:
                     value, end = _decoder.raw_decode(buf)
+                except RecursionError:
+                    yield item_no, BadItem(buf[:200])
+                    return
                 except json.JSONDecodeError as exc:
                     if not _incomplete(exc, buf):
                         yield item_no, BadItem(buf[:200])

@@ -139,6 +139,14 @@ _VALIDATE = 200  # the first lines are fully parsed whatever they hold (format c
 _PARSE_BIND = re.compile(r'"message":"duration: [0-9.]+ ms  (?:bind|parse) ')
 
 
+def _text(value: Any) -> str | None:
+    """A name field of a JSON record: text, or None (a number or a list is not a name
+    PostgreSQL wrote; it is kept as text rather than failing later)."""
+    if isinstance(value, str):
+        return value or None
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
 def read_json_records(
     lines: Iterable[tuple[int, str]],
     ctx: Context,
@@ -188,7 +196,7 @@ def read_json_records(
             continue
         try:
             obj: Any = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON: not a record
             ctx.skip(lineno, line, "not a JSON record")
             continue
         if not isinstance(obj, dict):
@@ -209,6 +217,8 @@ def read_json_records(
         if sev != "LOG":
             if sev is None:
                 ctx.skip(lineno, line, "JSON record without error_severity")
+            elif not isinstance(sev, str):
+                ctx.skip(lineno, line, "JSON record whose error_severity is no text")
             elif sev not in SEVERITIES:
                 ctx.foreign(lineno, f"severity {sev!r}")
             continue
@@ -221,22 +231,22 @@ def read_json_records(
         pid = rec.get(k_pid)
         try:
             pid_int = int(pid) if pid is not None else None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pid_int = None
         ts_text = rec.get(k_ts)
         ts = parse_ts(ts_text) if isinstance(ts_text, str) else None
         ctx.check_order(ts, lineno, edges)
-        session = rec.get(k_sess) or (str(pid) if pid is not None else None)
-        host = rec.get(k_host)
+        session = _text(rec.get(k_sess)) or (str(pid) if pid is not None else None)
+        host = _text(rec.get(k_host))
         client = _client(host) if envelope else host
         detail = rec.get(k_detail)
         meta = (
             ts,
             session,
             pid_int,
-            rec.get(k_user) or None,
-            rec.get(k_db) or None,
-            rec.get(k_app) or None,
+            _text(rec.get(k_user)),
+            _text(rec.get(k_db)),
+            _text(rec.get(k_app)),
             client or None,
         )
         ev = linker.handle(msg, detail if isinstance(detail, str) else None, meta, lineno)

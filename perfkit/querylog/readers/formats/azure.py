@@ -31,7 +31,9 @@ class AzureFormat(JsonWrapper):
     def messages(self, obj: dict[str, Any]) -> Iterable[str]:
         if obj.get("category") not in (None, "PostgreSQLLogs"):
             return ()
-        props = obj["properties"]
+        props = obj.get("properties")
+        if not isinstance(props, dict):
+            return ()
         msg = props.get("message")
         if not isinstance(msg, str):
             return ()

@@ -64,7 +64,7 @@ class Head:
                 out.append(value)
                 if len(out) >= 50:
                     break
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON: not a record
             return ()
         return tuple(out)
 

@@ -36,6 +36,12 @@ def _plain(text: str) -> str:
     return text
 
 
+def _size(obj: Any) -> int:
+    """About what one held entry costs (its text and the rest of the record)."""
+    text = obj.get("textPayload") if isinstance(obj, dict) else None
+    return 200 + (len(text) if isinstance(text, str) else 0)
+
+
 class GcpFormat(JsonWrapper):
     name: ClassVar[str] = "gcp"
     summary: ClassVar[str] = (
@@ -64,10 +70,10 @@ class GcpFormat(JsonWrapper):
         if newer_first * 2 <= len(pairs) or newer_first == 0:
             return itertools.chain(head, items)
         held = head
-        size = sum(len(json.dumps(o)) for _n, o in head)
+        size = sum(_size(o) for _n, o in head)
         for item in items:
             held.append(item)
-            size += len(item[1].get("textPayload") or "") if isinstance(item[1], dict) else 0
+            size += _size(item[1])
             if size > MAX_REVERSED_BYTES:
                 raise InputError(
                     ctx.source,
