@@ -201,6 +201,8 @@ REAL_WORLD = [
     "%m [%p] [queryid=%Q] %q%u@%d ",
     "%t [%p]: [%l-1] [%x] usr=%u,db=%d,appli=%a ",
     "%m|%u|%d|%c|",
+    "%m %l app=%a %p ",  # found by the property test: a pid after an application
+    "%m [%p] app=%a %u ",
 ]
 
 

@@ -788,8 +788,8 @@ def _assign(
     if session is not None:
         keys: list[object] = [v for _, v in column[session]]
         for i in varying:
-            rising, _, pairs = _increasing(ints[i], keys)
-            if "l" not in taken and pairs and rising >= 0.9 * pairs:
+            rising, steps, pairs = _increasing(ints[i], keys)
+            if "l" not in taken and pairs and rising >= 0.9 * pairs and steps >= 0.5 * pairs:
                 esc[i] = "l"
                 taken.add("l")
         for i in varying:
@@ -804,12 +804,14 @@ def _assign(
         # %l counts 1, 2, 3 within each pid; a pid is constant for a session
         best: tuple[float, float, int] | None = None
         pair = (0, 0)
-        for a in varying:
-            for b in varying:
+        # (pids and line numbers are never 0: a column with zeros is %x)
+        candidates = [i for i in varying if 0 not in ints[i]]
+        for a in candidates:
+            for b in candidates:
                 if a == b:
                     continue
                 rising, steps, pairs = _increasing(ints[b], list(ints[a]))
-                if pairs and rising >= 0.9 * pairs:
+                if pairs and rising >= 0.9 * pairs and steps >= 0.5 * pairs:
                     score = (steps / pairs, rising / pairs, -len(set(ints[a])))
                     if best is None or score > best:
                         best, pair = score, (a, b)
