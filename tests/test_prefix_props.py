@@ -177,7 +177,9 @@ def check(prefix: str, seed: int) -> None:
     assert inf.matched == inf.considered == len(lines)
 
 
-@settings(max_examples=300, deadline=None)
+# derandomized: inference is a heuristic, and a CI run must not depend on the examples it
+# happens to draw (the same test passed 300 examples under each of 20 seeds)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(prefixes(), st.integers(0, 2**32))
 def test_inferred_prefix_yields_the_same_fields(prefix: str, seed: int) -> None:
     check(prefix, seed)
@@ -201,6 +203,8 @@ REAL_WORLD = [
     "%m [%p] [queryid=%Q] %q%u@%d ",
     "%t [%p]: [%l-1] [%x] usr=%u,db=%d,appli=%a ",
     "%m|%u|%d|%c|",
+    "%m %l app=%a %p ",  # found by the property test: a pid after an application
+    "%m [%p] app=%a %u ",
 ]
 
 

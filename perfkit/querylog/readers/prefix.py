@@ -452,20 +452,28 @@ def infer_prefix(lines: Sequence[str], *, syslog: bool = False) -> Inference | N
     if not texts:
         return None
     # the first lines are usually enough; all of them when those leave lines unmatched
-    # (a log that starts with many lines of background processes)
-    best: Inference | None = None
+    # (a log that starts with many lines of background processes). Application names
+    # with spaces ("app=PostgreSQL JDBC Driver") are tried as one field when the fields
+    # as cut do not fit every line.
+    best: tuple[tuple[int, int, int], Inference] | None = None
     for limit in (_INFER_LINES, len(texts)):
-        cp, matched, unknown = _infer(texts[:limit], sample, sevs, syslog)
-        if best is None or matched > best.matched:
-            best = Inference(cp, matched, len(sample), tuple(unknown))
-        if matched >= 0.95 * len(texts) or limit >= len(texts):
+        for merge in (False, True):
+            cp, matched, quick, unknown = _infer(texts[:limit], sample, sevs, syslog, merge)
+            score = (matched, quick, -len(unknown))
+            if best is None or score > best[0]:
+                best = (score, Inference(cp, matched, len(sample), tuple(unknown)))
+            if quick == len(texts) and not unknown:
+                return best[1]
+        assert best is not None
+        if best[1].matched >= 0.95 * len(texts) or limit >= len(texts):
             break
-    return best
+    assert best is not None
+    return best[1]
 
 
 def _infer(
-    texts: list[str], sample: list[str], sevs: list[int], syslog: bool
-) -> tuple[CompiledPrefix, int, list[str]]:
+    texts: list[str], sample: list[str], sevs: list[int], syslog: bool, merge: bool
+) -> tuple[CompiledPrefix, int, int, list[str]]:
     """The best prefix for the layouts of ``texts`` (the prefixes of the first message
     lines) and how many of ``sample`` it matches."""
     can_match = sum(1 for at in sevs if at >= 0)  # lines with a severity
@@ -474,7 +482,7 @@ def _infer(
     for t in texts:
         toks = memo.get(t)
         if toks is None:
-            toks = memo[t] = _tokens(t)
+            toks = memo[t] = _tokens(t, merge)
         groups.setdefault(_layout(toks), []).append(toks)
     floor = max(2, len(texts) // 20) if len(texts) >= 2 else 1
     common = [lay for lay, rows in groups.items() if len(rows) >= floor] or list(groups)
@@ -500,7 +508,7 @@ def _infer(
         if quick == can_match and not unknown:
             break
     assert best is not None
-    return fit_to_lines(best[1], sample), best[0][0], best[2]
+    return fit_to_lines(best[1], sample), best[0][0], best[0][1], best[2]
 
 
 def _prefix_of(pieces: list[tuple[str, str]]) -> str:
@@ -659,7 +667,9 @@ def _sev_start(line: str, syslog: bool) -> int:
 Token = tuple[str, str]  # (kind, text); kind "lit" for literal text
 
 
-def _tokens(text: str) -> list[Token]:
+def _tokens(text: str, merge: bool = False) -> list[Token]:
+    """``text`` cut into literal and field tokens; ``merge``: words after an application
+    label, separated by single spaces, are one field."""
     out: list[Token] = []
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or "sep"
@@ -675,7 +685,8 @@ def _tokens(text: str) -> list[Token]:
             out.append(("lit", "-"))
             value = value[1:]
         elif (
-            kind in ("w", "num")
+            merge
+            and kind in ("w", "num")
             and len(out) >= 3
             and out[-1] == ("lit", " ")
             and out[-2][0] == "w"
@@ -777,8 +788,8 @@ def _assign(
     if session is not None:
         keys: list[object] = [v for _, v in column[session]]
         for i in varying:
-            rising, _, pairs = _increasing(ints[i], keys)
-            if "l" not in taken and pairs and rising >= 0.9 * pairs:
+            rising, steps, pairs = _increasing(ints[i], keys)
+            if "l" not in taken and pairs and rising >= 0.9 * pairs and steps >= 0.5 * pairs:
                 esc[i] = "l"
                 taken.add("l")
         for i in varying:
@@ -793,12 +804,14 @@ def _assign(
         # %l counts 1, 2, 3 within each pid; a pid is constant for a session
         best: tuple[float, float, int] | None = None
         pair = (0, 0)
-        for a in varying:
-            for b in varying:
+        # (pids and line numbers are never 0: a column with zeros is %x)
+        candidates = [i for i in varying if 0 not in ints[i]]
+        for a in candidates:
+            for b in candidates:
                 if a == b:
                     continue
                 rising, steps, pairs = _increasing(ints[b], list(ints[a]))
-                if pairs and rising >= 0.9 * pairs:
+                if pairs and rising >= 0.9 * pairs and steps >= 0.5 * pairs:
                     score = (steps / pairs, rising / pairs, -len(set(ints[a])))
                     if best is None or score > best:
                         best, pair = score, (a, b)
