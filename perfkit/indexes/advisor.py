@@ -90,6 +90,15 @@ class PlannedQuery:
     def tables(self) -> set[str]:
         return set(self.shape.tables) if self.shape else set()
 
+    @property
+    def rescanned(self) -> set[str]:
+        """Tables this query scans more than once (a subquery or self-join on them)."""
+        seen: set[str] = set()
+        again: set[str] = set()
+        for a in self.shape.accesses if self.shape else ():
+            (again if a.table in seen else seen).add(a.table)
+        return again
+
 
 class _Explainer:
     def __init__(self, conn: Any) -> None:
@@ -602,7 +611,8 @@ class _Selector:
         same tables its saving over the new set is what its last costing shows beyond the
         new costs (computed lazily, no EXPLAIN); a unit on another table may complete a
         join (one index per side) and is costed again."""
-        if all(m.table in tables for m in u.members):
+        rescans = any(m.table in it.rescanned for it in u.users for m in u.members)
+        if all(m.table in tables for m in u.members) and not rescans:
             return False
         if len(u.members) > 1 and any(m.signature in self.defs for m in u.members):
             return False  # its other members are costed on their own

@@ -237,7 +237,13 @@ class _Collector:
         if isinstance(p, exp.EQ):
             left, right = p.this, p.expression
             ls, rs = self.side(left, scope), self.side(right, scope)
-            if ls and rs and ls[0] != rs[0]:
+            # a join of two tables, or of two aliases of one (a correlated self-join)
+            self_join = (
+                isinstance(left, exp.Column)
+                and isinstance(right, exp.Column)
+                and left.table != right.table
+            )
+            if ls and rs and (ls[0] != rs[0] or self_join):
                 _add(self.acc(sid, ls[0]).join, ls[1])
                 _add(self.acc(sid, rs[0]).join, rs[1])
                 return
@@ -279,7 +285,10 @@ class _Collector:
                         a.params[n] = s[1].column
         elif isinstance(p, exp.In):
             s = self.side(p.this, scope)
-            if s and not p.args.get("query"):
+            if s and p.args.get("query"):
+                # col IN (SELECT ...): a semi-join, the column is looked up per row
+                _add(self.acc(sid, s[0]).join, s[1])
+            elif s:
                 a = self.acc(sid, s[0])
                 _add(a.eq, s[1])
                 for v in p.expressions:
