@@ -315,11 +315,13 @@ def _merge(rounds: Sequence[tuple[Metric, ...]]) -> tuple[Metric, ...]:
     return tuple(by_first[m.name] if m.kind == "deterministic" else m for m in out)
 
 
-def _collect_pair(check: CheckSpec, other: CheckSpec, opts: GateOptions) -> _Pair:
-    """Every sample of ``check`` here and of ``other`` there, alternating other-here."""
+def _collect_pair(check: CheckSpec, other: CheckSpec, opts: GateOptions, repeat: int = 1) -> _Pair:
+    """Every sample of ``check`` here and of ``other`` there (``repeat`` times as many),
+    alternating other-here."""
     ctype = REGISTRY[check.type]
     env = opts.env
-    n = max(1, ctype.rounds(check.params))
+    split = ctype.rounds(check.params)
+    n = split * repeat if split > 1 else 1
     here: list[tuple[Metric, ...]] = []
     there: list[tuple[Metric, ...]] = []
     error: str | None = None
@@ -380,14 +382,15 @@ def _measure_pairs(
     tally.attempts = 1
     results, gone = _compare_pair(check, pair, info, opts)
     # A verdict the pairs cannot settle yet (the estimate past a limit, the interval
-    # not wholly past it) gets fresh pairs, pooled with the first: more pairs narrow
-    # the interval. A regression stands: drift cancels in every pair.
+    # not wholly past it) gets fresh pairs, pooled with the first, twice as many at each
+    # attempt (runs, 2 x runs, 4 x runs ...): the interval narrows with the square root
+    # of the pairs. A regression stands: drift cancels in every pair.
     while (
         tally.attempts <= opts.retries
         and pair.there is not None
         and any(r.status == "noisy" for r in results)
     ):
-        again = _collect_pair(check, other, opts)
+        again = _collect_pair(check, other, opts, repeat=2 ** (tally.attempts - 1))
         tally.measured += again.seconds
         tally.attempts += 1
         if again.there is None:
