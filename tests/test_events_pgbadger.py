@@ -45,7 +45,7 @@ def _pgbadger(name: str, args: list[str], tmp: Path) -> dict[str, Any]:
             "-o",
             str(out),
             str(EVENTS / name),
-        ],  # fmt: skip
+        ],
         check=True,
         timeout=120,
     )
