@@ -512,8 +512,8 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
             break
         time.sleep(0.02)
     if proc.poll() is not None or len(mine) != 1:
-        proc.kill()
-        proc.communicate()
+        proc.terminate()  # SIGTERM, so that even this run leaves no spill directory
+        proc.communicate(timeout=60)
         why = "the run ended first" if len(mine) < 2 else "another analyze made a spill directory"
         pytest.skip(f"{why}: cannot tell which spill directory is this run's")
     proc.send_signal(signal.SIGTERM)
