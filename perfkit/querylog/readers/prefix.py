@@ -608,8 +608,7 @@ _TOKEN = re.compile(
 # token kind -> the class that must agree between lines of one layout
 _CLASS = {"unk": "name", "local": "name", "ip": "name", "w": "name", "r": "name"}
 # labels people write before a field ("user=%u") -> the escape they announce
-_LABELS: dict[str, str] = {}
-for _esc, _names in {
+_LABEL_WORDS = {
     "u": "user usr u username role login uname",
     "d": "db database dbname d datname",
     "a": "app appli application application_name appname a",
@@ -623,9 +622,10 @@ for _esc, _names in {
     "e": "sqlstate state e err errcode",
     "b": "backend btype b type backend_type",
     "i": "tag cmd command i ps",
-}.items():
-    for _n in _names.split():
-        _LABELS[_n] = _esc
+}
+_LABELS: dict[str, str] = {
+    word: esc for esc, words in _LABEL_WORDS.items() for word in words.split()
+}
 _APP_LABEL = re.compile(
     "(?:^|[^A-Za-z_])(?:"
     + "|".join(n for n, e in _LABELS.items() if e == "a" and len(n) > 1)
