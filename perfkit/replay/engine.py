@@ -136,6 +136,7 @@ class _Item:
     params: tuple[str | None, ...] | None
     fid: str
     session: object
+    seq: int = 0  # position in the log (the cache's ordered invalidation)
     invalidate: frozenset[str] | None = None  # a skipped write: only invalidate
 
 
@@ -158,20 +159,35 @@ class _Shared:
         self.lock = threading.Lock()
         self.errors = 0
         self.error_counts: dict[tuple[str, str | None, str], list[Any]] = {}
+        self.warnings = 0
+        self.warning_counts: dict[tuple[str, str | None, str], list[Any]] = {}
         self.fatal: BaseException | None = None
         self.wall0 = 0.0
         self.log0: float | None = None
 
+    @staticmethod
+    def _count(
+        counts: dict[tuple[str, str | None, str], list[Any]],
+        key: tuple[str, str | None, str],
+        sql: str,
+    ) -> None:
+        e = counts.get(key)
+        if e is None:
+            if len(counts) < 10_000:
+                counts[key] = [1, sql]
+        else:
+            e[0] += 1
+
+    def warning(self, fid: str, sqlstate: str | None, message: str, sql: str) -> None:
+        """A WARNING the server raised for a statement that ran (not an error)."""
+        with self.lock:
+            self.warnings += 1
+            self._count(self.warning_counts, (fid, sqlstate, message), sql)
+
     def error(self, fid: str, sqlstate: str | None, message: str, sql: str) -> None:
         with self.lock:
             self.errors += 1
-            key = (fid, sqlstate, message)
-            e = self.error_counts.get(key)
-            if e is None:
-                if len(self.error_counts) < 10_000:
-                    self.error_counts[key] = [1, sql]
-            else:
-                e[0] += 1
+            self._count(self.error_counts, (fid, sqlstate, message), sql)
             limit = self.options.max_errors
             if limit is not None and self.errors >= limit and self.stopped is None:
                 self.stopped = f"stopped after {self.errors} errors (--max-errors {limit})"
@@ -218,6 +234,14 @@ class _Worker(threading.Thread):
         self.aborted_sessions: set[object] = set()
         self.skipped: dict[str, int] = {}
         self.last_end = 0.0
+        # the session whose transaction holds the connection, and the statements of
+        # other sessions waiting for it to end (with when they started waiting)
+        self.holder: object | None = None
+        self.deferred: list[tuple[_Item, float]] = []
+        self.waited = 0
+        self.waited_ms = 0.0
+        self.unfinished = 0
+        self.notices: list[tuple[str | None, str]] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -225,6 +249,7 @@ class _Worker(threading.Thread):
         from perfkit.cache.executor import CachedExecutor
 
         self.conn = self.connector()
+        self.conn.add_notice_handler(self._notice)
         opts = self.shared.options
         if opts.prepare_threshold is None:
             self.conn.prepare_threshold = None  # our own connection: never prepare
@@ -237,6 +262,10 @@ class _Worker(threading.Thread):
         )
         if self.cache is None:
             self.cache = self.executor.cache  # direct runs never look it up
+
+    def _notice(self, diag: psycopg.errors.Diagnostic) -> None:
+        if diag.severity_nonlocalized == "WARNING":
+            self.notices.append((diag.sqlstate, (diag.message_primary or "warning").strip()))
 
     def _reconnect(self) -> bool:
         if self.conn is not None:
@@ -277,19 +306,90 @@ class _Worker(threading.Thread):
                 if stop.is_set():
                     break
                 try:
-                    self._one(item)
+                    self._offer(item)
                 except BaseException as exc:  # never let a worker die silently
                     self.shared.halt(f"replay worker failed: {exc}", exc)
+        try:
+            self._finish()
+        except BaseException as exc:
+            self.shared.halt(f"replay worker failed: {exc}", exc)
         if self.conn is not None:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.close()
 
-    def _wait(self, item: _Item) -> None:
+    # --- sessions sharing a connection -----------------------------------------------
+
+    def _offer(self, item: _Item) -> None:
+        """Run ``item`` unless another session's transaction holds the connection; then
+        it waits (with the rest of its session) until that transaction ends."""
+        if self.holder is not None and item.session != self.holder:
+            self.deferred.append((item, time.perf_counter()))
+            return
+        self._one(item)
+        self._settle(item.session)
+        if self.holder is None and self.deferred:
+            self._drain()
+
+    def _settle(self, session: object) -> None:
+        """After a statement of ``session``: it holds the connection while the server
+        says a transaction is open (BEGIN ... COMMIT/ROLLBACK, or an aborted one)."""
+        conn = self.conn
+        if conn is None or conn.closed:
+            self.holder = None
+            return
+        status = int(conn.pgconn.transaction_status)
+        self.holder = session if status in (1, 2, 3) else None  # ACTIVE, INTRANS, INERROR
+
+    def _drain(self) -> None:
+        """Run the waiting statements, oldest first, as far as the holder allows (a
+        session's own statements always keep their order)."""
+        stop = self.shared.stop
+        i = 0
+        while i < len(self.deferred) and not stop.is_set():
+            item, since = self.deferred[i]
+            if self.holder is not None and item.session != self.holder:
+                i += 1
+                continue
+            del self.deferred[i]
+            start = time.perf_counter()
+            due = self._due_wall(item)
+            self.waited += 1
+            self.waited_ms += max(0.0, start - max(since, due or since)) * 1000.0
+            self._one(item)
+            self._settle(item.session)
+            if self.holder is None:
+                i = 0
+
+    def _finish(self) -> None:
+        """End of the log: a transaction it never ended is rolled back (counted), so the
+        statements waiting for it still run."""
+        while not self.shared.stop.is_set():
+            if self.holder is not None:
+                self.unfinished += 1
+                self.holder = None
+                if self.conn is not None and not self.conn.closed:
+                    with contextlib.suppress(Exception):  # a broken connection
+                        self.conn.execute("ROLLBACK")
+            if not self.deferred:
+                return
+            self._drain()
+
+    def _due_wall(self, item: _Item) -> float | None:
         speed = self.shared.options.speed
         log0 = self.shared.log0
         if speed is None or item.due is None or log0 is None:
+            return None
+        return self.shared.wall0 + (item.due - log0) / speed
+
+    def _warnings(self, item: _Item) -> None:
+        notices, self.notices = self.notices, []
+        for sqlstate, message in notices:
+            self.shared.warning(item.fid, sqlstate, message, item.sql)
+
+    def _wait(self, item: _Item) -> None:
+        due_wall = self._due_wall(item)
+        if due_wall is None:
             return
-        due_wall = self.shared.wall0 + (item.due - log0) / speed
         stop = self.shared.stop
         while True:
             delta = due_wall - time.perf_counter()
@@ -306,7 +406,7 @@ class _Worker(threading.Thread):
                 # as the write would have, had it run: in an open transaction, later reads
                 # of the session bypass the cache until it ends (analyze's rule too)
                 in_tx = self.conn.pgconn.transaction_status == 2  # INTRANS
-                ex.invalidate(item.invalidate, item.ts, in_transaction=in_tx)
+                ex.invalidate(item.invalidate, item.ts, in_transaction=in_tx, order=item.seq)
             return
         self._wait(item)
         if self.shared.stop.is_set() or ex is None:
@@ -322,6 +422,7 @@ class _Worker(threading.Thread):
             return
         import psycopg
 
+        self.notices.clear()
         t0 = time.perf_counter()
         try:
             res = ex.execute(
@@ -330,10 +431,14 @@ class _Worker(threading.Thread):
                 raw=item.params is not None,
                 cache=self.mode == "cached",
                 now=item.ts,
+                order=item.seq,
             )
         except psycopg.Error as exc:
+            self._warnings(item)
             self._failed(item, exc, cls)
             return
+        if self.notices:
+            self._warnings(item)
         end = time.perf_counter()
         ms = (end - t0) * 1000.0
         self.last_end = end
@@ -462,10 +567,12 @@ def _run(
                 if skip == "write":
                     disp.skipped_writes += 1
                     if mode == "cached" and cls.tables_written:
-                        item = _Item(start, ts, q, None, fid, session, cls.tables_written)
+                        item = _Item(
+                            start, ts, q, None, fid, session, disp.events, cls.tables_written
+                        )
                         _send(w, item, shared, batched)
                 continue
-            item = _Item(start, ts, q, ev.params, fid, session)
+            item = _Item(start, ts, q, ev.params, fid, session, disp.events)
             _send(w, item, shared, batched)
             now = time.perf_counter()
             if progress is not None and now - last_progress > 0.25:
@@ -589,20 +696,8 @@ def _collect(
             )
         )
     fps.sort(key=lambda f: (-f.total_ms, f.fingerprint))
-    errors = sorted(
-        (
-            ErrorCount(
-                fingerprint=fid,
-                query=fingerprints.get(fid, ("?", None))[0],
-                sqlstate=state,
-                message=msg,
-                count=v[0],
-                example=v[1][:2000],
-            )
-            for (fid, state, msg), v in shared.error_counts.items()
-        ),
-        key=lambda e: (-e.count, e.fingerprint),
-    )
+    errors = _counts(shared.error_counts, fingerprints)
+    warned = _counts(shared.warning_counts, fingerprints)
     figures = None
     if cache is not None:
         s = cache.stats
@@ -616,6 +711,7 @@ def _collect(
             evictions=s.evictions,
             entries=s.entries,
             bytes=s.bytes,
+            refused_stores=s.refused_stores,
         )
     p50, p95, p99 = latency.quantiles((0.5, 0.95, 0.99)) if latency.count else (None,) * 3
     skipped_writes = disp.skipped_writes
@@ -639,6 +735,31 @@ def _collect(
         fingerprints=tuple(fps),
         cache=figures,
         stopped=shared.stopped,
+        warnings=shared.warnings,
+        warning_counts=tuple(warned),
+        waited_statements=sum(w.waited for w in workers),
+        waited_ms=sum(w.waited_ms for w in workers),
+        unfinished_transactions=sum(w.unfinished for w in workers),
+    )
+
+
+def _counts(
+    counts: dict[tuple[str, str | None, str], list[Any]],
+    fingerprints: dict[str, tuple[str, StatementClass]],
+) -> list[ErrorCount]:
+    return sorted(
+        (
+            ErrorCount(
+                fingerprint=fid,
+                query=fingerprints.get(fid, ("?", None))[0],
+                sqlstate=state,
+                message=msg,
+                count=v[0],
+                example=v[1][:2000],
+            )
+            for (fid, state, msg), v in counts.items()
+        ),
+        key=lambda e: (-e.count, e.fingerprint),
     )
 
 
