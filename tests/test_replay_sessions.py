@@ -151,9 +151,7 @@ PACED = [
 
 def test_paced_replay_measures_the_simulated_hits(table_db: str, tmp_path: Path) -> None:
     log = _write_log(tmp_path / "paced.jsonl", PACED, gap_s=0.1)
-    result = replay(
-        [log], Target(table_db, "option"), _opts(speed=1.0, sessions=2, runs="cached")
-    )
+    result = replay([log], Target(table_db, "option"), _opts(speed=1.0, sessions=2, runs="cached"))
     (run,) = result.runs
     assert run.cache is not None and result.comparison is not None
     assert (run.cache.hits, run.cache.misses) == (3, 4)
@@ -201,3 +199,19 @@ def test_executor_reports_refused_stores(table_db: str) -> None:
         assert not ex.execute(sql, (1,), order=11).cached  # stored
         assert ex.execute(sql, (1,), order=12).cached
         assert ex.stats.refused_stores == 1
+
+
+def test_cli_reports_waits_and_warnings(table_db: str, tmp_path: Path, cli: Any) -> None:
+    rows = [*INTERLEAVED, ("s2", "COMMIT")]  # s2's second COMMIT: 25P01
+    log = _write_log(tmp_path / "interleaved.jsonl", rows)
+    args = ("replay", str(log), "--dsn", table_db, "--as-fast-as-possible", "--sessions", "1")
+    r = cli(*args, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    for run in doc["runs"]:
+        assert (run["waited_statements"], run["warnings"]) == (WAITING, 1)
+        assert run["warning_counts"][0]["sqlstate"] == "25P01"
+    assert doc["runs"][0]["cache"]["refused_stores"] == 0
+    text = " ".join(cli(*args, "--runs", "direct").stdout.split())  # unwrapped
+    assert f"{WAITING} statements waited" in text and "1 server warnings" in text
+    assert "Statements the server warned about" in text
