@@ -159,6 +159,36 @@ def test_paced_replay_measures_the_simulated_hits(table_db: str, tmp_path: Path)
     assert run.cache.refused_stores == 0 and run.waited_statements == 0
 
 
+# The end of a transaction is applied where it is in the log: a COMMIT invalidates what
+# it wrote again, a ROLLBACK does not (analyze's rule), not at the session's next statement.
+PACED_TX = [
+    ("a", "BEGIN"),
+    ("a", "UPDATE t SET v = v WHERE id = 5"),  # skipped write: invalidates t
+    ("a", "ROLLBACK"),
+    ("b", "SELECT v FROM t WHERE id = 2"),  # miss
+    ("b", "SELECT v FROM t WHERE id = 2"),  # hit
+    ("a", "SELECT v FROM t WHERE id = 3"),  # miss
+    ("b", "SELECT v FROM t WHERE id = 2"),  # hit
+    ("a", "BEGIN"),
+    ("a", "UPDATE t SET v = v WHERE id = 5"),  # skipped write: invalidates t
+    ("b", "SELECT v FROM t WHERE id = 2"),  # miss (b is not in a's transaction)
+    ("a", "COMMIT"),  # invalidates t again
+    ("b", "SELECT v FROM t WHERE id = 2"),  # miss
+    ("a", "SELECT v FROM t WHERE id = 4"),  # miss
+    ("b", "SELECT v FROM t WHERE id = 2"),  # hit
+]
+
+
+def test_paced_transactions_end_where_the_log_ends_them(table_db: str, tmp_path: Path) -> None:
+    log = _write_log(tmp_path / "paced_tx.jsonl", PACED_TX, gap_s=0.1)
+    result = replay([log], Target(table_db, "option"), _opts(speed=1.0, sessions=2, runs="cached"))
+    (run,) = result.runs
+    assert run.cache is not None and result.comparison is not None
+    assert (run.cache.hits, run.cache.misses) == (3, 5)
+    assert (result.comparison.simulated_hits, result.comparison.simulated_misses) == (3, 5)
+    assert run.waited_statements == 0 and run.errors == 0
+
+
 # --- the cache's refused stores -----------------------------------------------------------
 
 

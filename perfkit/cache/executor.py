@@ -523,6 +523,21 @@ class _Core:
                 self._pending.update(tabs)
         return self.cache.invalidate(tabs, now, order=order)
 
+    def end_transaction(
+        self, committed: bool, now: float | None = None, *, order: int | None = None
+    ) -> int:
+        """The connection's transaction just ended: a COMMIT invalidates the tables it
+        wrote once more (a concurrent reader may have stored the old data meanwhile), a
+        ROLLBACK wrote nothing. Without this call the next ``execute`` invalidates them
+        either way; replays call it right after COMMIT/ROLLBACK so it happens where it
+        did in the log (``analyze``'s rule). Returns the entries dropped."""
+        with self._lock:
+            tables = list(self._pending)
+            self._pending.clear()
+        if not committed or not tables:
+            return 0
+        return self.cache.invalidate(tables, now, order=order)
+
     @property
     def stats(self) -> ExecutorStats:
         c = self.cache.stats
