@@ -134,6 +134,30 @@ def test_a_transaction_the_log_never_ends(table_db: str, tmp_path: Path) -> None
     assert run.statements == 3 and run.errors == 0
 
 
+def test_a_transaction_keeping_too_many_waiting_is_rolled_back(
+    table_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import perfkit.replay.engine as engine
+
+    monkeypatch.setattr(engine, "_MAX_DEFERRED", 2)
+    rows = [
+        ("s1", "BEGIN"),
+        ("s1", "SELECT v FROM t WHERE id = 1"),
+        ("s2", "SELECT v FROM t WHERE id = 2"),
+        ("s2", "SELECT v FROM t WHERE id = 3"),  # the second waiting: s1 is rolled back
+        ("s1", "SELECT v FROM t WHERE id = 4"),  # skipped
+        ("s1", "COMMIT"),  # skipped
+        ("s2", "SELECT v FROM t WHERE id = 5"),
+    ]
+    log = _write_log(tmp_path / "idle.jsonl", rows)
+    result = replay([log], Target(table_db, "option"), _opts(runs="direct"))
+    (run,) = result.runs
+    assert (run.unfinished_transactions, run.waited_statements) == (1, 2)
+    assert run.statements == 5 and (run.errors, run.warnings) == (0, 0)
+    (reason,) = (k for k, _ in run.skipped_reasons if k.startswith("transaction rolled back"))
+    assert dict(run.skipped_reasons)[reason] == 2
+
+
 # Paced, one connection per session: the session's reads and the other session's writes
 # are 100 ms apart in the log (10x slower than any jitter the replay may add), so the
 # cross-session order is the log's and the measured hits are analyze's, exactly.

@@ -75,6 +75,8 @@ _QUEUE_SIZE = 2000  # batches (or items, when paced)
 # As fast as possible, items go to a worker in batches: one queue hand-off (and thread
 # wake-up) per batch instead of per statement.
 _BATCH = 128
+# statements of other sessions that may wait for one session's transaction on a worker
+_MAX_DEFERRED = 20_000
 _FIRST = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|\()*([A-Za-z_]+)", re.S)
 _COPY_CLIENT = re.compile(r"\b(?:stdin|stdout)\b", re.I)
 _SKIP_LABELS = {
@@ -231,7 +233,8 @@ class _Worker(threading.Thread):
         self.latency = DurationDigest()
         self.done = 0
         self.reconnects = 0
-        self.aborted_sessions: set[object] = set()
+        # sessions whose open transaction was aborted: why its rest is skipped
+        self.aborted_sessions: dict[object, str] = {}
         self.skipped: dict[str, int] = {}
         self.last_end = 0.0
         # the session whose transaction holds the connection, and the statements of
@@ -324,6 +327,8 @@ class _Worker(threading.Thread):
         it waits (with the rest of its session) until that transaction ends."""
         if self.holder is not None and item.session != self.holder:
             self.deferred.append((item, time.perf_counter()))
+            if len(self.deferred) >= _MAX_DEFERRED:
+                self._abandon()
             return
         self._one(item)
         self._settle(item.session)
@@ -359,6 +364,23 @@ class _Worker(threading.Thread):
             self._settle(item.session)
             if self.holder is None:
                 i = 0
+
+    def _abandon(self) -> None:
+        """The holder's transaction kept too many statements of other sessions waiting
+        (a log cut inside it, or a session idle in transaction): roll it back, skip the
+        rest of it (counted) and let the others run. Memory stays bounded."""
+        holder = self.holder
+        self.unfinished += 1
+        self.holder = None
+        if self.conn is not None and not self.conn.closed:
+            with contextlib.suppress(Exception):  # a broken connection
+                self.conn.execute("ROLLBACK")
+        if holder is not None:
+            self.aborted_sessions[holder] = (
+                f"transaction rolled back: it kept {_MAX_DEFERRED} statements of other "
+                "sessions waiting"
+            )
+        self._drain()
 
     def _finish(self) -> None:
         """End of the log: a transaction it never ended is rolled back (counted), so the
@@ -413,12 +435,11 @@ class _Worker(threading.Thread):
             return
         session = item.session
         cls = ex.statement(item.sql).cls
-        if session in self.aborted_sessions:
+        why = self.aborted_sessions.get(session)
+        if why is not None:
             if cls.tx_action in ("commit", "rollback"):
-                self.aborted_sessions.discard(session)
-            self.skipped["transaction aborted by an earlier error"] = (
-                self.skipped.get("transaction aborted by an earlier error", 0) + 1
-            )
+                del self.aborted_sessions[session]
+            self.skipped[why] = self.skipped.get(why, 0) + 1
             return
         import psycopg
 
@@ -473,7 +494,7 @@ class _Worker(threading.Thread):
             with contextlib.suppress(Exception):  # trouble shows up on the next statement
                 conn.execute("ROLLBACK")
             if cls.tx_action not in ("commit", "rollback"):
-                self.aborted_sessions.add(item.session)
+                self.aborted_sessions[item.session] = "transaction aborted by an earlier error"
 
 
 def _event_times(ev: LogEvent) -> tuple[float | None, float | None]:
