@@ -3,7 +3,11 @@
 One run reads the log as a stream (memory does not grow with it) and dispatches each
 statement to the worker its original session is pinned to (``sessions`` workers, one
 connection each, round-robin on first sight): a session's statements run in their
-original order on one connection. Pacing: a statement is due at
+original order on one connection. Sessions sharing a connection never share a
+transaction: while one session's transaction is open there (as the server reports it),
+the other sessions' statements wait for its end (counted with their wait). WARNING
+messages the server raises (25001 "already a transaction in progress", ...) are counted
+per fingerprint. Pacing: a statement is due at
 ``start + (t_log - t_first) / speed`` (``t_log`` is when it started: the log time
 minus its duration); ``speed=None`` sends as fast as possible. Lag is how late a
 statement started compared with when it was due.
@@ -20,7 +24,10 @@ where it happened, as it would have in production.
 
 The cached run's cache runs on the log's clock (TTL in log time, whatever the speed),
 keyed and invalidated like ``analyze``'s simulation, so the two compare statement
-for statement; latencies are measured on the target.
+for statement; latencies are measured on the target. Every lookup, store and
+invalidation carries the statement's position in the log, so the cache's race guard
+refuses a result only for a write later in the log (exact, counted), and a transaction's
+end invalidates where the log has its COMMIT.
 
 The cached run goes first: it meets a colder database than the direct run, so the
 measured saving is a lower bound rather than inflated by warm buffers.

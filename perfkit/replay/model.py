@@ -16,7 +16,8 @@ SCHEMA_VERSION = 1
 class ReplayOptions:
     """``speed``: 1.0 = the log's pace, 10.0 = ten times faster, ``None`` = as fast as
     possible. ``sessions``: connections (worker threads); each original session is
-    pinned to one of them, so its statements run in order on one connection."""
+    pinned to one of them, so its statements run in order on one connection; an open
+    transaction holds its connection (other sessions pinned there wait for its end)."""
 
     speed: float | None = 1.0
     sessions: int = 4
