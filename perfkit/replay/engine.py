@@ -467,6 +467,14 @@ class _Worker(threading.Thread):
             return
         if self.notices:
             self._warnings(item)
+        if (
+            cls.tx_action in ("commit", "rollback")
+            and self.mode == "cached"
+            and self.conn is not None
+            and self.conn.pgconn.transaction_status == 0  # IDLE: the transaction ended
+        ):
+            # at the COMMIT's place in the log, not at the session's next statement
+            ex.end_transaction(cls.tx_action == "commit", item.ts, order=item.seq)
         end = time.perf_counter()
         ms = (end - t0) * 1000.0
         self.last_end = end
