@@ -269,3 +269,22 @@ def test_cli_reports_waits_and_warnings(table_db: str, tmp_path: Path, cli: Any)
     text = " ".join(cli(*args, "--runs", "direct").stdout.split())  # unwrapped
     assert f"{WAITING} statements waited" in text and "1 server warnings" in text
     assert "Statements the server warned about" in text
+
+
+def test_statements_the_guard_skips_are_not_simulated(table_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(table_db, autocommit=True) as c:
+        c.execute("CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'")
+    rows = [
+        ("s1", "SELECT f(), v FROM t WHERE id = 1"),  # a volatile user function: skipped
+        ("s1", "SELECT f(), v FROM t WHERE id = 1"),
+        ("s1", "SELECT v FROM t WHERE id = 1"),  # miss
+        ("s1", "SELECT v FROM t WHERE id = 1"),  # hit
+    ]
+    log = _write_log(tmp_path / "guard.jsonl", rows)
+    result = replay([log], Target(table_db, "option"), _opts(runs="cached"))
+    (run,) = result.runs
+    assert run.skipped_other == 2
+    assert run.cache is not None and result.comparison is not None
+    cmp = result.comparison
+    assert (run.cache.hits, run.cache.misses) == (1, 1)
+    assert (cmp.simulated_hits, cmp.simulated_misses) == (1, 1)

@@ -84,6 +84,7 @@ _QUEUE_SIZE = 2000  # batches (or items, when paced)
 _BATCH = 128
 # statements of other sessions that may wait for one session's transaction on a worker
 _MAX_DEFERRED = 20_000
+_MAX_UNREPLAYED = 100_000
 _FIRST = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|\()*([A-Za-z_]+)", re.S)
 _COPY_CLIENT = re.compile(r"\b(?:stdin|stdout)\b", re.I)
 _SKIP_LABELS = {
@@ -363,10 +364,11 @@ class _Worker(threading.Thread):
                 i += 1
                 continue
             del self.deferred[i]
-            start = time.perf_counter()
-            due = self._due_wall(item)
-            self.waited += 1
-            self.waited_ms += max(0.0, start - max(since, due or since)) * 1000.0
+            if item.invalidate is None:  # a statement (not a skipped write's bookkeeping)
+                start = time.perf_counter()
+                due = self._due_wall(item)
+                self.waited += 1
+                self.waited_ms += max(0.0, start - max(since, due or since)) * 1000.0
             self._one(item)
             self._settle(item.session)
             if self.holder is None:
@@ -529,6 +531,9 @@ class _Dispatch:
     sessions: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_writes: int = 0
+    # texts skipped for reasons other than writing: no cache effect in the replay, so
+    # left out of the simulation too (bounded: beyond it, they are compared as logged)
+    unreplayed: set[str] = field(default_factory=set)
 
 
 def _run(
@@ -600,7 +605,10 @@ def _run(
             item: _Item
             if skip is not None:
                 disp.skipped[skip] = disp.skipped.get(skip, 0) + 1
-                if skip == "write":
+                if skip != "write":
+                    if len(disp.unreplayed) < _MAX_UNREPLAYED:
+                        disp.unreplayed.add(q)
+                else:
                     disp.skipped_writes += 1
                     if mode == "cached" and cls.tables_written:
                         item = _Item(
@@ -927,7 +935,7 @@ def replay(
             sources=tuple(str(p) for p in paths),
             warnings=tuple(first.warnings),
             progress=progress,
-            simulate=lambda: _simulate(real_paths, opts, log_format, prefix),
+            simulate=lambda unreplayed: _simulate(real_paths, opts, log_format, prefix, unreplayed),
         )
     finally:
         for sp in spooled:
@@ -941,26 +949,35 @@ def _selected(ev: LogEvent, options: ReplayOptions) -> bool:
     return db is None or ev.database is None or ev.database == db
 
 
-def _replayed(events: Iterable[LogEvent], options: ReplayOptions) -> Iterator[LogEvent]:
-    """The events a run replays (database filter, ``limit``), for the simulation."""
+def _replayed(
+    events: Iterable[LogEvent], options: ReplayOptions, unreplayed: frozenset[str] = frozenset()
+) -> Iterator[LogEvent]:
+    """The events a run replays (database filter, ``limit``), for the simulation; the
+    ``unreplayed`` texts (skipped by the guard, not as writes) are left out: the replay
+    neither looks them up nor invalidates for them."""
     n = 0
     for ev in events:
         if options.limit is not None and n >= options.limit:
             return
         if _selected(ev, options):
             n += 1
-            yield ev
+            if ev.query not in unreplayed:
+                yield ev
 
 
 def _simulate(
-    paths: Sequence[str | Path], opts: ReplayOptions, log_format: str | None, prefix: str | None
+    paths: Sequence[str | Path],
+    opts: ReplayOptions,
+    log_format: str | None,
+    prefix: str | None,
+    unreplayed: frozenset[str] = frozenset(),
 ) -> AnalyzeResult:
     """``analyze``'s cache simulation of exactly the statements the runs replayed."""
     from perfkit.querylog.analyze import AnalyzeOptions, analyze_events
     from perfkit.querylog.readers import read_logs
 
     return analyze_events(
-        _replayed(read_logs(paths, log_format=log_format, prefix=prefix), opts),
+        _replayed(read_logs(paths, log_format=log_format, prefix=prefix), opts, unreplayed),
         AnalyzeOptions(ttls=(opts.ttl,), cache_entries=opts.cache_entries, slow_limit=0),
     )
 
@@ -987,9 +1004,10 @@ def replay_events(
     sources: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
     progress: ProgressSink | None = None,
-    simulate: Callable[[], AnalyzeResult | None] | None = None,
+    simulate: Callable[[frozenset[str]], AnalyzeResult | None] | None = None,
 ) -> ReplayResult:
-    """Replay event streams (one fresh stream per run) against ``target``."""
+    """Replay event streams (one fresh stream per run) against ``target``. ``simulate``
+    gets the statement texts the runs skipped other than as writes (to leave out)."""
     opts = options or ReplayOptions()
     modes: tuple[Mode, ...] = ("cached", "direct") if opts.runs == "both" else (opts.runs,)
     notes = list(warnings)
@@ -999,6 +1017,7 @@ def replay_events(
     runs: list[RunResult] = []
     interrupted = False
     events = sessions = 0
+    unreplayed: frozenset[str] = frozenset()
     total: int | None = None
     it = iter(streams)
     for mode in modes:
@@ -1008,6 +1027,7 @@ def replay_events(
         runs.append(run)
         if total is None:
             events, sessions = disp.events, disp.sessions
+            unreplayed = frozenset(disp.unreplayed)
             total = run.statements + run.errors
         if interrupted or (run.stopped and "max-errors" not in run.stopped):
             break
@@ -1019,7 +1039,7 @@ def replay_events(
     sim = None
     if simulate is not None and not interrupted and any(r.mode == "cached" for r in runs):
         try:
-            sim = simulate()
+            sim = simulate(unreplayed)
         except PerfkitError as exc:
             notes.append(f"no simulation to compare with: {exc}")
     comparison, per_fp = _compare(runs, sim, fingerprints)
