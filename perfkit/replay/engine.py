@@ -495,6 +495,10 @@ class _Worker(threading.Thread):
         conn = self.conn
         if is_connection_lost(exc) or conn is None or conn.closed:
             self.shared.error(item.fid, None, "connection lost", item.sql)
+            if self.holder is not None and cls.tx_action not in ("commit", "rollback"):
+                # its open transaction went with the connection: skip the rest of it
+                self.aborted_sessions[self.holder] = "transaction lost with the connection"
+                self.holder = None
             self._reconnect()
             return
         sqlstate = getattr(exc, "sqlstate", None)
