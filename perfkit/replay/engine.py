@@ -547,7 +547,7 @@ def _run(
     options: ReplayOptions,
     progress: ProgressSink | None,
     total: int | None,
-    connector: Callable[[], psycopg.Connection[Any]],
+    connector: Callable[..., psycopg.Connection[Any]],
     fingerprints: dict[str, tuple[str, StatementClass]],
     statements: StatementCache,
 ) -> tuple[RunResult, _Dispatch, bool]:
@@ -565,7 +565,8 @@ def _run(
     ]
     memo: dict[str, tuple[str, StatementClass, str | None]] = {}
     # the guard's own session: function volatility is looked up on the target
-    guard_conn = connector()
+    # (its own application_name: it is not a replayed session)
+    guard_conn = connector("perfkit replay guard")
     guard = replay_guard(options.allow_writes, server_catalog(guard_conn), options.allow_effects)
     pinned: dict[object, _Worker] = {}
     disp = _Dispatch()
@@ -986,15 +987,15 @@ def _simulate(
     )
 
 
-def _connector(target: Target, opts: ReplayOptions) -> Callable[[], psycopg.Connection[Any]]:
-    def make() -> psycopg.Connection[Any]:
+def _connector(target: Target, opts: ReplayOptions) -> Callable[..., psycopg.Connection[Any]]:
+    def make(application_name: str = "perfkit replay") -> psycopg.Connection[Any]:
         return connect(
             target,
             read_only=not opts.allow_writes,
             statement_timeout=opts.statement_timeout,
             lock_timeout=opts.lock_timeout,
             connect_timeout=opts.connect_timeout,
-            application_name="perfkit replay",
+            application_name=application_name,
         )
 
     return make
