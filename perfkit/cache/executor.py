@@ -138,6 +138,8 @@ class ExecutorStats:
     prepared: int
     slow_queries: int
     pipelines: int
+    #: results the cache refused to store (a write invalidated their tables meanwhile)
+    refused_stores: int = 0
 
 
 class Statement:
@@ -199,6 +201,7 @@ class _Call:
     prepare: bool | None
     raw: bool
     since: int | None = None
+    order: int | None = None  # position in a log (ordered invalidation, see ResultCache)
 
 
 _PYFORMAT = re.compile(r"%%|%\((\w+)\)s|%[sbt]")
@@ -416,7 +419,7 @@ class _Core:
     ) -> ExecResult:
         written = call.stmt.tables_written
         if written:
-            self.cache.invalidate(written, call.now)
+            self.cache.invalidate(written, call.now, order=call.order)
             if in_tx:
                 with self._lock:
                     self._pending.update(written)
@@ -428,6 +431,7 @@ class _Core:
                 ttl=call.ttl,
                 now=call.now,
                 since=call.since,
+                order=call.order,
             )
         with self._lock:
             self._executed += 1
@@ -502,16 +506,37 @@ class _Core:
     # --- public reporting ---------------------------------------------------------------
 
     def invalidate(
-        self, tables: Iterable[str], now: float | None = None, *, in_transaction: bool = False
+        self,
+        tables: Iterable[str],
+        now: float | None = None,
+        *,
+        in_transaction: bool = False,
+        order: int | None = None,
     ) -> int:
         """Invalidate entries reading ``tables``, for writes made outside the executor.
         ``in_transaction``: the write is in the connection's open transaction, so reads
-        bypass the cache until it ends (and the tables are invalidated again then)."""
+        bypass the cache until it ends (and the tables are invalidated again then).
+        ``order``: the write's position in a log (see :meth:`ResultCache.put`)."""
         tabs = list(tables)
         if in_transaction:
             with self._lock:
                 self._pending.update(tabs)
-        return self.cache.invalidate(tabs, now)
+        return self.cache.invalidate(tabs, now, order=order)
+
+    def end_transaction(
+        self, committed: bool, now: float | None = None, *, order: int | None = None
+    ) -> int:
+        """The connection's transaction just ended: a COMMIT invalidates the tables it
+        wrote once more (a concurrent reader may have stored the old data meanwhile), a
+        ROLLBACK wrote nothing. Without this call the next ``execute`` invalidates them
+        either way; replays call it right after COMMIT/ROLLBACK so it happens where it
+        did in the log (``analyze``'s rule). Returns the entries dropped."""
+        with self._lock:
+            tables = list(self._pending)
+            self._pending.clear()
+        if not committed or not tables:
+            return 0
+        return self.cache.invalidate(tables, now, order=order)
 
     @property
     def stats(self) -> ExecutorStats:
@@ -535,6 +560,7 @@ class _Core:
                 prepared=self._prepared,
                 slow_queries=self._slow_count,
                 pipelines=self._pipelines,
+                refused_stores=c.refused_stores,
             )
 
     def slow_queries(self) -> list[SlowStatement]:
@@ -666,16 +692,20 @@ class CachedExecutor(_Core):
         raw: bool = False,
         prepare: bool | None = None,
         now: float | None = None,
+        order: int | None = None,
     ) -> ExecResult:
         """Run ``sql`` (or serve it from the cache) and return rows and metadata.
 
         ``params`` use psycopg placeholders (``%s``, ``%(name)s``); ``raw=True`` takes
         PostgreSQL's ``$1`` placeholders instead (as in server logs). ``explain=True``
         also returns ``EXPLAIN (FORMAT JSON)`` of the statement (the statement runs).
-        ``now`` overrides the cache clock (replays use the log's time).
+        ``now`` overrides the cache clock (replays use the log's time); ``order`` is the
+        statement's position in a log: a result is then refused by the cache only when
+        a write later in the log invalidated its tables first (exact, not a race).
         """
         in_tx = self._tx_state(self._status())
         call = self._plan(sql, params, cache, ttl, now, prepare, raw, in_tx)
+        call.order = order
         hit = self._lookup(call, explain)
         if hit is not None:
             return hit

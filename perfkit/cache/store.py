@@ -10,7 +10,14 @@ so each distinct TTL gets its own engine; bounds (entries, bytes) apply to each 
 them. At most :data:`MAX_TTLS` distinct TTLs are allowed.
 
 A read that ran while a write invalidated one of its tables is not stored: its result
-may predate the write (see :meth:`ResultCache.epoch` / ``put(..., since=)``).
+may predate the write (see :meth:`ResultCache.epoch` / ``put(..., since=)``). Such
+refused stores are counted (``stats.refused_stores``).
+
+Ordered invalidation (replays): when every call carries its position in a log
+(``order=``), a store is refused exactly when an invalidation of one of its tables
+that comes *later* in the log was already applied (versioned invalidation per table),
+whatever the wall-clock timing of the threads; an invalidation earlier in the log
+never refuses it. This is the order ``analyze``'s simulation applies them in.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ class CacheSnapshot(CacheStats):
     """Counters of a :class:`ResultCache` (all TTLs together), and the time it saved."""
 
     saved_ms: float
+    #: results not stored because a write invalidated one of their tables meanwhile
+    refused_stores: int = 0
 
 
 class _Unhashable(TypeError):
@@ -138,6 +147,10 @@ class ResultCache:
         # bumped by every invalidation of a table (and "*" for all of them)
         self._epochs: dict[str, int] = {}
         self._epoch_all = 0
+        # the latest log position (``order``) that invalidated each table ("*": all)
+        self._orders: dict[str, int] = {}
+        self._order_all: int | None = None
+        self._refused = 0
         self._engine(self.ttl)
 
     def _engine(self, ttl: float) -> QueryCache:
@@ -177,33 +190,58 @@ class ResultCache:
         ttl: float | None = None,
         now: float | None = None,
         since: int | None = None,
+        order: int | None = None,
     ) -> bool:
-        """Store a result that read ``tables``. With ``since`` (from :meth:`epoch` taken
-        before the query ran), a result raced by an invalidation is not stored."""
+        """Store a result that read ``tables``; returns whether it was stored.
+
+        With ``order`` (the read's position in a log), the result is refused when an
+        invalidation of one of ``tables`` later in the log was already applied.
+        Otherwise, with ``since`` (from :meth:`epoch` taken before the query ran), a
+        result raced by any invalidation is refused. Refusals are counted."""
         t = self.ttl if ttl is None else float(ttl)
         tabs = frozenset(tables)
         size = estimate_size(stored.rows) + sum(len(c) for c in stored.columns)
         with self._lock:
-            if since is not None:
+            if order is not None:
+                if self._invalidated_after(tabs, order):
+                    self._refused += 1
+                    return False
+            elif since is not None:
                 current = self._epoch_all + sum(self._epochs.get(table_key(x), 0) for x in tabs)
                 if current != since:
+                    self._refused += 1
                     return False
             self._engine(t).put(key, stored, tabs, size, self.clock() if now is None else now)
             return True
 
-    def invalidate(self, tables: Iterable[str], now: float | None = None) -> int:
-        """Drop every entry that read any of ``tables`` ("*" = all); returns how many."""
+    def _invalidated_after(self, tables: frozenset[str], order: int) -> bool:
+        latest = self._order_all
+        if latest is not None and latest > order:
+            return True
+        orders = self._orders
+        return any(orders.get(table_key(x), order) > order for x in tables)
+
+    def invalidate(
+        self, tables: Iterable[str], now: float | None = None, *, order: int | None = None
+    ) -> int:
+        """Drop every entry that read any of ``tables`` ("*" = all); returns how many.
+        ``order``: the write's position in a log (see :meth:`put`)."""
         tabs = list(tables)
         if not tabs:
             return 0
         with self._lock:
             n = self.clock() if now is None else now
+            orders = self._orders
             for t in tabs:
                 if t == ALL_TABLES:
                     self._epoch_all += 1
+                    if order is not None and (self._order_all is None or self._order_all < order):
+                        self._order_all = order
                 else:
                     k = table_key(t)
                     self._epochs[k] = self._epochs.get(k, 0) + 1
+                    if order is not None and orders.get(k, -1) < order:
+                        orders[k] = order
             return sum(eng.invalidate(tabs, n) for eng in self._caches.values())
 
     def clear(self) -> None:
@@ -218,6 +256,7 @@ class ResultCache:
         with self._lock:
             snaps = [eng.stats for eng in self._caches.values()]
             saved = self._saved_ms
+            refused = self._refused
         return CacheSnapshot(
             hits=sum(s.hits for s in snaps),
             misses=sum(s.misses for s in snaps),
@@ -228,4 +267,5 @@ class ResultCache:
             entries=sum(s.entries for s in snaps),
             bytes=sum(s.bytes for s in snaps),
             saved_ms=saved,
+            refused_stores=refused,
         )

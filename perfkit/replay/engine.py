@@ -3,7 +3,11 @@
 One run reads the log as a stream (memory does not grow with it) and dispatches each
 statement to the worker its original session is pinned to (``sessions`` workers, one
 connection each, round-robin on first sight): a session's statements run in their
-original order on one connection. Pacing: a statement is due at
+original order on one connection. Sessions sharing a connection never share a
+transaction: while one session's transaction is open there (as the server reports it),
+the other sessions' statements wait for its end (counted with their wait). WARNING
+messages the server raises (25001 "already a transaction in progress", ...) are counted
+per fingerprint. Pacing: a statement is due at
 ``start + (t_log - t_first) / speed`` (``t_log`` is when it started: the log time
 minus its duration); ``speed=None`` sends as fast as possible. Lag is how late a
 statement started compared with when it was due.
@@ -20,7 +24,10 @@ where it happened, as it would have in production.
 
 The cached run's cache runs on the log's clock (TTL in log time, whatever the speed),
 keyed and invalidated like ``analyze``'s simulation, so the two compare statement
-for statement; latencies are measured on the target.
+for statement; latencies are measured on the target. Every lookup, store and
+invalidation carries the statement's position in the log, so the cache's race guard
+refuses a result only for a write later in the log (exact, counted), and a transaction's
+end invalidates where the log has its COMMIT.
 
 The cached run goes first: it meets a colder database than the direct run, so the
 measured saving is a lower bound rather than inflated by warm buffers.
@@ -75,6 +82,9 @@ _QUEUE_SIZE = 2000  # batches (or items, when paced)
 # As fast as possible, items go to a worker in batches: one queue hand-off (and thread
 # wake-up) per batch instead of per statement.
 _BATCH = 128
+# statements of other sessions that may wait for one session's transaction on a worker
+_MAX_DEFERRED = 20_000
+_MAX_UNREPLAYED = 100_000
 _FIRST = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|\()*([A-Za-z_]+)", re.S)
 _COPY_CLIENT = re.compile(r"\b(?:stdin|stdout)\b", re.I)
 _SKIP_LABELS = {
@@ -136,6 +146,7 @@ class _Item:
     params: tuple[str | None, ...] | None
     fid: str
     session: object
+    seq: int = 0  # position in the log (the cache's ordered invalidation)
     invalidate: frozenset[str] | None = None  # a skipped write: only invalidate
 
 
@@ -158,20 +169,35 @@ class _Shared:
         self.lock = threading.Lock()
         self.errors = 0
         self.error_counts: dict[tuple[str, str | None, str], list[Any]] = {}
+        self.warnings = 0
+        self.warning_counts: dict[tuple[str, str | None, str], list[Any]] = {}
         self.fatal: BaseException | None = None
         self.wall0 = 0.0
         self.log0: float | None = None
 
+    @staticmethod
+    def _count(
+        counts: dict[tuple[str, str | None, str], list[Any]],
+        key: tuple[str, str | None, str],
+        sql: str,
+    ) -> None:
+        e = counts.get(key)
+        if e is None:
+            if len(counts) < 10_000:
+                counts[key] = [1, sql]
+        else:
+            e[0] += 1
+
+    def warning(self, fid: str, sqlstate: str | None, message: str, sql: str) -> None:
+        """A WARNING the server raised for a statement that ran (not an error)."""
+        with self.lock:
+            self.warnings += 1
+            self._count(self.warning_counts, (fid, sqlstate, message), sql)
+
     def error(self, fid: str, sqlstate: str | None, message: str, sql: str) -> None:
         with self.lock:
             self.errors += 1
-            key = (fid, sqlstate, message)
-            e = self.error_counts.get(key)
-            if e is None:
-                if len(self.error_counts) < 10_000:
-                    self.error_counts[key] = [1, sql]
-            else:
-                e[0] += 1
+            self._count(self.error_counts, (fid, sqlstate, message), sql)
             limit = self.options.max_errors
             if limit is not None and self.errors >= limit and self.stopped is None:
                 self.stopped = f"stopped after {self.errors} errors (--max-errors {limit})"
@@ -215,9 +241,18 @@ class _Worker(threading.Thread):
         self.latency = DurationDigest()
         self.done = 0
         self.reconnects = 0
-        self.aborted_sessions: set[object] = set()
+        # sessions whose open transaction was aborted: why its rest is skipped
+        self.aborted_sessions: dict[object, str] = {}
         self.skipped: dict[str, int] = {}
         self.last_end = 0.0
+        # the session whose transaction holds the connection, and the statements of
+        # other sessions waiting for it to end (with when they started waiting)
+        self.holder: object | None = None
+        self.deferred: list[tuple[_Item, float]] = []
+        self.waited = 0
+        self.waited_ms = 0.0
+        self.unfinished = 0
+        self.notices: list[tuple[str | None, str]] = []
 
     # --- connection -------------------------------------------------------------------
 
@@ -225,6 +260,7 @@ class _Worker(threading.Thread):
         from perfkit.cache.executor import CachedExecutor
 
         self.conn = self.connector()
+        self.conn.add_notice_handler(self._notice)
         opts = self.shared.options
         if opts.prepare_threshold is None:
             self.conn.prepare_threshold = None  # our own connection: never prepare
@@ -237,6 +273,10 @@ class _Worker(threading.Thread):
         )
         if self.cache is None:
             self.cache = self.executor.cache  # direct runs never look it up
+
+    def _notice(self, diag: psycopg.errors.Diagnostic) -> None:
+        if diag.severity_nonlocalized == "WARNING":
+            self.notices.append((diag.sqlstate, (diag.message_primary or "warning").strip()))
 
     def _reconnect(self) -> bool:
         if self.conn is not None:
@@ -277,19 +317,110 @@ class _Worker(threading.Thread):
                 if stop.is_set():
                     break
                 try:
-                    self._one(item)
+                    self._offer(item)
                 except BaseException as exc:  # never let a worker die silently
                     self.shared.halt(f"replay worker failed: {exc}", exc)
+        try:
+            self._finish()
+        except BaseException as exc:
+            self.shared.halt(f"replay worker failed: {exc}", exc)
         if self.conn is not None:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.close()
 
-    def _wait(self, item: _Item) -> None:
+    # --- sessions sharing a connection -----------------------------------------------
+
+    def _offer(self, item: _Item) -> None:
+        """Run ``item`` unless another session's transaction holds the connection; then
+        it waits (with the rest of its session) until that transaction ends."""
+        if self.holder is not None and item.session != self.holder:
+            self.deferred.append((item, time.perf_counter()))
+            if len(self.deferred) >= _MAX_DEFERRED:
+                self._abandon()
+            return
+        self._one(item)
+        self._settle(item.session)
+        if self.holder is None and self.deferred:
+            self._drain()
+
+    def _settle(self, session: object) -> None:
+        """After a statement of ``session``: it holds the connection while the server
+        says a transaction is open (BEGIN ... COMMIT/ROLLBACK, or an aborted one)."""
+        conn = self.conn
+        if conn is None or conn.closed:
+            self.holder = None
+            return
+        status = int(conn.pgconn.transaction_status)
+        self.holder = session if status in (1, 2, 3) else None  # ACTIVE, INTRANS, INERROR
+
+    def _drain(self) -> None:
+        """Run the waiting statements, oldest first, as far as the holder allows (a
+        session's own statements always keep their order)."""
+        stop = self.shared.stop
+        i = 0
+        while i < len(self.deferred) and not stop.is_set():
+            item, since = self.deferred[i]
+            if self.holder is not None and item.session != self.holder:
+                i += 1
+                continue
+            del self.deferred[i]
+            if item.invalidate is None:  # a statement (not a skipped write's bookkeeping)
+                start = time.perf_counter()
+                due = self._due_wall(item)
+                self.waited += 1
+                self.waited_ms += max(0.0, start - max(since, due or since)) * 1000.0
+            self._one(item)
+            self._settle(item.session)
+            if self.holder is None:
+                i = 0
+
+    def _abandon(self) -> None:
+        """The holder's transaction kept too many statements of other sessions waiting
+        (a log cut inside it, or a session idle in transaction): roll it back, skip the
+        rest of it (counted) and let the others run. Memory stays bounded."""
+        holder = self.holder
+        self.unfinished += 1
+        self.holder = None
+        if self.conn is not None and not self.conn.closed:
+            with contextlib.suppress(Exception):  # a broken connection
+                self.conn.execute("ROLLBACK")
+        if holder is not None:
+            self.aborted_sessions[holder] = (
+                f"transaction rolled back: it kept {_MAX_DEFERRED} statements of other "
+                "sessions waiting"
+            )
+        self._drain()
+
+    def _finish(self) -> None:
+        """End of the log: a transaction it never ended is rolled back (counted), so the
+        statements waiting for it still run."""
+        while not self.shared.stop.is_set():
+            if self.holder is not None:
+                self.unfinished += 1
+                self.holder = None
+                if self.conn is not None and not self.conn.closed:
+                    with contextlib.suppress(Exception):  # a broken connection
+                        self.conn.execute("ROLLBACK")
+            if not self.deferred:
+                return
+            self._drain()
+
+    def _due_wall(self, item: _Item) -> float | None:
         speed = self.shared.options.speed
         log0 = self.shared.log0
         if speed is None or item.due is None or log0 is None:
+            return None
+        return self.shared.wall0 + (item.due - log0) / speed
+
+    def _warnings(self, item: _Item) -> None:
+        notices, self.notices = self.notices, []
+        for sqlstate, message in notices:
+            self.shared.warning(item.fid, sqlstate, message, item.sql)
+
+    def _wait(self, item: _Item) -> None:
+        due_wall = self._due_wall(item)
+        if due_wall is None:
             return
-        due_wall = self.shared.wall0 + (item.due - log0) / speed
         stop = self.shared.stop
         while True:
             delta = due_wall - time.perf_counter()
@@ -306,22 +437,22 @@ class _Worker(threading.Thread):
                 # as the write would have, had it run: in an open transaction, later reads
                 # of the session bypass the cache until it ends (analyze's rule too)
                 in_tx = self.conn.pgconn.transaction_status == 2  # INTRANS
-                ex.invalidate(item.invalidate, item.ts, in_transaction=in_tx)
+                ex.invalidate(item.invalidate, item.ts, in_transaction=in_tx, order=item.seq)
             return
         self._wait(item)
         if self.shared.stop.is_set() or ex is None:
             return
         session = item.session
         cls = ex.statement(item.sql).cls
-        if session in self.aborted_sessions:
+        why = self.aborted_sessions.get(session)
+        if why is not None:
             if cls.tx_action in ("commit", "rollback"):
-                self.aborted_sessions.discard(session)
-            self.skipped["transaction aborted by an earlier error"] = (
-                self.skipped.get("transaction aborted by an earlier error", 0) + 1
-            )
+                del self.aborted_sessions[session]
+            self.skipped[why] = self.skipped.get(why, 0) + 1
             return
         import psycopg
 
+        self.notices.clear()
         t0 = time.perf_counter()
         try:
             res = ex.execute(
@@ -330,10 +461,22 @@ class _Worker(threading.Thread):
                 raw=item.params is not None,
                 cache=self.mode == "cached",
                 now=item.ts,
+                order=item.seq,
             )
         except psycopg.Error as exc:
+            self._warnings(item)
             self._failed(item, exc, cls)
             return
+        if self.notices:
+            self._warnings(item)
+        if (
+            cls.tx_action in ("commit", "rollback")
+            and self.mode == "cached"
+            and self.conn is not None
+            and self.conn.pgconn.transaction_status == 0  # IDLE: the transaction ended
+        ):
+            # at the COMMIT's place in the log, not at the session's next statement
+            ex.end_transaction(cls.tx_action == "commit", item.ts, order=item.seq)
         end = time.perf_counter()
         ms = (end - t0) * 1000.0
         self.last_end = end
@@ -352,6 +495,10 @@ class _Worker(threading.Thread):
         conn = self.conn
         if is_connection_lost(exc) or conn is None or conn.closed:
             self.shared.error(item.fid, None, "connection lost", item.sql)
+            if self.holder is not None and cls.tx_action not in ("commit", "rollback"):
+                # its open transaction went with the connection: skip the rest of it
+                self.aborted_sessions[self.holder] = "transaction lost with the connection"
+                self.holder = None
             self._reconnect()
             return
         sqlstate = getattr(exc, "sqlstate", None)
@@ -368,7 +515,7 @@ class _Worker(threading.Thread):
             with contextlib.suppress(Exception):  # trouble shows up on the next statement
                 conn.execute("ROLLBACK")
             if cls.tx_action not in ("commit", "rollback"):
-                self.aborted_sessions.add(item.session)
+                self.aborted_sessions[item.session] = "transaction aborted by an earlier error"
 
 
 def _event_times(ev: LogEvent) -> tuple[float | None, float | None]:
@@ -388,6 +535,9 @@ class _Dispatch:
     sessions: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_writes: int = 0
+    # texts skipped for reasons other than writing: no cache effect in the replay, so
+    # left out of the simulation too (bounded: beyond it, they are compared as logged)
+    unreplayed: set[str] = field(default_factory=set)
 
 
 def _run(
@@ -397,7 +547,7 @@ def _run(
     options: ReplayOptions,
     progress: ProgressSink | None,
     total: int | None,
-    connector: Callable[[], psycopg.Connection[Any]],
+    connector: Callable[..., psycopg.Connection[Any]],
     fingerprints: dict[str, tuple[str, StatementClass]],
     statements: StatementCache,
 ) -> tuple[RunResult, _Dispatch, bool]:
@@ -415,7 +565,8 @@ def _run(
     ]
     memo: dict[str, tuple[str, StatementClass, str | None]] = {}
     # the guard's own session: function volatility is looked up on the target
-    guard_conn = connector()
+    # (its own application_name: it is not a replayed session)
+    guard_conn = connector("perfkit replay guard")
     guard = replay_guard(options.allow_writes, server_catalog(guard_conn), options.allow_effects)
     pinned: dict[object, _Worker] = {}
     disp = _Dispatch()
@@ -459,13 +610,18 @@ def _run(
             item: _Item
             if skip is not None:
                 disp.skipped[skip] = disp.skipped.get(skip, 0) + 1
-                if skip == "write":
+                if skip != "write":
+                    if len(disp.unreplayed) < _MAX_UNREPLAYED:
+                        disp.unreplayed.add(q)
+                else:
                     disp.skipped_writes += 1
                     if mode == "cached" and cls.tables_written:
-                        item = _Item(start, ts, q, None, fid, session, cls.tables_written)
+                        item = _Item(
+                            start, ts, q, None, fid, session, disp.events, cls.tables_written
+                        )
                         _send(w, item, shared, batched)
                 continue
-            item = _Item(start, ts, q, ev.params, fid, session)
+            item = _Item(start, ts, q, ev.params, fid, session, disp.events)
             _send(w, item, shared, batched)
             now = time.perf_counter()
             if progress is not None and now - last_progress > 0.25:
@@ -589,20 +745,8 @@ def _collect(
             )
         )
     fps.sort(key=lambda f: (-f.total_ms, f.fingerprint))
-    errors = sorted(
-        (
-            ErrorCount(
-                fingerprint=fid,
-                query=fingerprints.get(fid, ("?", None))[0],
-                sqlstate=state,
-                message=msg,
-                count=v[0],
-                example=v[1][:2000],
-            )
-            for (fid, state, msg), v in shared.error_counts.items()
-        ),
-        key=lambda e: (-e.count, e.fingerprint),
-    )
+    errors = _counts(shared.error_counts, fingerprints)
+    warned = _counts(shared.warning_counts, fingerprints)
     figures = None
     if cache is not None:
         s = cache.stats
@@ -616,6 +760,7 @@ def _collect(
             evictions=s.evictions,
             entries=s.entries,
             bytes=s.bytes,
+            refused_stores=s.refused_stores,
         )
     p50, p95, p99 = latency.quantiles((0.5, 0.95, 0.99)) if latency.count else (None,) * 3
     skipped_writes = disp.skipped_writes
@@ -639,6 +784,31 @@ def _collect(
         fingerprints=tuple(fps),
         cache=figures,
         stopped=shared.stopped,
+        warnings=shared.warnings,
+        warning_counts=tuple(warned),
+        waited_statements=sum(w.waited for w in workers),
+        waited_ms=sum(w.waited_ms for w in workers),
+        unfinished_transactions=sum(w.unfinished for w in workers),
+    )
+
+
+def _counts(
+    counts: dict[tuple[str, str | None, str], list[Any]],
+    fingerprints: dict[str, tuple[str, StatementClass]],
+) -> list[ErrorCount]:
+    return sorted(
+        (
+            ErrorCount(
+                fingerprint=fid,
+                query=fingerprints.get(fid, ("?", None))[0],
+                sqlstate=state,
+                message=msg,
+                count=v[0],
+                example=v[1][:2000],
+            )
+            for (fid, state, msg), v in counts.items()
+        ),
+        key=lambda e: (-e.count, e.fingerprint),
     )
 
 
@@ -777,7 +947,7 @@ def replay(
             sources=tuple(str(p) for p in paths),
             warnings=tuple(first.warnings),
             progress=progress,
-            simulate=lambda: _simulate(real_paths, opts, log_format, prefix),
+            simulate=lambda unreplayed: _simulate(real_paths, opts, log_format, prefix, unreplayed),
         )
     finally:
         for sp in spooled:
@@ -821,39 +991,48 @@ def check_database(events: Iterable[LogEvent], database: str, where: str) -> Non
     )
 
 
-def _replayed(events: Iterable[LogEvent], options: ReplayOptions) -> Iterator[LogEvent]:
-    """The events a run replays (database filter, ``limit``), for the simulation."""
+def _replayed(
+    events: Iterable[LogEvent], options: ReplayOptions, unreplayed: frozenset[str] = frozenset()
+) -> Iterator[LogEvent]:
+    """The events a run replays (database filter, ``limit``), for the simulation; the
+    ``unreplayed`` texts (skipped by the guard, not as writes) are left out: the replay
+    neither looks them up nor invalidates for them."""
     n = 0
     for ev in events:
         if options.limit is not None and n >= options.limit:
             return
         if _selected(ev, options):
             n += 1
-            yield ev
+            if ev.query not in unreplayed:
+                yield ev
 
 
 def _simulate(
-    paths: Sequence[str | Path], opts: ReplayOptions, log_format: str | None, prefix: str | None
+    paths: Sequence[str | Path],
+    opts: ReplayOptions,
+    log_format: str | None,
+    prefix: str | None,
+    unreplayed: frozenset[str] = frozenset(),
 ) -> AnalyzeResult:
     """``analyze``'s cache simulation of exactly the statements the runs replayed."""
     from perfkit.querylog.analyze import AnalyzeOptions, analyze_events
     from perfkit.querylog.readers import read_logs
 
     return analyze_events(
-        _replayed(read_logs(paths, log_format=log_format, prefix=prefix), opts),
+        _replayed(read_logs(paths, log_format=log_format, prefix=prefix), opts, unreplayed),
         AnalyzeOptions(ttls=(opts.ttl,), cache_entries=opts.cache_entries, slow_limit=0),
     )
 
 
-def _connector(target: Target, opts: ReplayOptions) -> Callable[[], psycopg.Connection[Any]]:
-    def make() -> psycopg.Connection[Any]:
+def _connector(target: Target, opts: ReplayOptions) -> Callable[..., psycopg.Connection[Any]]:
+    def make(application_name: str = "perfkit replay") -> psycopg.Connection[Any]:
         return connect(
             target,
             read_only=not opts.allow_writes,
             statement_timeout=opts.statement_timeout,
             lock_timeout=opts.lock_timeout,
             connect_timeout=opts.connect_timeout,
-            application_name="perfkit replay",
+            application_name=application_name,
         )
 
     return make
@@ -867,9 +1046,10 @@ def replay_events(
     sources: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
     progress: ProgressSink | None = None,
-    simulate: Callable[[], AnalyzeResult | None] | None = None,
+    simulate: Callable[[frozenset[str]], AnalyzeResult | None] | None = None,
 ) -> ReplayResult:
-    """Replay event streams (one fresh stream per run) against ``target``."""
+    """Replay event streams (one fresh stream per run) against ``target``. ``simulate``
+    gets the statement texts the runs skipped other than as writes (to leave out)."""
     opts = options or ReplayOptions()
     modes: tuple[Mode, ...] = ("cached", "direct") if opts.runs == "both" else (opts.runs,)
     notes = list(warnings)
@@ -879,6 +1059,7 @@ def replay_events(
     runs: list[RunResult] = []
     interrupted = False
     events = sessions = 0
+    unreplayed: frozenset[str] = frozenset()
     total: int | None = None
     it = iter(streams)
     for mode in modes:
@@ -888,6 +1069,7 @@ def replay_events(
         runs.append(run)
         if total is None:
             events, sessions = disp.events, disp.sessions
+            unreplayed = frozenset(disp.unreplayed)
             total = run.statements + run.errors
         if interrupted or (run.stopped and "max-errors" not in run.stopped):
             break
@@ -899,7 +1081,7 @@ def replay_events(
     sim = None
     if simulate is not None and not interrupted and any(r.mode == "cached" for r in runs):
         try:
-            sim = simulate()
+            sim = simulate(unreplayed)
         except PerfkitError as exc:
             notes.append(f"no simulation to compare with: {exc}")
     comparison, per_fp = _compare(runs, sim, fingerprints)

@@ -16,7 +16,8 @@ SCHEMA_VERSION = 1
 class ReplayOptions:
     """``speed``: 1.0 = the log's pace, 10.0 = ten times faster, ``None`` = as fast as
     possible. ``sessions``: connections (worker threads); each original session is
-    pinned to one of them, so its statements run in order on one connection."""
+    pinned to one of them, so its statements run in order on one connection; an open
+    transaction holds its connection (other sessions pinned there wait for its end)."""
 
     speed: float | None = 1.0
     sessions: int = 4
@@ -90,6 +91,9 @@ class CacheFigures:
     evictions: int
     entries: int
     bytes: int
+    #: results the cache refused to store: a write later in the log had already
+    #: invalidated one of their tables (the epoch guard, ordered by log position)
+    refused_stores: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,16 @@ class RunResult:
     fingerprints: tuple[FingerprintRun, ...]
     cache: CacheFigures | None
     stopped: str | None  # why the run ended early (max errors, Ctrl-C, connection lost)
+    #: WARNING-level messages the server raised for statements that still ran (e.g.
+    #: 25001 "there is already a transaction in progress"), per fingerprint and message
+    warnings: int = 0
+    warning_counts: tuple[ErrorCount, ...] = ()
+    #: statements of a session that waited while another session's transaction held
+    #: their shared connection, and how long they waited in total (wall ms)
+    waited_statements: int = 0
+    waited_ms: float = 0.0
+    #: transactions the log never ended (cut log): rolled back when the run ended
+    unfinished_transactions: int = 0
 
 
 @dataclass(frozen=True)

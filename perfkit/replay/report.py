@@ -26,14 +26,39 @@ def _run_line(r: RunResult) -> str:
         f"({r.throughput:,.0f}/s), latency p50 {_ms(r.p50_ms)} p95 {_ms(r.p95_ms)} "
         f"p99 {_ms(r.p99_ms)}, {r.errors} errors"
     )
+    if r.warnings:
+        line += f", {r.warnings} server warnings"
     if r.cache is not None:
         c = r.cache
         line += f", hit rate {c.hit_rate:.1%} ({c.hits} hits)"
+        if c.refused_stores:
+            line += f", {c.refused_stores} results refused by the cache (a write raced them)"
     if r.skipped_writes or r.skipped_other:
         line += f", skipped {r.skipped_writes} writes + {r.skipped_other} other"
     if r.reconnects:
         line += f", {r.reconnects} reconnects"
+    if r.waited_statements:
+        line += (
+            f", {r.waited_statements} statements waited {r.waited_ms:,.1f} ms for another "
+            "session's transaction"
+        )
+    if r.unfinished_transactions:
+        line += f", {r.unfinished_transactions} transactions the log never ended (rolled back)"
     return line
+
+
+def _merged(result: ReplayResult, field: str) -> dict[tuple[str, str | None, str], list[Any]]:
+    """Errors (or warnings) of the runs, one row per fingerprint and message (the
+    larger count of the runs)."""
+    out: dict[tuple[str, str | None, str], list[Any]] = {}
+    for r in result.runs:
+        for e in getattr(r, field):
+            key = (e.fingerprint, e.sqlstate, e.message)
+            if key in out:
+                out[key][4] = max(out[key][4], e.count)
+            else:
+                out[key] = [e.fingerprint, _short(e.query, 50), e.sqlstate, e.message, e.count]
+    return out
 
 
 def to_document(result: ReplayResult, top: int = 20) -> Document:
@@ -160,14 +185,8 @@ def to_document(result: ReplayResult, top: int = 20) -> Document:
             for r in result.runs
         ],
     )
-    errors: dict[tuple[str, str | None, str], list[Any]] = {}
-    for r in result.runs:
-        for e in r.error_counts:
-            key = (e.fingerprint, e.sqlstate, e.message)
-            if key in errors:
-                errors[key][4] = max(errors[key][4], e.count)
-            else:
-                errors[key] = [e.fingerprint, _short(e.query, 50), e.sqlstate, e.message, e.count]
+    errors = _merged(result, "error_counts")
+    warned = _merged(result, "warning_counts")
     has_cache = any(r.cache is not None for r in result.runs)
     tables = [latency_table, fp_table, runs_table] if has_cache else [latency_table, runs_table]
     if errors:
@@ -184,6 +203,22 @@ def to_document(result: ReplayResult, top: int = 20) -> Document:
                 ),
                 rows=[tuple(v) for v in errors.values()],
                 row_styles=["bad"] * len(errors),
+            )
+        )
+    if warned:
+        tables.append(
+            Table(
+                name="warnings",
+                title="Statements the server warned about (per fingerprint, server warning)",
+                columns=(
+                    Column("fingerprint", "fingerprint"),
+                    Column("query", "query"),
+                    Column("sqlstate", "sqlstate"),
+                    Column("message", "warning"),
+                    Column("count", "count", "right"),
+                ),
+                rows=[tuple(v) for v in warned.values()],
+                row_styles=["warn"] * len(warned),
             )
         )
     verdict = ""
