@@ -562,6 +562,87 @@ def test_hidden_effects_of_views_triggers_and_rules(cli: Any, server: str, victi
         assert q["refused"] and effect in q["error"], (sql, q["error"])
 
 
+LYING = """
+CREATE SEQUENCE IF NOT EXISTS lie_s;
+CREATE OR REPLACE FUNCTION lie_seq(int) RETURNS int LANGUAGE sql STABLE
+    AS $$SELECT nextval('public.lie_s')::int + $1$$;
+CREATE OR REPLACE FUNCTION lie_pl(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$BEGIN PERFORM nextval('public.lie_s'); RETURN $1; END$$;
+CREATE OR REPLACE FUNCTION lie_dyn(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$DECLARE r int; BEGIN EXECUTE 'SELECT nextval(''public.lie_s'')' INTO r; RETURN r; END$$;
+CREATE OR REPLACE FUNCTION lie_term() RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
+    WHERE application_name = 'victim' AND datname = current_database()$$;
+CREATE OR REPLACE FUNCTION lie_imm(int) RETURNS int LANGUAGE sql IMMUTABLE
+    AS $$SELECT $1 + 0 * nextval('public.lie_s')::int$$;
+CREATE OR REPLACE FUNCTION lie_eq(int, int) RETURNS boolean LANGUAGE sql STABLE
+    AS $$SELECT nextval('public.lie_s') > 0$$;
+CREATE OR REPLACE FUNCTION seq_trg() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN PERFORM nextval('public.lie_s'); RETURN NEW; END$$;
+CREATE OR REPLACE FUNCTION honest(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$DECLARE r int; BEGIN r := $1 + 1; RETURN r; END$$;
+DO $$BEGIN
+    CREATE DOMAIN lie_dom AS int CHECK (lie_pl(VALUE) > -1);
+    CREATE TABLE dom_t (a lie_dom);
+    CREATE OPERATOR ~=~ (LEFTARG = int, RIGHTARG = int, FUNCTION = lie_eq);
+    CREATE TABLE parted (id int) PARTITION BY RANGE (id);
+    CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
+    CREATE TRIGGER parted_1_t BEFORE INSERT ON parted_1 FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE fk_parent (id int PRIMARY KEY);
+    INSERT INTO fk_parent VALUES (1);
+    CREATE TABLE fk_child (id int REFERENCES fk_parent ON DELETE CASCADE);
+    INSERT INTO fk_child VALUES (1);
+    CREATE TRIGGER fk_child_t BEFORE DELETE ON fk_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE inh_parent (a int);
+    CREATE TABLE inh_child () INHERITS (inh_parent);
+    INSERT INTO inh_child VALUES (1);
+    CREATE TRIGGER inh_child_t BEFORE UPDATE ON inh_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE ix_t (a int);
+    CREATE INDEX ix_t_lie ON ix_t (lie_imm(a));
+EXCEPTION WHEN duplicate_object OR duplicate_table THEN NULL;
+END$$;
+"""
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["analyze", "plan"])
+def test_declared_volatility_may_lie_and_writes_reach_other_tables(
+    cli: Any, server: str, victim: int, analyze: bool
+) -> None:
+    """User functions are judged by their body, not their declared volatility (the
+    planner itself runs IMMUTABLE/STABLE ones); a write reaches partitions, inheritance
+    children, cascaded tables, index expressions and column domains."""
+    _admin(server, LYING)
+    extra = ("--analyze",) if analyze else ()
+    refused = [
+        "SELECT lie_term()",
+        "SELECT * FROM t WHERE v = lie_seq(1)",
+        "SELECT * FROM t WHERE v ~=~ 1",
+    ]
+    if analyze:
+        refused += [
+            "INSERT INTO plain VALUES (lie_seq(1))",
+            "INSERT INTO plain VALUES (lie_pl(1))",
+            "INSERT INTO plain VALUES (lie_dyn(1))",
+            "INSERT INTO plain VALUES (5::lie_dom)",
+            "UPDATE plain SET a = 1 WHERE a ~=~ 1",
+            "INSERT INTO dom_t VALUES (1)",
+            "INSERT INTO parted VALUES (1)",
+            "DELETE FROM fk_parent",
+            "UPDATE inh_parent SET a = 2",
+            "INSERT INTO ix_t VALUES (1)",
+        ]
+    for sql in refused:
+        before = snapshot(server, victim)
+        doc = _explain(cli, server, sql, *extra)
+        assert snapshot(server, victim) == before, sql
+        (q,) = doc["queries"]
+        assert q["refused"], (sql, q)
+    # an honest STABLE function still runs
+    doc = _explain(cli, server, "UPDATE plain SET a = honest(a)", *extra)
+    (q,) = doc["queries"]
+    assert not q["refused"] and q["plan"] is not None, q
+
+
 def test_suggest_indexes_trial_and_verify_change_nothing(
     cli: Any, server: str, victim: int
 ) -> None:

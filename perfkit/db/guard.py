@@ -250,6 +250,11 @@ HARMLESS_VOLATILE: frozenset[str] = frozenset(
 )
 
 
+#: Marks an effect that happens when a statement is only planned: the planner evaluates
+#: IMMUTABLE and STABLE functions (constant folding, selectivity estimates).
+PLANNER_RUNS = "runs when planned"
+
+
 def _names(text: str) -> list[str]:
     return text.split()
 
@@ -819,7 +824,9 @@ class Guard:
         if allowed and p.explain_only and not explainable:
             allowed = False
             hint = "EXPLAIN cannot take this statement"
-        if allowed and unflagged and p.executes:
+        if not p.executes:  # only planned: what the planner itself runs still counts
+            unflagged = [(n, c) for n, c in unflagged if PLANNER_RUNS in n]
+        if allowed and unflagged:
             allowed = False
             what = ", ".join(dict.fromkeys(n for n, _ in unflagged))
             hint = f"not undone by a rollback: {what}; pass --allow-side-effects " + ",".join(
@@ -982,8 +989,14 @@ class Guard:
         if len(self._views) >= 8:
             return [(f"{qual} (nested too deep)", "volatile-functions")]
         self._views.append(key)
+        # the planner runs IMMUTABLE (and, to estimate, STABLE) functions: their effects
+        # happen even when the statement is only planned (EXPLAIN without ANALYZE)
+        declared = "immutable" if info.volatility == "i" else "stable"
         try:
-            return [(f"{qual}: {n}", c) for n, c in self._body_effects(info)]
+            return [
+                (f"{qual} (declared {declared}, {PLANNER_RUNS}): {n}", c)
+                for n, c in self._body_effects(info)
+            ]
         finally:
             self._views.pop()
 
