@@ -229,6 +229,17 @@ def test_guard_lifting_is_refused_even_with_every_flag(sql: str) -> None:
     assert Guard(policy).judge(sql)[0].kind == "lifts_guard"
 
 
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1\x00; DELETE FROM t", "DELETE FROM t\x00", "/* \x00 */ SELECT 1"]
+)
+def test_nul_bytes_are_refused(sql: str) -> None:
+    """libpq and the parser both cut the text at a NUL: it is never judged or sent."""
+    for policy in (READ_ONLY, explain_policy(analyze=True)):
+        (v,) = Guard(policy).judge(sql)
+        assert (v.kind, v.allowed) == ("unparsable", False), v
+        assert "\x00" not in v.text and "NUL" in v.reason
+
+
 def test_split_and_classes() -> None:
     text = "UPDATE t SET v=-8 WHERE id=6; COMMIT; UPDATE t SET v=-9 WHERE id=7"
     verdicts = Guard(explain_policy(analyze=True)).judge(text)

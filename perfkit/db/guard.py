@@ -768,6 +768,11 @@ class Guard:
 
     def judge(self, sql: str) -> tuple[Verdict, ...]:
         """Every statement of ``sql``, in order, with its verdict. Empty text: ()."""
+        if "\x00" in sql:
+            # the parser and libpq both stop at a NUL byte: what follows it would be
+            # judged and sent differently from what the text shows
+            why = "holds a NUL byte (PostgreSQL cannot take one in a query)"
+            return (Verdict(sql.replace("\x00", "\\x00").strip(), "unparsable", why, False),)
         raws, error = split_statements(sql)
         if error is not None:
             return (Verdict(sql.strip(), "unparsable", f"PostgreSQL's parser: {error}", False),)
