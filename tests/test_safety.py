@@ -610,6 +610,10 @@ DO $$BEGIN
     CREATE TRIGGER inh_child_t BEFORE UPDATE ON inh_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
     CREATE TABLE ix_t (a int);
     CREATE INDEX ix_t_lie ON ix_t (lie_imm(a));
+    CREATE TABLE view_base (id serial, a int);
+    CREATE TRIGGER view_base_t BEFORE UPDATE ON view_base FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE VIEW writable_view AS SELECT * FROM view_base;
+    INSERT INTO view_base (a) VALUES (1);
 EXCEPTION WHEN duplicate_object OR duplicate_table THEN NULL;
 END$$;
 """
@@ -621,7 +625,7 @@ def test_declared_volatility_may_lie_and_writes_reach_other_tables(
 ) -> None:
     """User functions are judged by their body, not their declared volatility (the
     planner itself runs IMMUTABLE/STABLE ones); a write reaches partitions, inheritance
-    children, cascaded tables, index expressions and column domains."""
+    children, cascaded tables, a view's base tables, index expressions and domains."""
     _admin(server, LYING)
     extra = ("--analyze",) if analyze else ()
     refused = [
@@ -641,6 +645,8 @@ def test_declared_volatility_may_lie_and_writes_reach_other_tables(
             "DELETE FROM fk_parent",
             "UPDATE inh_parent SET a = 2",
             "INSERT INTO ix_t VALUES (1)",
+            "INSERT INTO writable_view (a) VALUES (1)",
+            "UPDATE writable_view SET a = 2",
         ]
     for sql in refused:
         before = snapshot(server, victim)

@@ -3,9 +3,10 @@
 -- policies' expressions (read); for a written table, whether a column is an identity
 -- column, its column defaults and CHECK constraints (as expressions), its user
 -- triggers and its rewrite rules; and what else runs when it is written: the user
--- triggers of its partitions, inheritance children and the tables whose foreign keys
--- reference it (cascades), the user functions their index expressions, defaults,
--- constraints and column domains call, and whether any of them draws from a sequence.
+-- triggers of its partitions, inheritance children, the tables whose foreign keys
+-- reference it (cascades) and the base tables a view writes (all recursively), the
+-- user functions their index expressions, defaults, constraints and column domains
+-- call, and whether any of them draws from a sequence.
 SELECT n.nspname,
        c.relname,
        c.relkind,
@@ -56,6 +57,13 @@ CROSS JOIN LATERAL (
             UNION ALL
             SELECT k.conrelid FROM pg_catalog.pg_constraint k
             WHERE k.contype = 'f' AND k.confrelid = a.oid
+            UNION ALL
+            SELECT d.refobjid FROM pg_catalog.pg_rewrite r
+            JOIN pg_catalog.pg_depend d
+              ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+             AND d.objid = r.oid
+             AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+            WHERE r.ev_class = a.oid AND d.refobjid <> a.oid
         ) x
     ),
     parts(classid, objid) AS (
