@@ -610,6 +610,13 @@ DO $$BEGIN
     CREATE TRIGGER inh_child_t BEFORE UPDATE ON inh_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
     CREATE TABLE ix_t (a int);
     CREATE INDEX ix_t_lie ON ix_t (lie_imm(a));
+    CREATE TYPE lie_pair AS (a int, b int);
+    CREATE FUNCTION lie_pair_eq(lie_pair, lie_pair) RETURNS boolean LANGUAGE sql IMMUTABLE
+        AS $f$SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity
+        WHERE application_name = 'victim' AND datname = current_database()$f$;
+    CREATE OPERATOR = (LEFTARG = lie_pair, RIGHTARG = lie_pair, FUNCTION = lie_pair_eq);
+    CREATE TABLE pairs (p lie_pair);
+    INSERT INTO pairs VALUES (ROW(1, 2));
     CREATE TABLE view_base (id serial, a int);
     CREATE TRIGGER view_base_t BEFORE UPDATE ON view_base FOR EACH ROW EXECUTE FUNCTION seq_trg();
     CREATE VIEW writable_view AS SELECT * FROM view_base;
@@ -632,6 +639,10 @@ def test_declared_volatility_may_lie_and_writes_reach_other_tables(
         "SELECT lie_term()",
         "SELECT * FROM t WHERE v = lie_seq(1)",
         "SELECT * FROM t WHERE v ~=~ 1",
+        "SELECT * FROM pairs x JOIN pairs y USING (p)",
+        "SELECT * FROM pairs x NATURAL JOIN pairs y",
+        "SELECT CASE p WHEN ROW(1, 2)::lie_pair THEN 1 END FROM pairs",
+        "SELECT * FROM t ORDER BY v USING ~=~",
     ]
     if analyze:
         refused += [

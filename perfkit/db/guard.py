@@ -636,6 +636,12 @@ def _fields(kind: str, val: dict[str, Any], facts: _Facts) -> None:
             facts.set_config.append(args[0] if args else None)
     if kind == "A_Expr" and "name" in val:
         facts.operators.append(_node_name(val["name"]))
+    if kind == "SortBy" and val.get("useOp"):
+        facts.operators.append(_node_name(val["useOp"]))
+    if (kind == "JoinExpr" and (val.get("usingClause") or val.get("isNatural"))) or (
+        kind == "CaseExpr" and val.get("arg")
+    ):
+        facts.operators.append("=")  # an implicit equality: whichever = the types have
     if "relname" in val:
         facts.relations.append(str(val["relname"]))
     if kind in _DML and isinstance(val.get("relation"), dict):
