@@ -769,6 +769,8 @@ class Guard:
         self.catalog = catalog
         self.prepared: dict[str, Verdict] = {}
         self._views: list[str] = []  # views being judged (no endless recursion)
+        self._bodies: dict[tuple[str, str, str | None], list[tuple[str, str]]] = {}
+        self._cut = 0  # how often recursion was cut short (such results are not cached)
 
     # --- the public entry points -------------------------------------------------
 
@@ -995,7 +997,11 @@ class Guard:
         if info.volatility == "v":
             return [(qual, "volatile-functions")]
         key = f"function {qual}"
+        cached = self._bodies.get((qual, info.volatility, info.body))
+        if cached is not None:
+            return cached
         if key in self._views:
+            self._cut += 1
             return []  # recursion: already being judged
         if len(self._views) >= 8:
             return [(f"{qual} (nested too deep)", "volatile-functions")]
@@ -1003,11 +1009,15 @@ class Guard:
         # the planner runs IMMUTABLE (and, to estimate, STABLE) functions: their effects
         # happen even when the statement is only planned (EXPLAIN without ANALYZE)
         declared = "immutable" if info.volatility == "i" else "stable"
+        cut = self._cut
         try:
-            return [
+            out = [
                 (f"{qual} (declared {declared}, {PLANNER_RUNS}): {n}", c)
                 for n, c in self._body_effects(info)
             ]
+            if cut == self._cut:  # complete: nothing was left out for recursion
+                self._bodies[(qual, info.volatility, info.body)] = out
+            return out
         finally:
             self._views.pop()
 
