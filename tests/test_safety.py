@@ -615,6 +615,11 @@ DO $$BEGIN
         WHERE application_name = 'victim' AND datname = current_database()$f$;
     CREATE TABLE pairs (p lie_pair);
     INSERT INTO pairs VALUES (ROW(1, 2));
+    CREATE TYPE lie_mood AS ENUM ('ok');
+    CREATE FUNCTION int_to_lie_mood(int) RETURNS lie_mood LANGUAGE sql IMMUTABLE
+        AS $f$SELECT CASE WHEN nextval('public.lie_s') > 0 THEN 'ok'::lie_mood END$f$;
+    CREATE CAST (int AS lie_mood) WITH FUNCTION int_to_lie_mood(int) AS ASSIGNMENT;
+    CREATE TABLE moods (m lie_mood);
     CREATE TABLE view_base (id serial, a int);
     CREATE TRIGGER view_base_t BEFORE UPDATE ON view_base FOR EACH ROW EXECUTE FUNCTION seq_trg();
     CREATE VIEW writable_view AS SELECT * FROM view_base;
@@ -668,6 +673,7 @@ def _lying_cases(cli: Any, server: str, victim: int, analyze: bool) -> None:
             "UPDATE inh_parent SET a = 2",
             "INSERT INTO ix_t VALUES (1)",
             "INSERT INTO writable_view (a) VALUES (1)",
+            "INSERT INTO moods VALUES (1)",
             "UPDATE writable_view SET a = 2",
         ]
     for sql in refused:

@@ -5,8 +5,8 @@
 -- triggers and its rewrite rules; and what else runs when it is written: the user
 -- triggers of its partitions, inheritance children, the tables whose foreign keys
 -- reference it (cascades) and the base tables a view writes (all recursively), the
--- user functions their index expressions, defaults, constraints and column domains
--- call, and whether any of them draws from a sequence.
+-- user functions their index expressions, defaults, constraints, column domains and
+-- assignment casts to column types call, and whether any of them draws from a sequence.
 SELECT n.nspname,
        c.relname,
        c.relkind,
@@ -79,6 +79,11 @@ CROSS JOIN LATERAL (
         JOIN pg_catalog.pg_constraint k ON k.contypid = t.atttypid
         WHERE t.attnum > 0 AND NOT t.attisdropped
         UNION ALL
+        SELECT 'pg_catalog.pg_cast'::pg_catalog.regclass, k.oid
+        FROM pg_catalog.pg_attribute t
+        JOIN affected a ON a.oid = t.attrelid
+        JOIN pg_catalog.pg_cast k ON k.casttarget = t.atttypid AND k.castcontext IN ('a', 'i')
+        WHERE t.attnum > 0 AND NOT t.attisdropped        UNION ALL
         SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, x.indexrelid
         FROM pg_catalog.pg_index x JOIN affected a ON a.oid = x.indrelid
         UNION ALL
