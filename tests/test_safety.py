@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perfkit.db.guard import Guard, GuardPolicy, explain_policy, split_statements
+from perfkit.db.guard import (
+    FunctionInfo,
+    Guard,
+    GuardPolicy,
+    RelationInfo,
+    explain_policy,
+    split_statements,
+)
 
 # --- statement classes -----------------------------------------------------------------
 
@@ -238,6 +245,55 @@ def test_nul_bytes_are_refused(sql: str) -> None:
         (v,) = Guard(policy).judge(sql)
         assert (v.kind, v.allowed) == ("unparsable", False), v
         assert "\x00" not in v.text and "NUL" in v.reason
+
+
+class _TableCatalog:
+    """A :class:`FunctionCatalog` from a table of user functions (no server)."""
+
+    def __init__(self, *infos: FunctionInfo) -> None:
+        self.infos = infos
+
+    def functions(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [i for i in self.infos if i.name == n] for n in names}
+
+    def operators(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [] for n in names}
+
+    def relations(self, names: Iterable[str]) -> Mapping[str, Sequence[RelationInfo]]:
+        return {n: [] for n in names}
+
+    def casts(self, types: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [] for n in types}
+
+
+def _plpgsql(name: str, body: str, vol: str = "s") -> FunctionInfo:
+    text = (
+        f"CREATE FUNCTION public.{name}(a integer) RETURNS integer LANGUAGE plpgsql AS $b${body}$b$"
+    )
+    return FunctionInfo("public", name, vol, False, None, "plpgsql", text)
+
+
+def test_function_bodies_are_judged_whatever_they_declare() -> None:
+    cat = _TableCatalog(
+        _plpgsql("honest", "DECLARE r int; BEGIN r := a + 1; RETURN r; END"),
+        _plpgsql("dyn", "DECLARE r int; BEGIN EXECUTE 'SELECT 1' INTO r; RETURN r; END"),
+        _plpgsql("sig", "BEGIN PERFORM pg_cancel_backend(a); RETURN 0; END", "i"),
+        _plpgsql("ping", "BEGIN RETURN pong(a); END"),
+        _plpgsql(
+            "pong", "BEGIN IF a > 0 THEN RETURN ping(a - 1); END IF; RETURN setval('s', 1); END"
+        ),
+        FunctionInfo("public", "sqlf", "i", False, None, "sql", "SELECT nextval('s')::int"),
+        FunctionInfo("public", "cf", "s", False, None, "c", "cf"),
+    )
+    for analyze in (True, False):
+        g = Guard(explain_policy(analyze=analyze), cat)
+        assert g.judge_one("SELECT honest(1)").allowed
+        for sql in ("SELECT pong(1)", "SELECT ping(1)", "SELECT sig(1)", "SELECT sqlf(1)"):
+            v = g.judge_one(sql)  # the planner folds these even without ANALYZE
+            assert not v.allowed and v.effects, (analyze, sql, v)
+        for sql in ("SELECT dyn(1)", "SELECT cf(1)"):  # bodies that cannot be read
+            v = g.judge_one(sql)
+            assert not v.allowed and "volatile-functions" in v.hint, (analyze, sql, v)
 
 
 def test_split_and_classes() -> None:
