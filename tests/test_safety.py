@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perfkit.db.guard import Guard, GuardPolicy, explain_policy, split_statements
+from perfkit.db.guard import (
+    FunctionInfo,
+    Guard,
+    GuardPolicy,
+    RelationInfo,
+    explain_policy,
+    split_statements,
+)
 
 # --- statement classes -----------------------------------------------------------------
 
@@ -227,6 +234,66 @@ def test_guard_lifting_is_refused_even_with_every_flag(sql: str) -> None:
     )
     assert [v.allowed for v in Guard(policy).judge(sql)] == [False]
     assert Guard(policy).judge(sql)[0].kind == "lifts_guard"
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1\x00; DELETE FROM t", "DELETE FROM t\x00", "/* \x00 */ SELECT 1"]
+)
+def test_nul_bytes_are_refused(sql: str) -> None:
+    """libpq and the parser both cut the text at a NUL: it is never judged or sent."""
+    for policy in (READ_ONLY, explain_policy(analyze=True)):
+        (v,) = Guard(policy).judge(sql)
+        assert (v.kind, v.allowed) == ("unparsable", False), v
+        assert "\x00" not in v.text and "NUL" in v.reason
+
+
+class _TableCatalog:
+    """A :class:`FunctionCatalog` from a table of user functions (no server)."""
+
+    def __init__(self, *infos: FunctionInfo) -> None:
+        self.infos = infos
+
+    def functions(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [i for i in self.infos if i.name == n] for n in names}
+
+    def operators(self, names: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [] for n in names}
+
+    def relations(self, names: Iterable[str]) -> Mapping[str, Sequence[RelationInfo]]:
+        return {n: [] for n in names}
+
+    def casts(self, types: Iterable[str]) -> Mapping[str, Sequence[FunctionInfo]]:
+        return {n: [] for n in types}
+
+
+def _plpgsql(name: str, body: str, vol: str = "s") -> FunctionInfo:
+    text = (
+        f"CREATE FUNCTION public.{name}(a integer) RETURNS integer LANGUAGE plpgsql AS $b${body}$b$"
+    )
+    return FunctionInfo("public", name, vol, False, None, "plpgsql", text)
+
+
+def test_function_bodies_are_judged_whatever_they_declare() -> None:
+    cat = _TableCatalog(
+        _plpgsql("honest", "DECLARE r int; BEGIN r := a + 1; RETURN r; END"),
+        _plpgsql("dyn", "DECLARE r int; BEGIN EXECUTE 'SELECT 1' INTO r; RETURN r; END"),
+        _plpgsql("sig", "BEGIN PERFORM pg_cancel_backend(a); RETURN 0; END", "i"),
+        _plpgsql("ping", "BEGIN RETURN pong(a); END"),
+        _plpgsql(
+            "pong", "BEGIN IF a > 0 THEN RETURN ping(a - 1); END IF; RETURN setval('s', 1); END"
+        ),
+        FunctionInfo("public", "sqlf", "i", False, None, "sql", "SELECT nextval('s')::int"),
+        FunctionInfo("public", "cf", "s", False, None, "c", "cf"),
+    )
+    for analyze in (True, False):
+        g = Guard(explain_policy(analyze=analyze), cat)
+        assert g.judge_one("SELECT honest(1)").allowed
+        for sql in ("SELECT pong(1)", "SELECT ping(1)", "SELECT sig(1)", "SELECT sqlf(1)"):
+            v = g.judge_one(sql)  # the planner folds these even without ANALYZE
+            assert not v.allowed and v.effects, (analyze, sql, v)
+        for sql in ("SELECT dyn(1)", "SELECT cf(1)"):  # bodies that cannot be read
+            v = g.judge_one(sql)
+            assert not v.allowed and "volatile-functions" in v.hint, (analyze, sql, v)
 
 
 def test_split_and_classes() -> None:
@@ -560,6 +627,121 @@ def test_hidden_effects_of_views_triggers_and_rules(cli: Any, server: str, victi
         assert snapshot(server, victim) == before, sql
         (q,) = doc["queries"]
         assert q["refused"] and effect in q["error"], (sql, q["error"])
+
+
+LYING = """
+CREATE SEQUENCE IF NOT EXISTS lie_s;
+CREATE OR REPLACE FUNCTION lie_seq(int) RETURNS int LANGUAGE sql STABLE
+    AS $$SELECT nextval('public.lie_s')::int + $1$$;
+CREATE OR REPLACE FUNCTION lie_pl(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$BEGIN PERFORM nextval('public.lie_s'); RETURN $1; END$$;
+CREATE OR REPLACE FUNCTION lie_dyn(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$DECLARE r int; BEGIN EXECUTE 'SELECT nextval(''public.lie_s'')' INTO r; RETURN r; END$$;
+CREATE OR REPLACE FUNCTION lie_term() RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
+    WHERE application_name = 'victim' AND datname = current_database()$$;
+CREATE OR REPLACE FUNCTION lie_imm(int) RETURNS int LANGUAGE sql IMMUTABLE
+    AS $$SELECT $1 + 0 * nextval('public.lie_s')::int$$;
+CREATE OR REPLACE FUNCTION lie_eq(int, int) RETURNS boolean LANGUAGE sql STABLE
+    AS $$SELECT nextval('public.lie_s') > 0$$;
+CREATE OR REPLACE FUNCTION seq_trg() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN PERFORM nextval('public.lie_s'); RETURN NEW; END$$;
+CREATE OR REPLACE FUNCTION honest(int) RETURNS int LANGUAGE plpgsql STABLE
+    AS $$DECLARE r int; BEGIN r := $1 + 1; RETURN r; END$$;
+DO $$BEGIN
+    CREATE DOMAIN lie_dom AS int CHECK (lie_pl(VALUE) > -1);
+    CREATE TABLE dom_t (a lie_dom);
+    CREATE TABLE parted (id int) PARTITION BY RANGE (id);
+    CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
+    CREATE TRIGGER parted_1_t BEFORE INSERT ON parted_1 FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE fk_parent (id int PRIMARY KEY);
+    INSERT INTO fk_parent VALUES (1);
+    CREATE TABLE fk_child (id int REFERENCES fk_parent ON DELETE CASCADE);
+    INSERT INTO fk_child VALUES (1);
+    CREATE TRIGGER fk_child_t BEFORE DELETE ON fk_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE inh_parent (a int);
+    CREATE TABLE inh_child () INHERITS (inh_parent);
+    INSERT INTO inh_child VALUES (1);
+    CREATE TRIGGER inh_child_t BEFORE UPDATE ON inh_child FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE TABLE ix_t (a int);
+    CREATE INDEX ix_t_lie ON ix_t (lie_imm(a));
+    CREATE TYPE lie_pair AS (a int, b int);
+    CREATE FUNCTION lie_pair_eq(lie_pair, lie_pair) RETURNS boolean LANGUAGE sql IMMUTABLE
+        AS $f$SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity
+        WHERE application_name = 'victim' AND datname = current_database()$f$;
+    CREATE TABLE pairs (p lie_pair);
+    INSERT INTO pairs VALUES (ROW(1, 2));
+    CREATE TYPE lie_mood AS ENUM ('ok');
+    CREATE FUNCTION int_to_lie_mood(int) RETURNS lie_mood LANGUAGE sql IMMUTABLE
+        AS $f$SELECT CASE WHEN nextval('public.lie_s') > 0 THEN 'ok'::lie_mood END$f$;
+    CREATE CAST (int AS lie_mood) WITH FUNCTION int_to_lie_mood(int) AS ASSIGNMENT;
+    CREATE TABLE moods (m lie_mood);
+    CREATE TABLE view_base (id serial, a int);
+    CREATE TRIGGER view_base_t BEFORE UPDATE ON view_base FOR EACH ROW EXECUTE FUNCTION seq_trg();
+    CREATE VIEW writable_view AS SELECT * FROM view_base;
+    INSERT INTO view_base (a) VALUES (1);
+EXCEPTION WHEN duplicate_object OR duplicate_table THEN NULL;
+END$$;
+"""
+# operators are looked up by name: dropped after the test, not to refuse others' "="
+LYING_OPERATORS = """
+CREATE OPERATOR ~=~ (LEFTARG = int, RIGHTARG = int, FUNCTION = lie_eq);
+CREATE OPERATOR = (LEFTARG = lie_pair, RIGHTARG = lie_pair, FUNCTION = lie_pair_eq);
+"""
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["analyze", "plan"])
+def test_declared_volatility_may_lie_and_writes_reach_other_tables(
+    cli: Any, server: str, victim: int, analyze: bool
+) -> None:
+    """User functions are judged by their body, not their declared volatility (the
+    planner itself runs IMMUTABLE/STABLE ones); a write reaches partitions, inheritance
+    children, cascaded tables, a view's base tables, index expressions and domains."""
+    _admin(server, LYING)
+    _admin(server, LYING_OPERATORS)
+    try:
+        _lying_cases(cli, server, victim, analyze)
+    finally:
+        _admin(server, "DROP OPERATOR ~=~ (int, int); DROP OPERATOR = (lie_pair, lie_pair)")
+
+
+def _lying_cases(cli: Any, server: str, victim: int, analyze: bool) -> None:
+    extra = ("--analyze",) if analyze else ()
+    refused = [
+        "SELECT lie_term()",
+        "SELECT * FROM t WHERE v = lie_seq(1)",
+        "SELECT * FROM t WHERE v ~=~ 1",
+        "SELECT * FROM pairs x JOIN pairs y USING (p)",
+        "SELECT * FROM pairs x NATURAL JOIN pairs y",
+        "SELECT CASE p WHEN ROW(1, 2)::lie_pair THEN 1 END FROM pairs",
+        "SELECT * FROM t ORDER BY v USING ~=~",
+    ]
+    if analyze:
+        refused += [
+            "INSERT INTO plain VALUES (lie_seq(1))",
+            "INSERT INTO plain VALUES (lie_pl(1))",
+            "INSERT INTO plain VALUES (lie_dyn(1))",
+            "INSERT INTO plain VALUES (5::lie_dom)",
+            "UPDATE plain SET a = 1 WHERE a ~=~ 1",
+            "INSERT INTO dom_t VALUES (1)",
+            "INSERT INTO parted VALUES (1)",
+            "DELETE FROM fk_parent",
+            "UPDATE inh_parent SET a = 2",
+            "INSERT INTO ix_t VALUES (1)",
+            "INSERT INTO writable_view (a) VALUES (1)",
+            "INSERT INTO moods VALUES (1)",
+            "UPDATE writable_view SET a = 2",
+        ]
+    for sql in refused:
+        before = snapshot(server, victim)
+        doc = _explain(cli, server, sql, *extra)
+        assert snapshot(server, victim) == before, sql
+        (q,) = doc["queries"]
+        assert q["refused"], (sql, q)
+    # an honest STABLE function still runs
+    doc = _explain(cli, server, "UPDATE plain SET a = honest(a)", *extra)
+    (q,) = doc["queries"]
+    assert not q["refused"] and q["plan"] is not None, q
 
 
 def test_suggest_indexes_trial_and_verify_change_nothing(

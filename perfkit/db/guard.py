@@ -250,6 +250,11 @@ HARMLESS_VOLATILE: frozenset[str] = frozenset(
 )
 
 
+#: Marks an effect that happens when a statement is only planned: the planner evaluates
+#: IMMUTABLE and STABLE functions (constant folding, selectivity estimates).
+PLANNER_RUNS = "runs when planned"
+
+
 def _names(text: str) -> list[str]:
     return text.split()
 
@@ -421,13 +426,16 @@ class GuardPolicy:
 
 @dataclass(frozen=True)
 class FunctionInfo:
-    """One ``pg_proc`` row: ``builtin`` when it lives in ``pg_catalog``."""
+    """One ``pg_proc`` row: ``builtin`` when it lives in ``pg_catalog``; for a
+    user-defined function its ``language`` and ``body`` (judged: volatility may lie)."""
 
     schema: str
     name: str
     volatility: str  # i | s | v
     builtin: bool
     extension: str | None = None
+    language: str = ""
+    body: str | None = None
 
 
 class FunctionCatalog(Protocol):
@@ -464,6 +472,14 @@ class RelationInfo:
     policies: tuple[str, ...]  # row-level security expressions (run on every use)
     triggers: tuple[str, ...]  # user triggers (their functions' effects are unknown)
     rules: bool  # rewrite rules other than a view's own
+    #: user triggers of the partitions, inheritance children and referencing tables
+    #: (foreign-key cascades) that a write of this table reaches
+    written_triggers: tuple[str, ...] = ()
+    #: user functions called by index expressions, defaults, constraints and column
+    #: domains of this table and of the tables a write of it reaches
+    written_functions: tuple[str, ...] = ()
+    #: a write (insert) of it or of the tables it reaches may draw from a sequence
+    written_sequences: bool = False
 
 
 class ServerCatalog:
@@ -491,9 +507,11 @@ class ServerCatalog:
         args = {"functions": fns, "operators": ops, "types": tys}
         with self.conn.transaction():
             rows = self.conn.execute(sql, args).fetchall()
-        for kind, key, schema, name, vol, builtin, ext in rows:
+        for kind, key, schema, name, vol, builtin, ext, lang, body in rows:
             found.setdefault((str(kind), str(key)), []).append(
-                FunctionInfo(str(schema), str(name), str(vol), bool(builtin), ext)
+                FunctionInfo(
+                    str(schema), str(name), str(vol), bool(builtin), ext, str(lang or ""), body
+                )
             )
         for n in fns:
             self._fn[n] = tuple(found.get(("f", n), ()))
@@ -527,7 +545,21 @@ class ServerCatalog:
             found: dict[str, list[RelationInfo]] = {n: [] for n in missing}
             with self.conn.transaction():
                 rows = self.conn.execute(sql, {"names": missing}).fetchall()
-            for schema, name, relkind, definition, ident, dflt, chk, pol, trig, rules in rows:
+            for (
+                schema,
+                name,
+                relkind,
+                definition,
+                ident,
+                dflt,
+                chk,
+                pol,
+                trig,
+                rules,
+                w_trig,
+                w_fn,
+                w_seq,
+            ) in rows:
                 found.setdefault(str(name), []).append(
                     RelationInfo(
                         str(schema),
@@ -540,6 +572,9 @@ class ServerCatalog:
                         tuple(pol or ()),
                         tuple(trig or ()),
                         bool(rules),
+                        tuple(w_trig or ()),
+                        tuple(w_fn or ()),
+                        bool(w_seq),
                     )
                 )
             for n, infos in found.items():
@@ -601,6 +636,12 @@ def _fields(kind: str, val: dict[str, Any], facts: _Facts) -> None:
             facts.set_config.append(args[0] if args else None)
     if kind == "A_Expr" and "name" in val:
         facts.operators.append(_node_name(val["name"]))
+    if kind == "SortBy" and val.get("useOp"):
+        facts.operators.append(_node_name(val["useOp"]))
+    if (kind == "JoinExpr" and (val.get("usingClause") or val.get("isNatural"))) or (
+        kind == "CaseExpr" and val.get("arg")
+    ):
+        facts.operators.append("=")  # an implicit equality: whichever = the types have
     if "relname" in val:
         facts.relations.append(str(val["relname"]))
     if kind in _DML and isinstance(val.get("relation"), dict):
@@ -659,6 +700,41 @@ def split_statements(sql: str) -> tuple[list[_Raw], str | None]:
     return out, None
 
 
+_PLPGSQL_DYNAMIC = frozenset({"PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"})
+_PLPGSQL_ASSIGN = re.compile(r"^[^:=]*?:?=")
+
+
+def _plpgsql_queries(definition: str) -> list[str] | None:
+    """Every SQL text (statements and expressions) of a PL/pgSQL function, given its
+    ``CREATE FUNCTION`` text, or None when it runs dynamic SQL or cannot be parsed:
+    what cannot be read cannot be judged."""
+    from pglast import parser
+
+    try:
+        tree = json.loads(parser.parse_plpgsql_json(definition))
+    except Exception:  # pglast.parser.ParseError, and others on odd input
+        return None
+    out: list[str] = []
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if "dynquery" in node or any(k in _PLPGSQL_DYNAMIC for k in node):
+                return None
+            expr = node.get("PLpgSQL_expr")
+            if isinstance(expr, dict) and isinstance(expr.get("query"), str):
+                query, mode = expr["query"], int(expr.get("parseMode") or 0)
+                if mode >= 3:  # an assignment: judge its value
+                    query = "SELECT " + _PLPGSQL_ASSIGN.sub("", query, count=1)
+                elif mode:  # an expression
+                    query = f"SELECT {query}"
+                out.append(query)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+    return out
+
+
 def _const_text(node: Any) -> str | None:
     if isinstance(node, dict) and "A_Const" in node:
         c = node["A_Const"]
@@ -693,11 +769,18 @@ class Guard:
         self.catalog = catalog
         self.prepared: dict[str, Verdict] = {}
         self._views: list[str] = []  # views being judged (no endless recursion)
+        self._bodies: dict[tuple[str, str, str | None], list[tuple[str, str]]] = {}
+        self._cut = 0  # how often recursion was cut short (such results are not cached)
 
     # --- the public entry points -------------------------------------------------
 
     def judge(self, sql: str) -> tuple[Verdict, ...]:
         """Every statement of ``sql``, in order, with its verdict. Empty text: ()."""
+        if "\x00" in sql:
+            # the parser and libpq both stop at a NUL byte: what follows it would be
+            # judged and sent differently from what the text shows
+            why = "holds a NUL byte (PostgreSQL cannot take one in a query)"
+            return (Verdict(sql.replace("\x00", "\\x00").strip(), "unparsable", why, False),)
         raws, error = split_statements(sql)
         if error is not None:
             return (Verdict(sql.strip(), "unparsable", f"PostgreSQL's parser: {error}", False),)
@@ -754,7 +837,9 @@ class Guard:
         if allowed and p.explain_only and not explainable:
             allowed = False
             hint = "EXPLAIN cannot take this statement"
-        if allowed and unflagged and p.executes:
+        if not p.executes:  # only planned: what the planner itself runs still counts
+            unflagged = [(n, c) for n, c in unflagged if PLANNER_RUNS in n]
+        if allowed and unflagged:
             allowed = False
             what = ", ".join(dict.fromkeys(n for n, _ in unflagged))
             hint = f"not undone by a rollback: {what}; pass --allow-side-effects " + ",".join(
@@ -802,10 +887,11 @@ class Guard:
             found = self.catalog.casts(sorted(set(facts.types)))
             for tname, infos in found.items():
                 for info in infos:
-                    if info.volatility == "v" and not info.builtin:
-                        fn = f"{info.schema}.{info.name}"
-                        effects.append((f"cast to {tname} ({fn})", "volatile-functions"))
-                        break
+                    if info.builtin:
+                        continue
+                    effects.extend(
+                        (f"cast to {tname} ({n})", c) for n, c in self._info_effects(info)
+                    )
         if self.catalog is not None and facts.relations:
             effects.extend(self._relation_effects(facts))
         return effects, None
@@ -869,6 +955,13 @@ class Guard:
             out.extend(self._expression_effects(f"check of {qual}", expr))
         for trig in rel.triggers:
             out.append((f"trigger {trig} on {qual}", "volatile-functions"))
+        for trig in rel.written_triggers:
+            out.append((f"trigger {trig} reached by a write of {qual}", "volatile-functions"))
+        if rel.written_sequences and inserts and not rel.identity:
+            out.append((f"sequence default reached by a write of {qual}", "sequences"))
+        if rel.written_functions:
+            fx = self._volatile(sorted({f.lower() for f in rel.written_functions}))
+            out.extend((f"code run by a write of {qual}: {n}", c) for n, c in fx)
         if rel.rules:
             out.append((f"rule on {qual}", "volatile-functions"))
         return out
@@ -884,16 +977,68 @@ class Guard:
         found = self.catalog.functions(names)
         for name in names:
             for info in found.get(name, ()):
-                if info.volatility != "v":
-                    continue
-                lowered = info.name.lower()
-                if (info.builtin or info.extension) and (
-                    lowered in HARMLESS_VOLATILE
-                    or any(p.search(lowered) for p in _HARMLESS_PATTERNS)
-                ):
-                    continue  # built-in (or an extension's) harmless volatile function
-                out.append((f"{info.schema}.{info.name}", "volatile-functions"))
-                break
+                effects = self._info_effects(info)
+                if effects:
+                    out.extend(effects)
+                    break
+        return out
+
+    def _info_effects(self, info: FunctionInfo) -> list[tuple[str, str]]:
+        """Effects of calling one function: a VOLATILE one unless known harmless; a
+        user-defined one whatever it declares, by its body (volatility can lie)."""
+        qual = f"{info.schema}.{info.name}"
+        lowered = info.name.lower()
+        if info.builtin or info.extension:
+            if info.volatility != "v" or lowered in HARMLESS_VOLATILE:
+                return []
+            if any(p.search(lowered) for p in _HARMLESS_PATTERNS):
+                return []  # built-in (or an extension's) harmless volatile function
+            return [(qual, "volatile-functions")]
+        if info.volatility == "v":
+            return [(qual, "volatile-functions")]
+        key = f"function {qual}"
+        cached = self._bodies.get((qual, info.volatility, info.body))
+        if cached is not None:
+            return cached
+        if key in self._views:
+            self._cut += 1
+            return []  # recursion: already being judged
+        if len(self._views) >= 8:
+            return [(f"{qual} (nested too deep)", "volatile-functions")]
+        self._views.append(key)
+        # the planner runs IMMUTABLE (and, to estimate, STABLE) functions: their effects
+        # happen even when the statement is only planned (EXPLAIN without ANALYZE)
+        declared = "immutable" if info.volatility == "i" else "stable"
+        cut = self._cut
+        try:
+            out = [
+                (f"{qual} (declared {declared}, {PLANNER_RUNS}): {n}", c)
+                for n, c in self._body_effects(info)
+            ]
+            if cut == self._cut:  # complete: nothing was left out for recursion
+                self._bodies[(qual, info.volatility, info.body)] = out
+            return out
+        finally:
+            self._views.pop()
+
+    def _body_effects(self, info: FunctionInfo) -> list[tuple[str, str]]:
+        body = info.body
+        lang = info.language.lower()
+        if body is None or lang not in ("sql", "plpgsql"):
+            return [(f"body in language {lang or '?'} not judged", "volatile-functions")]
+        if lang == "sql":
+            texts = [body]
+        else:  # the body is the CREATE FUNCTION text (guard_functions.sql)
+            texts_or_none = _plpgsql_queries(body)
+            if texts_or_none is None:
+                return [("dynamic or unparsed PL/pgSQL", "volatile-functions")]
+            texts = texts_or_none
+        out: list[tuple[str, str]] = []
+        for text in texts:
+            for v in self.judge(text):
+                if v.kind in ("lifts_guard", "unknown", "unparsable"):
+                    out.append((f"body ({v.reason})", "volatile-functions"))
+                out.extend(_effects(v))
         return out
 
     def _volatile_ops(self, names: list[str]) -> list[tuple[str, str]]:
@@ -903,11 +1048,8 @@ class Guard:
         found = self.catalog.operators([n.rsplit(".", 1)[-1] for n in names])
         for name, infos in found.items():
             for info in infos:
-                if info.volatility == "v" and not info.builtin:
-                    out.append(
-                        (f"operator {name} ({info.schema}.{info.name})", "volatile-functions")
-                    )
-                    break
+                if not info.builtin:
+                    out.extend((f"operator {name} ({n})", c) for n, c in self._info_effects(info))
         return out
 
     def _judge_stmt(self, raw: _Raw) -> Verdict:
