@@ -498,8 +498,8 @@ def _explain(cli: Any, dsn: str, *args: str) -> dict[str, Any]:
     if not args[0].startswith("-"):
         args = ("-s", *args)
     r = cli("explain", "--dsn", dsn, "--format", "json", *args)
-    if r.exit_code == 2 and "no queries to work on" in r.stderr:
-        return {"queries": []}  # a utility statement -s does not plan (nothing sent)
+    # every -s statement is in the report, utility statements too (never dropped)
+    assert "no queries to work on" not in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "Warning" not in r.stderr, r.stderr
     doc = dict(json.loads(r.stdout))
     refused = [q for q in doc["queries"] if q["refused"]]
@@ -533,6 +533,17 @@ def test_explain_changes_nothing(cli: Any, server: str, victim: int, analyze: bo
                 assert q["refused"] or q["error"], (name, q)
             if q["refused"]:
                 assert q["error"].startswith("refused ("), q
+
+
+@pytest.mark.parametrize("sql", ["VACUUM t", "SET ROLE postgres", "COMMIT", "SHOW work_mem"])
+def test_a_lone_utility_statement_is_reported_not_dropped(
+    cli: Any, server: str, victim: int, sql: str
+) -> None:
+    before = snapshot(server, victim)
+    doc = _explain(cli, server, sql)
+    assert snapshot(server, victim) == before
+    [q] = doc["queries"]
+    assert q["refused"] and q["error"].startswith("refused ("), q
 
 
 def test_explain_analyze_of_the_issue(cli: Any, server: str, victim: int) -> None:

@@ -69,14 +69,6 @@ def is_plannable(sql: str) -> bool:
     return _PLANNABLE.match(sql) is not None
 
 
-# Statements a user may pass with -s that are not queries at all; anything else given
-# explicitly is planned, so that a typo is reported ("could not parse") rather than dropped.
-_UTILITY = re.compile(
-    r"^\s*(?:SET|RESET|SHOW|BEGIN|START|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|CREATE|ALTER|DROP|"
-    r"GRANT|REVOKE|VACUUM|ANALYZE|COPY|LISTEN|NOTIFY|DISCARD|DEALLOCATE|PREPARE|EXECUTE|"
-    r"LOCK|CHECKPOINT|TRUNCATE|COMMENT|CALL|DO|FETCH|CLOSE|DECLARE|MOVE)\b",
-    re.I,
-)
 
 
 class _Acc:
@@ -161,7 +153,10 @@ def _fold(
     skipped = 0
     for sql, params, calls, ms, source in items:
         explicit = source.startswith("-s #")
-        if not is_plannable(sql) and (not explicit or _UTILITY.match(sql)):
+        # a statement given with -s is always kept: the statement guard then reports why
+        # it is not sent (VACUUM, SET ROLE, COMMIT...) or the server why it cannot be
+        # planned (a typo), instead of it being dropped
+        if not explicit and not is_plannable(sql):
             skipped += 1
             continue
         f = fp(sql)
