@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,18 @@ def test_live_partial_failures_exact_and_dlq_unchanged(tmp_path: Path) -> None:
     lines = dump.read_text().splitlines()
     assert dlq.read_text().splitlines() == [lines[3], lines[5]]
     assert r.retried == 2 and r.deliveries == 14
+
+
+def test_dlq_out_to_a_device_writes_through_it_never_replaces_it(tmp_path: Path) -> None:
+    """As root, renaming the temp file over /dev/null would replace the device itself."""
+    import stat
+
+    h = module(tmp_path, "h_fail_dev", FAIL_ON)
+    dump = write_jsonl(tmp_path / "dump.jsonl", [record(i) for i in range(12)])
+    r = live([dump], f"{h}:handle", max_receive_count=2, dlq_out=Path("/dev/null"))
+    assert r.conservation.dlq == 2
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not list(Path("/dev").glob(".null.*.tmp"))
 
 
 def test_live_whole_batch_raise_and_malformed_response(tmp_path: Path) -> None:

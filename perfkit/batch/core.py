@@ -26,6 +26,7 @@ from perfkit.batch.inputs import InputSpec, Message, read_messages
 from perfkit.batch.signals import StopSignals, deferred_signals
 from perfkit.batch.sink import PostgresSink, SinkSettings
 from perfkit.errors import InputError, UsageError
+from perfkit.report.output import write_error
 from perfkit.report.progress import NullProgress, ProgressSink
 
 # a run stopped by Ctrl-C or SIGTERM (the CLI exits 130 / 143 after the partial report)
@@ -69,9 +70,21 @@ class _DlqFile:
         directory = path.parent if str(path.parent) else Path(".")
         if not directory.is_dir():
             raise InputError(path, "output directory does not exist")
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+        self.tmp: str | None = None
         self.count = 0
+        if path.exists() and not path.is_file():
+            # /dev/null, a FIFO, a terminal: renaming over it would replace the device
+            # itself (as root), so such a target is written in place
+            try:
+                self.fh: IO[str] = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise write_error(path, exc) from None
+            return
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        self.fh = os.fdopen(fd, "w", encoding="utf-8")
 
     def add(self, m: Message) -> None:
         self.fh.write(m.raw)
@@ -79,6 +92,9 @@ class _DlqFile:
         self.count += 1
 
     def commit(self) -> None:
+        if self.tmp is None:
+            self.fh.close()
+            return
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
@@ -90,8 +106,9 @@ class _DlqFile:
     def discard(self) -> None:
         with contextlib.suppress(OSError):
             self.fh.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
 
 
 def _load(req: BatchRequest) -> Handler | HandlerRef | None:
