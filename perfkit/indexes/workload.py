@@ -69,8 +69,6 @@ def is_plannable(sql: str) -> bool:
     return _PLANNABLE.match(sql) is not None
 
 
-
-
 class _Acc:
     __slots__ = (
         "calls",
