@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from perfkit import __version__
 from perfkit.cli.common import CliState, usage_error
+from perfkit.cli.options import HelpGroup, use_help_classes
 from perfkit.config import Config
 from perfkit.errors import (
     EXIT_INTERRUPTED,
@@ -37,7 +38,7 @@ from perfkit.errors import (
 _GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
 
 
-class PerfkitGroup(TyperGroup):
+class PerfkitGroup(HelpGroup):
     """Typer group with perfkit's error mapping and position-free global flags."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
@@ -336,6 +337,7 @@ def _register(target: typer.Typer, modules: tuple[str, ...] = _MODULES) -> None:
     # Each module adds its own commands; modules import only typer at top level.
     for name in modules:
         importlib.import_module(f"perfkit.cli.{name}").register(target)
+    use_help_classes(target)
 
 
 app = _make_app()
