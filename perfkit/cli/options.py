@@ -19,6 +19,12 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
+class ColorMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 FormatOpt = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="Report format.", case_sensitive=False),
