@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from perfkit import __version__
 from perfkit.cli.common import CliState, usage_error
+from perfkit.cli.options import ColorMode, HelpGroup, use_help_classes
 from perfkit.config import Config
 from perfkit.errors import (
     EXIT_INTERRUPTED,
@@ -35,9 +36,11 @@ from perfkit.errors import (
 )
 
 _GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+# global options that take a value, accepted anywhere on the command line
+_GLOBAL_VALUED = ("--config", "--color")
 
 
-class PerfkitGroup(TyperGroup):
+class PerfkitGroup(HelpGroup):
     """Typer group with perfkit's error mapping and position-free global flags."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
@@ -60,9 +63,9 @@ class PerfkitGroup(TyperGroup):
         i = 0
         while i < len(head):
             arg = head[i]
-            if arg in _GLOBAL_FLAGS or arg.startswith("--config="):
+            if arg in _GLOBAL_FLAGS or arg.startswith(tuple(f"{o}=" for o in _GLOBAL_VALUED)):
                 flags.append(arg)
-            elif arg == "--config" and i + 1 < len(head):
+            elif arg in _GLOBAL_VALUED and i + 1 < len(head):
                 # `perfkit check --config ci.toml` like `perfkit --config ci.toml check`
                 flags += head[i : i + 2]
                 i += 1
@@ -242,6 +245,13 @@ def _root(
         help="Config file (default: ./perfkit.toml if present).",
         show_default=False,
     ),
+    color: ColorMode = typer.Option(
+        ColorMode.auto,
+        "--color",
+        help="Colour in reports and progress: auto (a terminal, unless NO_COLOR is set or "
+        "TERM=dumb; FORCE_COLOR forces it), always or never.",
+        case_sensitive=False,
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
@@ -249,7 +259,7 @@ def _root(
     from perfkit import redact
     from perfkit.config import default_map, load_config
 
-    ctx.obj = CliState(debug=debug, quiet=quiet)
+    ctx.obj = CliState(debug=debug, quiet=quiet, color=color.value)
     try:
         cfg = load_config(config)
         redact.register_values(cfg.data)
@@ -257,7 +267,7 @@ def _root(
     except PerfkitError as exc:
         _report_error(ctx, exc)
         raise typer.Exit(exc.exit_code) from None
-    ctx.obj = CliState(debug=debug, quiet=quiet, config=cfg)
+    ctx.obj = CliState(debug=debug, quiet=quiet, color=color.value, config=cfg)
     ctx.default_map = default_map(cfg)
 
 
@@ -336,6 +346,7 @@ def _register(target: typer.Typer, modules: tuple[str, ...] = _MODULES) -> None:
     # Each module adds its own commands; modules import only typer at top level.
     for name in modules:
         importlib.import_module(f"perfkit.cli.{name}").register(target)
+    use_help_classes(target)
 
 
 app = _make_app()
@@ -349,11 +360,11 @@ def app_for(args: list[str]) -> typer.Typer:
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--config":
+        if arg in _GLOBAL_VALUED:
             i += 2
             continue
         if arg.startswith("-"):
-            if arg in _GLOBAL_FLAGS or arg.startswith("--config="):
+            if arg in _GLOBAL_FLAGS or arg.startswith(tuple(f"{o}=" for o in _GLOBAL_VALUED)):
                 i += 1
                 continue
             return app  # --help, --version, a mistake: the full app answers

@@ -70,8 +70,9 @@ def analyze_cmd(
         str,
         typer.Option(
             "--ttl",
-            metavar="SECONDS[,...]",
-            help="Cache TTL(s) for the replay; several (1,10,60,300) are swept in one pass.",
+            metavar="TTL[,TTL...]",
+            help="Cache TTL(s) for the replay (30s, 5m; bare numbers are seconds); several "
+            "(1,10,60,300) are swept in one pass.",
         ),
     ] = "60",
     cache_entries: Annotated[

@@ -124,8 +124,9 @@ def coldstart_cmd(
         float,
         typer.Option(
             "--price-per-gb-s",
-            help="Lambda price per GB-second (x86 default; arm64 0.0000133334).",
-            show_default="0.0000166667",
+            metavar="USD",
+            help="Lambda price per GB-second (arm64: 0.0000133334).  [default: 0.0000166667, x86]",
+            show_default=False,
         ),
     ] = 0.0000166667,
     no_candidates: Annotated[

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 class CliState:
     debug: bool = False
     quiet: bool = False
+    color: str = "auto"
     config: Config = field(default_factory=lambda: Config(None, {}))
 
 
@@ -37,9 +38,19 @@ def interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def color_stdout(ctx: typer.Context | None = None, stream: Any = None) -> bool:
+    """Whether a report on stdout (or ``stream``) gets ANSI colour: ``--color``,
+    NO_COLOR, FORCE_COLOR, TERM=dumb, then whether it is a terminal."""
+    from perfkit.report.color import use_color
+
+    return use_color(sys.stdout if stream is None else stream, state(ctx).color)
+
+
 def progress(ctx: typer.Context | None = None) -> ProgressSink:
-    """A rich progress bar on a terminal; silent in pipes, CI and with --quiet."""
-    if state(ctx).quiet or not interactive():
+    """A rich progress bar on a terminal; silent in pipes, CI and with --quiet - and when
+    colour is off (NO_COLOR, TERM=dumb, --color never): the bar redraws itself with escape
+    sequences, which such a terminal or reader asked not to get."""
+    if state(ctx).quiet or not interactive() or not color_stdout(ctx, sys.stderr):
         from perfkit.report.progress import NullProgress
 
         return NullProgress()
@@ -77,7 +88,7 @@ def emit(
     from perfkit.report.render import render
 
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
-    if name == "table" and output is None and sys.stdout.isatty():
+    if name == "table" and output is None and color_stdout(ctx):
         from perfkit.report.terminal import render_table
 
         text = render_table(doc, color=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from perfkit.cli.common import emit, progress
-from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt, SeedOpt
+from perfkit.cli.options import FIXED_SEED_HELP, FormatOpt, OutputFormat, OutputOpt
 
 
 def demo_cmd(
@@ -25,7 +25,7 @@ def demo_cmd(
         int, typer.Option("--pool-requests", min=10, help="Requests per pool benchmark point.")
     ] = 400,
     no_pool: Annotated[bool, typer.Option("--no-pool", help="Skip the pool benchmark.")] = False,
-    seed: SeedOpt = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help=FIXED_SEED_HELP)] = 42,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:

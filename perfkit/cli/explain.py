@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perfkit.cli.common import emit, note, progress
+from perfkit.cli.common import color_stdout, emit, note, progress
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import (
     ConnectTimeoutOpt,
@@ -132,9 +132,7 @@ def explain_cmd(
         connect_timeout=connect_timeout,
         progress=progress(ctx),
     )
-    import sys
-
-    color = fmt == OutputFormat.table and output is None and sys.stdout.isatty()
+    color = fmt == OutputFormat.table and output is None and color_stdout(ctx)
     emit(to_document(result, color=color), fmt, output, ctx=ctx)
     refused = [q for q in result.queries if q.refused]
     if refused and len(refused) == len(result.queries):

@@ -10,12 +10,12 @@ import typer
 from perfkit.cli.common import emit, note, progress
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import (
+    FIXED_SEED_HELP,
     ConnectTimeoutOpt,
     DsnOpt,
     FormatOpt,
     OutputFormat,
     OutputOpt,
-    SeedOpt,
     StatementTimeoutOpt,
 )
 
@@ -121,7 +121,7 @@ def pool_cmd(
         str, typer.Option("--lock-timeout", help="lock_timeout for every session.")
     ] = "5s",
     connect_timeout: ConnectTimeoutOpt = 5.0,
-    seed: SeedOpt = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help=FIXED_SEED_HELP)] = 0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.demo.run import DemoResult
-from perfkit.report.model import Column, Document, Table
+from perfkit.report.model import Clipped, Column, Document, Table
 
 SCHEMA_VERSION = 1
 
 
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+def _short(text: str, n: int = 60) -> Clipped:
+    """Tables show ``n`` characters of the query; CSV and JSON all of it."""
+    return Clipped(text, n)
 
 
 def _pool_rows(pool: Any) -> list[list[Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.indexes.model import Suggestion, SuggestResult
-from perfkit.report.model import Column, Document, Table
+from perfkit.report.model import Clipped, Column, Document, Table
 
 SCHEMA_VERSION = 1
 
@@ -199,7 +199,7 @@ def to_document(result: SuggestResult) -> Document:
             "no_suggestion",
             "Queries without a suggestion",
             [Column("query", "query"), Column("reason", "reason")],
-            [[_short(n.query), n.reason] for n in result.no_suggestion],
+            [[Clipped(n.query, 70), n.reason] for n in result.no_suggestion],
         ),
     ]
     if result.advice:

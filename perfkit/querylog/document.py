@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from perfkit.querylog.analyze import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
 from perfkit.querylog.events_document import events_json, events_summary, events_tables
 from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR
-from perfkit.report.model import Column, Document, Style, Table
+from perfkit.report.model import Clipped, Column, Document, Style, Table
 
 __all__ = ["to_document"]
 
 _QUERY_WIDTH = 90  # characters of normalised query text shown in tables (JSON has all)
 
 
-def _short(text: str, n: int = _QUERY_WIDTH) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+def _short(text: str, n: int = _QUERY_WIDTH) -> Clipped:
+    """Tables show ``n`` characters of the query; CSV and JSON all of it."""
+    return Clipped(text, n)
 
 
-def _sid(fid: str) -> str:
-    """Tables show the first 8 characters of the id; JSON has all 16."""
-    return fid[:8]
+def _with_params(query: str, params: Sequence[Any] | None) -> Clipped:
+    """A slow statement and its parameters: tables cut the statement at 1000 characters."""
+    tail = f"  -- params: {', '.join(repr(p) for p in params)}" if params else ""
+    shown = _short(query, 1000).shown() + tail
+    return Clipped(query + tail, len(shown), display=shown)
+
+
+def _sid(fid: str) -> Clipped:
+    """Tables show the first 8 characters of the id; CSV and JSON all 16."""
+    return Clipped(fid, 8, "")
 
 
 def _ts(t: dt.datetime | None) -> str | None:
@@ -285,8 +293,7 @@ def to_document(r: AnalyzeResult, *, top: int = 20, debug: bool = False) -> Docu
                 _show_ts(q.ts) if q.ts is not None else None,
                 q.session,
                 q.duration_ms,
-                _short(q.query, 1000)
-                + (f"  -- params: {', '.join(repr(p) for p in q.params)}" if q.params else ""),
+                _with_params(q.query, q.params),
             )
             for q in r.slow
         ],

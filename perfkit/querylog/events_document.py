@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from perfkit.querylog.events import EventsResult
-from perfkit.report.model import Column, Table
+from perfkit.report.model import Clipped, Column, Table, clip, joined, short_id
 from perfkit.report.render import to_jsonable
 
 __all__ = ["events_json", "events_summary", "events_tables"]
@@ -27,10 +27,8 @@ def _size(n: float) -> str:
 
 
 def _short(text: str | None, n: int = 90) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+    """Tables show ``n`` characters of a statement; CSV and JSON all of it."""
+    return clip(text, n)
 
 
 def _t(t: dt.datetime | None) -> str | None:
@@ -124,7 +122,7 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                             g.count,
                             _size(g.total),
                             _size(g.max),
-                            g.fingerprint[:8] if g.fingerprint else None,
+                            short_id(g.fingerprint),
                             _short(g.query) or "(statement not logged)",
                         )
                         for g in t.by_statement
@@ -181,7 +179,9 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                             w.wait_ms,
                             ", ".join(str(p) for p in w.waited_for),
                             _short(w.statement, 60),
-                            "; ".join(_short(b, 60) or "?" for b in w.blocker_statements) or None,
+                            joined([b or "?" for b in w.blocker_statements], 60)
+                            if w.blocker_statements
+                            else None,
                         )
                         for w in lk.samples
                     ]
@@ -202,7 +202,14 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                         (
                             _t(d.ts),
                             d.pid,
-                            "; ".join(f"{pid}: {_short(s, 60) or '?'}" for pid, s in d.processes),
+                            Clipped(
+                                "; ".join(f"{pid}: {s or '?'}" for pid, s in d.processes),
+                                60,
+                                display="; ".join(
+                                    f"{pid}: {Clipped(s or '?', 60).shown()}"
+                                    for pid, s in d.processes
+                                ),
+                            ),
                         )
                         for d in lk.deadlock_samples
                     ]
@@ -371,7 +378,7 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                     [
                         (
                             _t(ch.ts),
-                            ch.fingerprint[:8],
+                            short_id(ch.fingerprint),
                             f"{_hm(ch.ts)}: {ch.before} \u2192 {ch.after}",
                         )
                         for ch in p.changes
@@ -394,7 +401,7 @@ def events_tables(e: EventsResult, top: int) -> list[Table]:
                 rows=cut(
                     [
                         (
-                            f.fingerprint[:8],
+                            short_id(f.fingerprint),
                             f.plans,
                             len(f.shapes) + f.other_shapes,
                             f.slowest_ms,

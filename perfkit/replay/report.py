@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.replay.model import SCHEMA_VERSION, ReplayResult, RunResult
-from perfkit.report.model import Column, Document, Style, Table
+from perfkit.report.model import Clipped, Column, Document, Style, Table
 from perfkit.report.render import to_jsonable
 
 __all__ = ["to_document"]
@@ -15,9 +15,9 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:,.2f} ms"
 
 
-def _short(text: str, n: int = 70) -> str:
-    t = " ".join(text.split())
-    return t if len(t) <= n else t[: n - 1] + "…"
+def _short(text: str, n: int = 70) -> Clipped:
+    """Tables show ``n`` characters of the query; CSV and JSON all of it."""
+    return Clipped(text, n)
 
 
 def _run_line(r: RunResult) -> str:

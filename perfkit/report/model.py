@@ -10,6 +10,55 @@ Align = Literal["left", "right"]
 Style = Literal["", "bad", "warn", "good", "dim"]
 
 
+class Clipped(str):
+    """A cell's full text that tables and markdown show cut to ``width`` characters.
+
+    The value *is* the whole text: CSV and JSON write all of it (machines get the full
+    query, the full fingerprint id); :func:`perfkit.report.render.format_cell` cuts it for
+    people, whitespace runs folded, ending in ``cut`` (``"…"``; ``""`` for an id, whose
+    prefix is still an id).
+    """
+
+    width: int
+    cut: str
+    display: str | None
+
+    def __new__(
+        cls, text: str, width: int, cut: str = "\u2026", display: str | None = None
+    ) -> Clipped:
+        obj = super().__new__(cls, text)
+        obj.width = width
+        obj.cut = cut
+        obj.display = display
+        return obj
+
+    def shown(self) -> str:
+        """The text a person sees: folded to one line and cut at ``width`` (or the
+        ``display`` text given for a cell made of several cut parts)."""
+        if self.display is not None:
+            return self.display
+        text = " ".join(self.split()) if self.cut else str(self)
+        if len(text) <= self.width:
+            return text
+        return text[: max(self.width - len(self.cut), 0)] + self.cut
+
+
+def clip(text: str | None, width: int, cut: str = "\u2026") -> Clipped | None:
+    """``text`` as a :class:`Clipped` cell (``None`` stays ``None``)."""
+    return None if text is None else Clipped(text, width, cut)
+
+
+def joined(parts: Sequence[str], width: int, sep: str = "; ") -> Clipped:
+    """Several texts in one cell: all of each in CSV/JSON, each cut at ``width`` for people."""
+    shown = sep.join(Clipped(p, width).shown() for p in parts)
+    return Clipped(sep.join(parts), width, display=shown)
+
+
+def short_id(fingerprint: str | None, width: int = 8) -> Clipped | None:
+    """A fingerprint id: tables show its first ``width`` characters, CSV/JSON all of it."""
+    return clip(fingerprint, width, "")
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a table. ``fmt`` is a format spec for numbers ("{:.2f}")."""

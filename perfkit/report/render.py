@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.report.model import Column, Document, Table
+from perfkit.report.model import Clipped, Column, Document, Table
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -46,8 +46,11 @@ def to_jsonable(value: Any) -> Any:
 
 
 def format_cell(value: Any, column: Column) -> str:
+    """A cell as people read it (table, markdown); CSV writes the value itself."""
     if value is None:
         return ""
+    if isinstance(value, Clipped):
+        return value.shown()
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return ""
     if column.fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -84,6 +87,8 @@ def render_csv(doc: Document, table: str | None = None) -> str:
 
 
 def _csv_value(v: Any) -> Any:
+    if isinstance(v, Clipped):
+        return str(v)
     if isinstance(v, (list, tuple, set, frozenset)):
         return ";".join(str(x) for x in v)
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):

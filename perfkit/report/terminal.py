@@ -32,6 +32,7 @@ def make_console(
         width=width or terminal_width(),
         force_terminal=color,
         no_color=not color,
+        color_system="standard" if color else None,
         highlight=False,
         emoji=False,
         soft_wrap=False,
