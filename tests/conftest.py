@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,29 @@ def scratch_db(pg_server: str) -> Iterator[str]:
         yield _with_dbname(pg_server, name)
     finally:
         _admin_exec(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def _schema_db(admin: str, schema: Path) -> Iterator[str]:
+    name = f"pk_{uuid.uuid4().hex[:12]}"
+    _admin_exec(admin, f'CREATE DATABASE "{name}"')
+    dsn = _with_dbname(admin, name)
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(schema.read_text().encode())
+            conn.execute("VACUUM ANALYZE")  # statistics and a visibility map, as in production
+        yield dsn
+    finally:
+        _admin_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def schema_db() -> Callable[[str, Path], AbstractContextManager[str]]:
+    """``with schema_db(admin_dsn, schema_sql) as dsn``: a new database with a unique name on
+    that server, the schema loaded and VACUUM ANALYZEd; dropped afterwards."""
+    return _schema_db
 
 
 @pytest.fixture(scope="session")

@@ -21,34 +21,10 @@ DATA = Path(__file__).parent / "data" / "indexes"
 WORKLOAD = DATA / "workload.sql"
 
 
-def _make_db(admin: str) -> str:
-    name = f"pk_idx_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(admin, dbname=name)
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((DATA / "schema.sql").read_text().encode())
-            conn.execute("VACUUM ANALYZE")  # statistics and a visibility map, as in production
-    except BaseException:
-        _drop_db(admin, dsn)
-        raise
-    return dsn
-
-
-def _drop_db(admin: str, dsn: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
-def idx_db(pg_server: str) -> Iterator[str]:
-    dsn = _make_db(pg_server)
-    try:
+def idx_db(pg_server: str, schema_db: Any) -> Iterator[str]:
+    with schema_db(pg_server, DATA / "schema.sql") as dsn:
         yield dsn
-    finally:
-        _drop_db(pg_server, dsn)
 
 
 def _index_defs(dsn: str) -> list[str]:
@@ -339,13 +315,12 @@ def test_bad_options_exit_2(cli: Any) -> None:
 
 
 @pytest.mark.localpg
-def test_hypopg_path_on_local_server(local_pg: str) -> None:
+def test_hypopg_path_on_local_server(local_pg: str, schema_db: Any) -> None:
     from perfkit.db.connect import connect
     from perfkit.indexes.advisor import SuggestOptions, suggest_indexes
     from perfkit.indexes.workload import load_workload
 
-    dsn = _make_db(local_pg)
-    try:
+    with schema_db(local_pg, DATA / "schema.sql") as dsn:
         wl = load_workload(paths=[WORKLOAD])
         with connect(dsn) as conn:
             result = suggest_indexes(conn, wl, SuggestOptions())
@@ -360,34 +335,31 @@ def test_hypopg_path_on_local_server(local_pg: str) -> None:
         with psycopg.connect(dsn) as conn:
             left = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'")
             assert left.fetchone() == (0,)  # created inside a rolled-back transaction
-    finally:
-        _drop_db(local_pg, dsn)
 
 
 @pytest.mark.localpg
-def test_hypopg_permission_denied_falls_back_and_says_so(local_pg: str) -> None:
+def test_hypopg_permission_denied_falls_back_and_says_so(local_pg: str, schema_db: Any) -> None:
     from perfkit.db.connect import connect
     from perfkit.indexes.advisor import SuggestOptions, suggest_indexes
     from perfkit.indexes.workload import load_workload
 
     role = f"pk_low_{uuid.uuid4().hex[:8]}"
-    dsn = _make_db(local_pg)
     with psycopg.connect(local_pg, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
     try:
-        wl = load_workload(statements=["SELECT * FROM customers WHERE email = 'x'"])
-        with connect(make_conninfo(dsn, user=role)) as conn:
-            result = suggest_indexes(conn, wl, SuggestOptions())
-        assert result.method == "none"
-        assert result.method_note.startswith("HypoPG could not be created (permission denied")
-        assert result.method_note.endswith(
-            "pass --trial to cost candidates by building them (rolled back)"
-        )
-        assert result.no_suggestion[0].code == "not_costed"
+        with schema_db(local_pg, DATA / "schema.sql") as dsn:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+            wl = load_workload(statements=["SELECT * FROM customers WHERE email = 'x'"])
+            with connect(make_conninfo(dsn, user=role)) as conn:
+                result = suggest_indexes(conn, wl, SuggestOptions())
+            assert result.method == "none"
+            assert result.method_note.startswith("HypoPG could not be created (permission denied")
+            assert result.method_note.endswith(
+                "pass --trial to cost candidates by building them (rolled back)"
+            )
+            assert result.no_suggestion[0].code == "not_costed"
     finally:
-        _drop_db(local_pg, dsn)
         with psycopg.connect(local_pg, autocommit=True) as conn:
             conn.execute(f"DROP ROLE IF EXISTS {role}")
 

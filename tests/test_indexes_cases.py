@@ -11,58 +11,29 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 CASES_DIR = Path(__file__).parent / "data" / "indexes" / "cases"
 CASES: list[dict[str, Any]] = json.loads((CASES_DIR / "cases.json").read_text())
 
 
-def _make_db(admin: str) -> str:
-    name = f"pk_idxc_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(admin, dbname=name)
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((CASES_DIR / "schema.sql").read_text().encode())
-            conn.execute("VACUUM ANALYZE")
-    except BaseException:
-        _drop_db(admin, dsn)
-        raise
-    return dsn
-
-
-def _drop_db(admin: str, dsn: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
-def cases_db(pg_server: str) -> Iterator[str]:
-    dsn = _make_db(pg_server)
-    try:
+def cases_db(pg_server: str, schema_db: Any) -> Iterator[str]:
+    with schema_db(pg_server, CASES_DIR / "schema.sql") as dsn:
         yield dsn
-    finally:
-        _drop_db(pg_server, dsn)
 
 
 @pytest.fixture(scope="module")
-def local_cases_db(local_pg: str) -> Iterator[str]:
-    dsn = _make_db(local_pg)
-    try:
+def local_cases_db(local_pg: str, schema_db: Any) -> Iterator[str]:
+    with schema_db(local_pg, CASES_DIR / "schema.sql") as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
         yield dsn
-    finally:
-        _drop_db(local_pg, dsn)
 
 
 def _plan_cost(conn: psycopg.Connection[Any], sql: str) -> tuple[float, set[str]]:
