@@ -123,6 +123,29 @@ def test_csv_and_output_file(cli: Any, small_log: Path) -> None:
     assert len(lines) == 5
 
 
+def test_output_extension_picks_the_format_unless_one_is_given(cli: Any, small_log: Path) -> None:
+    assert cli("analyze", "small.log", "-o", "out.json").exit_code == 0
+    assert json.loads(Path("out.json").read_text())["schema_version"] == 1
+    assert cli("analyze", "small.log", "-o", "out.csv").exit_code == 0
+    assert Path("out.csv").read_text().startswith("id,calls,total_ms,")
+    assert cli("analyze", "small.log", "-o", "out.md").exit_code == 0
+    assert Path("out.md").read_text().startswith("## perfkit analyze")
+    # --format wins over the extension, and so does the config's format
+    assert cli("analyze", "small.log", "-f", "csv", "-o", "x.json").exit_code == 0
+    assert Path("x.json").read_text().startswith("id,calls,total_ms,")
+    Path("perfkit.toml").write_text('[analyze]\nformat = "markdown"\n')
+    r = cli("--config", "perfkit.toml", "analyze", "small.log", "-o", "y.json")
+    assert r.exit_code == 0, r.stderr
+    assert Path("y.json").read_text().startswith("## perfkit analyze")
+    Path("perfkit.toml").unlink()  # ./perfkit.toml is read by default
+    r = cli("analyze", "small.log", "-o", "out.html")
+    assert r.exit_code == 2 and not Path("out.html").exists()
+    assert r.stderr == (
+        "perfkit: error: --output: out.html: no HTML report yet; give --format "
+        "table|json|csv|markdown\n"
+    )
+
+
 def test_config_file_sets_defaults(cli: Any, small_log: Path) -> None:
     Path("perfkit.toml").write_text('[analyze]\nslow_ms = 1\nttl = "5"\n')
     r = cli("--config", "perfkit.toml", "analyze", "small.log", "--format", "json")

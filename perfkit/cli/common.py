@@ -88,6 +88,8 @@ def emit(
     from perfkit.report.render import render
 
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
+    if output is not None:
+        name = format_for_output(name, output, ctx)
     if name == "table" and output is None and color_stdout(ctx):
         from perfkit.report.terminal import render_table
 
@@ -102,6 +104,34 @@ def emit(
 
         write_atomic(output, text)
         note(f"wrote {output}", ctx)
+
+
+#: ``-o FILE`` without ``--format``: the format its extension names
+FORMAT_BY_EXTENSION = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "table",
+}
+
+
+def format_for_output(name: str, output: Path, ctx: typer.Context | None) -> str:
+    """The report format for ``-o output``: ``--format`` (or the config's ``format``) when
+    given, else the one the extension names (``out.json`` is JSON), else ``name``."""
+    ctx = ctx or get_current_context(silent=True)  # type: ignore[assignment]
+    source = ctx.get_parameter_source("fmt") if ctx is not None else None
+    if source is None or source.name != "DEFAULT":
+        return name  # given on the command line, by the environment or the config
+    ext = output.suffix.lower()
+    if ext in (".html", ".htm"):
+        from perfkit.errors import UsageError
+
+        raise UsageError(
+            "--output",
+            f"{output}: no HTML report yet; give --format table|json|csv|markdown",
+        )
+    return FORMAT_BY_EXTENSION.get(ext, name)
 
 
 def write_stdout(text: str) -> None:

@@ -34,7 +34,8 @@ OutputOpt = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Write the report to FILE (atomically) instead of stdout.",
+        help="Write the report to FILE (atomically) instead of stdout; without --format, "
+        "the extension picks it (.json, .csv, .md, .txt).",
         dir_okay=False,
     ),
 ]
