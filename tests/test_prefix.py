@@ -221,3 +221,22 @@ def test_application_names_with_spaces_and_separators(tmp_path: Path) -> None:
     )
     assert [e.application for e in evs] == [apps[i % 4] for i in range(8)]
     assert {(e.user, e.database, e.client) for e in evs} == {("alice", "shop", "10.0.0.1")}
+
+
+def test_a_later_format_reads_what_the_prefix_inference_refuses(tmp_path: Path) -> None:
+    """The refusal of a low-match prefix is the answer only when no other format fits: a
+    script whose string literals hold log lines is SQL (the refusal itself is
+    test_inference_refuses_below_the_threshold)."""
+    line = (
+        "2024-05-01 10:00:00.000 UTC [7] alice@shop LOG:  duration: 1.000 ms  statement: SELECT 1"
+    )
+    script = (
+        "-- rows copied from the server log\n"
+        f"INSERT INTO audit (line) VALUES\n'{line}');\n"
+        "SELECT count(*) FROM audit WHERE line LIKE '%LOG:  %';\n"
+        f"SELECT line FROM audit WHERE line =\n'{line}';\n"
+    )
+    sql = tmp_path / "audit.sql"
+    sql.write_text(script)
+    stream = read_logs([sql])
+    assert [e.query.split()[0] for e in stream] == ["INSERT", "SELECT", "SELECT"]

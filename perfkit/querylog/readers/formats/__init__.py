@@ -100,21 +100,34 @@ def detect(head: Head, forced: str | None) -> Detected:
     if forced is not None:
         return REGISTRY[forced].force(head)
     refuse(head)
-    for fmt in REGISTRY.values():
-        det = fmt.detect(head)
+    return _first_fit(head, REGISTRY.values(), tried_names=None)
+
+
+def _first_fit(
+    head: Head, formats: Iterable[LogFormat], tried_names: Iterable[str] | None
+) -> Detected:
+    """The first format that reads the input. A format that recognises the input but
+    refuses it (PostgreSQL messages under a prefix no inference fits) does not end the
+    search: a later format may read it (a ``.sql`` file whose lines look like messages).
+    Its refusal is the answer only when no other format fits."""
+    refusal: InputError | None = None
+    for fmt in formats:
+        try:
+            det = fmt.detect(head)
+        except InputError as exc:
+            refusal = refusal or exc
+            continue
         if det is not None:
             return det
-    raise no_format(head)
+    if refusal is not None:
+        raise refusal
+    raise no_format(head, tried_names)
 
 
 def detect_wrapped(head: Head, among: tuple[str, ...] | None) -> Detected:
     """The format of the lines inside an envelope."""
     names = among or tuple(n for n, f in REGISTRY.items() if f.wrappable)
-    for name in names:
-        det = REGISTRY[name].detect(head)
-        if det is not None:
-            return det
-    raise no_format(head, names)
+    return _first_fit(head, (REGISTRY[n] for n in names), names)
 
 
 __all__ = ["NAMES", "REGISTRY", "Detected", "Head", "LogFormat", "detect", "detect_wrapped"]

@@ -22,7 +22,6 @@ from perfkit.querylog.readers.prefix import (
     fit_to_lines,
     infer_prefix,
 )
-from perfkit.querylog.readers.sqlfile import looks_like_sql
 from perfkit.querylog.readers.stderr import is_syslog, read_stderr, unwrap_syslog
 
 #: severities of the lines PostgreSQL attaches to the message before them (DETAIL of a
@@ -74,7 +73,7 @@ def detect_text(head: Head, *, forced: bool) -> Detected | None:
             f"{inf.considered} first lines exactly{unknown}); pass --prefix to override"
         )
         return Detected(fmt, cp, True, notes=(note,))
-    if inf is not None and inf.matched and (forced or not _sql_file(head)):
+    if inf is not None and inf.matched:
         # PostgreSQL messages, but no prefix fits enough of them: refuse, never guess
         raise InputError(
             name,
@@ -92,11 +91,6 @@ def detect_text(head: Head, *, forced: bool) -> Detected | None:
             hint="pass --prefix '<your log_line_prefix>' (SHOW log_line_prefix on the server)",
         )
     return None
-
-
-def _sql_file(head: Head) -> bool:
-    """A .sql file, which the sql format (after this one) reads."""
-    return head.plain_name.endswith(".sql") or looks_like_sql(head.raw)
 
 
 class StderrFormat(LogFormat):
