@@ -17,7 +17,7 @@ import random
 import time
 
 from perfkit.cache.core import QueryCache
-from perfkit.querylog.analyze import AnalyzeOptions, analyze_events
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze_events
 from perfkit.querylog.model import LogEvent
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)

@@ -44,7 +44,7 @@ CHILD = """
 import sys, time
 import perfkit
 assert perfkit.__file__.startswith(sys.argv[4]), perfkit.__file__
-from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 if sys.argv[3] == "all":
     from perfkit.querylog.events import CATEGORIES
     opts = AnalyzeOptions(events=frozenset(CATEGORIES))
@@ -61,7 +61,7 @@ OPCODES = """
 import sys
 import perfkit
 assert perfkit.__file__.startswith(sys.argv[4]), perfkit.__file__
-from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 if sys.argv[3] == "all":
     from perfkit.querylog.events import CATEGORIES
     opts = AnalyzeOptions(events=frozenset(CATEGORIES))

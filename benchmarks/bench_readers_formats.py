@@ -33,7 +33,7 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import perfkit
 from perfkit.querylog.readers import read_logs
-from perfkit.querylog.analyze import analyze
+from perfkit.querylog.aggregate import analyze
 assert perfkit.__file__.startswith(sys.argv[1]), perfkit.__file__
 path, what = sys.argv[2], sys.argv[3]
 t = time.process_time()

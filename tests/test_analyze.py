@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfkit.querylog.analyze import AnalyzeOptions, analyze, analyze_events
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze, analyze_events
 from perfkit.querylog.document import to_document
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR, DurationDigest, Timeline

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from perfkit.querylog import parallel
-from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 from perfkit.querylog.document import to_document
 from perfkit.querylog.readers import read_logs
 from perfkit.report.render import render

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfkit.querylog.analyze import AnalyzeOptions, AnalyzeResult, CacheResult, analyze_events
+from perfkit.querylog.aggregate import AnalyzeOptions, AnalyzeResult, CacheResult, analyze_events
 from perfkit.querylog.cachesim import ReorderBuffer
 from perfkit.querylog.model import LogEvent
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.coldstart.analysis import analyze_project, analyze_source
 from perfkit.coldstart.baseline import Baseline, compare, load_baseline
+from perfkit.coldstart.deferrable import analyze_project, analyze_source
 from perfkit.errors import InputError
 
 SOURCE = """\

@@ -45,7 +45,7 @@ def test_analyze_csv_has_whole_query_and_id(cli: Any, tmp_path: Path) -> None:
 
 
 def test_analyze_slow_table_csv_has_whole_statement(tmp_path: Path) -> None:
-    from perfkit.querylog.analyze import AnalyzeOptions, analyze
+    from perfkit.querylog.aggregate import AnalyzeOptions, analyze
     from perfkit.querylog.document import to_document
 
     query = _long_query(80)

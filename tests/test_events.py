@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from perfkit.querylog import parallel
-from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 from perfkit.querylog.document import to_document
 from perfkit.querylog.events import CATEGORIES, EventCollector, _Peak, parse_categories
 from perfkit.querylog.fingerprint import Fingerprinter

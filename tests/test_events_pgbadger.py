@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from perfkit.querylog.analyze import AnalyzeOptions, analyze
+from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 from perfkit.querylog.events import CATEGORIES
 
 EVENTS = Path(__file__).resolve().parent / "data" / "querylog" / "events"

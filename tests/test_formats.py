@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from perfkit.errors import InputError
-from perfkit.querylog.analyze import analyze
+from perfkit.querylog.aggregate import analyze
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.readers import FORMATS, read_logs
 from perfkit.querylog.readers.formats import REGISTRY

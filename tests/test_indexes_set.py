@@ -59,8 +59,8 @@ def _run(dsn: str, statements: list[str], **opts: Any) -> Any:
 
 
 def _catalog_and_access(dsn: str, sql: str) -> tuple[Any, Any]:
-    from perfkit.indexes.analysis import analyze_query
     from perfkit.indexes.catalog import load_catalog
+    from perfkit.indexes.shape import analyze_query
 
     conn = psycopg.connect(dsn)
     catalog = load_catalog(conn)

@@ -31,8 +31,8 @@ from perfkit.pool import (
     pool_settings,
     run_pool_benchmark,
 )
-from perfkit.pool.analysis import recommend
 from perfkit.pool.bench import PointResult
+from perfkit.pool.recommend import recommend
 from perfkit.pool.report import to_document, write_plot
 from perfkit.pool.workload import evaluate, parse_expr, query_workload
 from perfkit.report import NullProgress, render

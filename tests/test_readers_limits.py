@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from perfkit.errors import InputError
-from perfkit.querylog.analyze import analyze
+from perfkit.querylog.aggregate import analyze
 from perfkit.querylog.readers import read_logs
 from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 

@@ -118,7 +118,7 @@ def analyze_cmd(
 ) -> None:
     """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs."""
     from perfkit.errors import UsageError
-    from perfkit.querylog.analyze import AnalyzeOptions, analyze
+    from perfkit.querylog.aggregate import AnalyzeOptions, analyze
     from perfkit.querylog.document import to_document
     from perfkit.querylog.events import parse_categories
 

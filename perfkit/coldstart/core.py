@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.coldstart.analysis import (
+from perfkit.coldstart.deferrable import (
     ImportSite,
     ProjectAnalysis,
     analyze_project,

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfkit.coldstart.analysis import Fix
+from perfkit.coldstart.deferrable import Fix
 
 SCHEMA_VERSION = 1
 KIND = "coldstart"

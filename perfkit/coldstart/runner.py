@@ -40,7 +40,7 @@ class Target:
 
 def resolve_target(spec: str, cwd: Path, paths: Sequence[str] = ()) -> Target:
     """Parse ``module``, ``file.py`` or either with ``:function``, without importing it."""
-    from perfkit.coldstart.analysis import find_module_file
+    from perfkit.coldstart.deferrable import find_module_file
 
     text = spec.strip()
     function: str | None = None

@@ -39,7 +39,7 @@ class DemoResult:
     workload_s: float
     log_bytes: int
     log_events: int
-    analyze: Any  # perfkit.querylog.analyze.AnalyzeResult
+    analyze: Any  # perfkit.querylog.aggregate.AnalyzeResult
     suggest: Any  # perfkit.indexes.model.SuggestResult
     pool: Any | None  # perfkit.pool.PoolBenchResult
     pool_note: str | None
@@ -151,7 +151,7 @@ def _events(path: Path, pid: int) -> Iterator[Any]:
 
 
 def _analyze(path: Path, pid: int) -> tuple[Any, list[Any]]:
-    from perfkit.querylog.analyze import AnalyzeOptions, analyze_events
+    from perfkit.querylog.aggregate import AnalyzeOptions, analyze_events
 
     events = list(_events(path, pid))
     result = analyze_events(events, AnalyzeOptions(slow_ms=50.0, replay=True))

@@ -20,7 +20,6 @@ from typing import Any
 from perfkit.db.connect import rolled_back
 from perfkit.db.sql import load_sql
 from perfkit.errors import UsageError
-from perfkit.indexes.analysis import ParseFailed, QueryShape, TableAccess, analyze_query
 from perfkit.indexes.candidates import (
     IndexDef,
     advice_for,
@@ -42,6 +41,7 @@ from perfkit.indexes.model import (
     WriteCost,
 )
 from perfkit.indexes.plan import ExplainFailed, Plan, explain, param_count
+from perfkit.indexes.shape import ParseFailed, QueryShape, TableAccess, analyze_query
 from perfkit.indexes.workload import Workload, WorkloadQuery
 from perfkit.report.progress import NullProgress, ProgressSink
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perfkit.indexes.analysis import Key, TableAccess
 from perfkit.indexes.catalog import Catalog, ExistingIndex
+from perfkit.indexes.shape import Key, TableAccess
 
 MAX_KEYS = 3
 MAX_INCLUDE = 3

@@ -9,9 +9,9 @@ from typing import Any
 
 from perfkit.db.guard import advanced_sequences, explain_guard, sequence_values
 from perfkit.indexes.advisor import PlannedQuery, choose_parameters
-from perfkit.indexes.analysis import ParseFailed, analyze_query
 from perfkit.indexes.catalog import Catalog, Relation, load_catalog
 from perfkit.indexes.plan import ExplainFailed, Plan, PlanNode, explain
+from perfkit.indexes.shape import ParseFailed, analyze_query
 from perfkit.indexes.workload import Workload
 from perfkit.report.model import Column, Document, Table
 from perfkit.report.progress import NullProgress, ProgressSink

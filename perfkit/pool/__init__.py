@@ -11,12 +11,6 @@ Library use::
     pool = create_pool("postgresql://app@db/app", memory_mb=1024)  # a ready-made pool
 """
 
-from perfkit.pool.analysis import (
-    LambdaCheck,
-    Recommendation,
-    SizeChoice,
-    lambda_pool_size,
-)
 from perfkit.pool.bench import (
     Endpoint,
     PointResult,
@@ -25,6 +19,12 @@ from perfkit.pool.bench import (
     run_pool_benchmark,
 )
 from perfkit.pool.factory import PoolSettings, create_pool, pool_settings
+from perfkit.pool.recommend import (
+    LambdaCheck,
+    Recommendation,
+    SizeChoice,
+    lambda_pool_size,
+)
 from perfkit.pool.timing import ConnectTiming, Summary, timed_connect
 from perfkit.pool.workload import Workload, load_script, parse_script, query_workload
 

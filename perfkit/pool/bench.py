@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from perfkit.db.target import Target, resolve_target
 from perfkit.errors import DatabaseError, InputError, UnsafeOperation, UsageError
-from perfkit.pool.analysis import LambdaCheck, Recommendation, analyze
+from perfkit.pool.recommend import LambdaCheck, Recommendation, analyze
 from perfkit.pool.timing import Summary, summarize
 from perfkit.pool.worker import AbortFlag, Mode, ShareResult, ShareTask, worker_main
 from perfkit.pool.workload import Workload, select_one
@@ -663,7 +663,7 @@ def _merge(
 def plan_points(options: PoolBenchOptions, endpoints: int) -> list[_Plan]:
     sizes = sorted(set(options.pool_sizes))
     if options.lambda_memory_mb is not None:
-        from perfkit.pool.analysis import lambda_pool_size
+        from perfkit.pool.recommend import lambda_pool_size
 
         sizes = sorted(set(sizes) | {lambda_pool_size(options.lambda_memory_mb)})
     plans: list[_Plan] = []

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from perfkit.errors import UsageError
-from perfkit.pool.analysis import lambda_pool_size
+from perfkit.pool.recommend import lambda_pool_size
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

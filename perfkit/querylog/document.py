@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from perfkit.querylog.analyze import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
+from perfkit.querylog.aggregate import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
 from perfkit.querylog.events_document import events_json, events_summary, events_tables
 from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR
 from perfkit.report.model import Clipped, Column, Document, Style, Table

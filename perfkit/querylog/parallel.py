@@ -66,7 +66,7 @@ from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 from perfkit.querylog.readers.prefix import CompiledPrefix
 
 if TYPE_CHECKING:
-    from perfkit.querylog.analyze import AnalyzeOptions, _Acc, _Accumulator
+    from perfkit.querylog.aggregate import AnalyzeOptions, _Acc, _Accumulator
     from perfkit.querylog.events import EventCollector
     from perfkit.querylog.readers import LogStream
     from perfkit.report.progress import ProgressSink
@@ -443,7 +443,7 @@ def _consume(
 ) -> _Part:
     """The per-event work of ``_Accumulator._consume`` that does not depend on order
     across ranges; the rest becomes one record per event."""
-    from perfkit.querylog.analyze import MAX_NAMES, _Acc, _naive_ts
+    from perfkit.querylog.aggregate import MAX_NAMES, _Acc, _naive_ts
 
     fpr = _fingerprinter()
     accs: dict[str, _Acc] = {}
@@ -568,7 +568,7 @@ class _Merger:
                 self.warnings.append(self._sink.warnings.pop())  # type: ignore[arg-type]
 
     def add(self, part: _Part) -> None:
-        from perfkit.querylog.analyze import MAX_NAMES
+        from perfkit.querylog.aggregate import MAX_NAMES
         from perfkit.querylog.stats import DurationDigest
 
         acc = self.acc

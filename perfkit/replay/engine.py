@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from perfkit.cache.store import ResultCache
-    from perfkit.querylog.analyze import AnalyzeResult
+    from perfkit.querylog.aggregate import AnalyzeResult
     from perfkit.report.progress import ProgressSink
 
 __all__ = ["replay", "replay_events", "skip_reason"]
@@ -1015,7 +1015,7 @@ def _simulate(
     unreplayed: frozenset[str] = frozenset(),
 ) -> AnalyzeResult:
     """``analyze``'s cache simulation of exactly the statements the runs replayed."""
-    from perfkit.querylog.analyze import AnalyzeOptions, analyze_events
+    from perfkit.querylog.aggregate import AnalyzeOptions, analyze_events
     from perfkit.querylog.readers import read_logs
 
     return analyze_events(

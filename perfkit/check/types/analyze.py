@@ -1,6 +1,6 @@
 """``type = "analyze"``: calls, total time, p95 and cache hit rate from a PostgreSQL log.
 
-The measurement is :func:`perfkit.querylog.analyze.analyze`. A log is a fixed input, so
+The measurement is :func:`perfkit.querylog.aggregate.analyze`. A log is a fixed input, so
 its figures are deterministic: the log of a test run that makes one more query per
 request (an N+1) shows it exactly in ``calls``.
 """
@@ -19,7 +19,7 @@ class AnalyzeCheck(CheckType):
     name: ClassVar[str] = "analyze"
     summary: ClassVar[str] = "calls, time and cache hit rate of a log, or of one query in it"
     requires: ClassVar[tuple[str, ...]] = (
-        "perfkit.querylog.analyze:analyze",
+        "perfkit.querylog.aggregate:analyze",
         "perfkit.querylog.fingerprint:fingerprint",
     )
     params: ClassVar[tuple[Param, ...]] = (
@@ -50,7 +50,7 @@ class AnalyzeCheck(CheckType):
         return tuple(specs)
 
     def collect(self, check: CheckSpec, env: RunEnv) -> tuple[Metric, ...]:
-        from perfkit.querylog.analyze import AnalyzeOptions, analyze
+        from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 
         p = check.params
         if not p["log"].is_file():
