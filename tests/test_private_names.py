@@ -10,6 +10,7 @@ that reads it but is defined in another perfkit module.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def modules(root: Path = ROOT) -> dict[str, ast.Module]:
         module_name(p, root): ast.parse(p.read_text(encoding="utf-8"), filename=str(p))
         for p in sorted(root.rglob("*.py"))
     }
+
+
+@functools.lru_cache(maxsize=1)
+def perfkit_modules() -> dict[str, ast.Module]:
+    """perfkit's modules, parsed once for the tests that scan them."""
+    return modules()
 
 
 def defined_private(tree: ast.Module) -> set[str]:
@@ -139,7 +146,7 @@ def _private_module(mod: str, here: str, target: str, line: int) -> Iterator[str
 
 
 def test_no_module_uses_another_modules_private_names() -> None:
-    found = sorted(violations(modules()))
+    found = sorted(violations(perfkit_modules()))
     assert not found, "\n".join(found)
 
 
