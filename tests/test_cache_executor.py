@@ -369,7 +369,7 @@ def test_cursor_sets_belong_to_one_task_or_thread() -> None:
         return id(a), id(tasks.mine())
 
     async def main() -> list[tuple[int, int]]:
-        return await asyncio.gather(one(), one())
+        return list(await asyncio.gather(one(), one()))
 
     (a1, a2), (b1, b2) = asyncio.run(main())
     assert a1 == a2 and b1 == b2 and a1 != b1
