@@ -2,9 +2,11 @@
 
 :func:`analyze` reads log files (any format the readers detect) and returns an
 :class:`AnalyzeResult`; :func:`analyze_events` does the same for any iterable of
-:class:`~perfkit.querylog.model.LogEvent` (tests, other tools). Per event the work is a
-memoised fingerprint lookup and a few dict/arith operations; each distinct fingerprint
-is classified (sqlglot) once. Memory depends on the number of distinct fingerprints,
+:class:`~perfkit.querylog.model.LogEvent` (tests, other tools). The per-event work is
+:class:`~perfkit.querylog.accumulator.RunAccumulator`'s (a memoised fingerprint lookup and
+a few dict/arith operations; each distinct fingerprint is classified, sqlglot, once);
+this module runs the pass (one process, or ranges: :mod:`perfkit.querylog.parallel`) and
+builds the report from the accumulator. Memory depends on the number of distinct fingerprints,
 sessions in a transaction and cache keys alive within the TTL, never on the number of
 log lines.
 """
