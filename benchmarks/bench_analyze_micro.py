@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.querylog.fingerprint import _LITERALS
-from perfkit.querylog.readers._common import _event, _parse_parameters_general, parse_parameters
+from perfkit.querylog.readers._common import (
+    _parse_parameters_general,
+    make_event,
+    parse_parameters,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_configs" / "logs"
@@ -62,7 +66,9 @@ def per_call_us(fn: Callable[[Any], object], items: Sequence[Any]) -> float:
 def main() -> None:
     meta = (dt.datetime.now(dt.timezone.utc), "123", 123, "app", "shop", None, None)
     n = list(range(1000))
-    new = per_call_us(lambda _: _event(meta, 1.0, "SELECT 1", "src", 1, None, "simple", None), n)
+    new = per_call_us(
+        lambda _: make_event(meta, 1.0, "SELECT 1", "src", 1, None, "simple", None), n
+    )
     ts = meta[0]
     old = per_call_us(
         lambda _: DataclassEvent(ts, 1.0, "SELECT 1", "src", 1, None, "123", 123, "app", "shop"),

@@ -12,6 +12,7 @@ so other load on the machine's server does not leak in), in a throw-away databas
 Both sides use the same connection and psycopg's own prepared-statement threshold.
 
     python benchmarks/bench_cache_executor.py [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
+    PYTHONPATH=TREE python benchmarks/bench_cache_executor.py --opcodes   # TREE's perfkit
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -64,12 +66,48 @@ def main() -> None:
         action="store_true",
         help="gc.freeze() after start-up, as long-running services often do",
     )
+    ap.add_argument(
+        "--opcodes",
+        action="store_true",
+        help="instead: count the Python opcodes perfkit's own code runs per miss and per "
+        "hit (a figure that load on the machine cannot move; run it with PYTHONPATH set "
+        "to another tree to compare)",
+    )
     args = ap.parse_args()
     with _server(args.dsn) as admin_dsn:
-        run(admin_dsn, args.calls, args.repeat, args.gc_freeze)
+        run(admin_dsn, args.calls, args.repeat, args.gc_freeze, args.opcodes)
 
 
-def run(admin_dsn: str, calls: int, repeat: int, freeze: bool) -> None:
+def count_opcodes(fn: Any, calls: int) -> float:
+    """Python opcodes executed in perfkit's files per call of ``fn`` (psycopg's and the
+    standard library's are not counted: the same on both sides of a comparison)."""
+    import perfkit
+
+    root = os.path.dirname(perfkit.__file__)
+    n = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal n
+        if event == "opcode":
+            n += 1
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if not frame.f_code.co_filename.startswith(root):
+            return None
+        frame.f_trace_opcodes = True
+        return local
+
+    sys.settrace(tracer)
+    try:
+        for i in range(calls):
+            fn(i)
+    finally:
+        sys.settrace(None)
+    return n / calls
+
+
+def run(admin_dsn: str, calls: int, repeat: int, freeze: bool, opcodes: bool = False) -> None:
     name = f"pk_bench_cache_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -107,6 +145,15 @@ def run(admin_dsn: str, calls: int, repeat: int, freeze: bool) -> None:
 
             raw(0)  # warm up the connection, plans and imports
             ex.execute(Q, (1,))
+            if opcodes:
+                per_miss = count_opcodes(lambda i: ex.execute(Q, (n + i + 1,)), 200)
+                per_hit = count_opcodes(lambda i: ex.execute(Q, (1,)), 200)
+                print(f"perfkit from {os.path.dirname(sys.modules['perfkit'].__file__ or '')}")
+                print("| call | Python opcodes in perfkit per call |")
+                print("|---|---:|")
+                print(f"| CachedExecutor miss | {per_miss:.1f} |")
+                print(f"| CachedExecutor hit | {per_hit:.1f} |")
+                return
             if freeze:
                 gc.collect()
                 gc.freeze()

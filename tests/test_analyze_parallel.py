@@ -324,7 +324,7 @@ def test_log_statement_pairs_across_a_cut_fall_back_to_one_pass(
 
 def test_cuts_are_at_entry_starts_with_right_line_numbers() -> None:
     path = SAMPLES / "stderr.log"
-    prefix = read_logs([path])._plans[0].compiled
+    prefix = read_logs([path]).prefix_of(0)
     assert prefix is not None
     data = path.read_bytes()
     for size in (1, 300, 5000):

@@ -390,7 +390,10 @@ def test_simulate_is_repeatable_with_a_seed(tmp_path: Path) -> None:
     a = sim([dump], model=model, retry=retry, seed=42)
     b = sim([dump], model=model, retry=retry, seed=42)
     c = sim([dump], model=model, retry=retry, seed=43)
-    key = lambda r: (r.conservation, r.record_retries, r.retried, r.elapsed, r.batch_log)  # noqa: E731
+
+    def key(r: Any) -> tuple[Any, ...]:
+        return (r.conservation, r.record_retries, r.retried, r.elapsed, r.batch_log)
+
     assert key(a) == key(b)
     assert key(a) != key(c)
     assert a.conservation.ok and a.conservation.dlq > 0 and a.record_retries > 0

@@ -293,3 +293,92 @@ def test_async_executor_with_a_pool(db: str) -> None:
             assert (await ex.execute(Q, (1,))).rows == []
 
     asyncio.run(main())
+
+
+def test_async_ordered_stores_follow_the_log_order(db: str) -> None:
+    """``order=`` on the asyncio executor: a read logged before a write that already ran
+    is refused by the cache, one logged after it is stored (CachedExecutor's rule)."""
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+            ex = AsyncCachedExecutor(conn, ttl=60)
+            ex.invalidate(["items"], order=10)
+            assert not (await ex.execute(Q, (1,), order=4)).cached  # refused
+            assert not (await ex.execute(Q, (1,), order=11)).cached  # stored
+            assert (await ex.execute(Q, (1,), order=12)).cached
+            assert ex.stats.refused_stores == 1
+
+    asyncio.run(main())
+
+
+def test_cursors_are_reused_per_thread_and_connection(db: str) -> None:
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        ex = CachedExecutor(conn, ttl=60)
+        for i in range(1, 6):
+            ex.execute(Q, (i,), cache=False)
+            ex.execute("SELECT $1::int", (i,), raw=True, cache=False)
+        assert ex.stats.cursors == 2  # one plain, one raw
+        conn.row_factory = dict_row  # type: ignore[assignment]
+        assert ex.execute(Q, (1,), cache=False).rows == [{"price": 10}]
+        assert ex.stats.cursors == 3
+        t = threading.Thread(target=ex.execute, args=(Q, (2,)), kwargs={"cache": False})
+        t.start()
+        t.join()
+        assert ex.stats.cursors == 4  # another thread: its own cursor
+
+
+def test_async_cursors_are_reused_per_task_and_never_shared_between_tasks(db: str) -> None:
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+            ex = AsyncCachedExecutor(conn, ttl=60)
+            for i in range(1, 6):  # one task
+                assert (await ex.execute(Q, (i,), cache=False)).rows == [(i * 10,)]
+            assert ex.stats.cursors == 1
+
+            async def worker(k: int) -> list[list[Any]]:
+                got = []
+                for i in range(1, 11):
+                    n = (k * 10 + i) % 100 + 1
+                    got.append((await ex.execute(Q, (n,), cache=False)).rows)
+                    got.append((await ex.execute("SELECT $1::int", (n,), raw=True)).rows)
+                return got
+
+            results = await asyncio.gather(*(worker(k) for k in range(8)))
+            for k, got in enumerate(results):  # every task read its own results
+                want = []
+                for i in range(1, 11):
+                    n = (k * 10 + i) % 100 + 1
+                    want += [[(n * 10,)], [(n,)]]
+                assert got == want
+            assert ex.stats.cursors == 1 + 8 * 2  # per task: one plain and one raw
+
+    asyncio.run(main())
+
+
+def test_cursor_sets_belong_to_one_task_or_thread() -> None:
+    from perfkit.cache.executor_base import TaskCursors, ThreadCursors
+
+    tasks = TaskCursors()
+    assert tasks.mine() is not tasks.mine()  # outside a task: nothing kept
+
+    async def one() -> tuple[int, int]:
+        a = tasks.mine()
+        await asyncio.sleep(0)
+        return id(a), id(tasks.mine())
+
+    async def main() -> list[tuple[int, int]]:
+        return list(await asyncio.gather(one(), one()))
+
+    (a1, a2), (b1, b2) = asyncio.run(main())
+    assert a1 == a2 and b1 == b2 and a1 != b1
+
+    threads = ThreadCursors()
+    mine = threads.mine()
+    assert threads.mine() is mine
+    other: list[object] = []
+    t = threading.Thread(target=lambda: other.append(threads.mine()))
+    t.start()
+    t.join()
+    assert other[0] is not mine

@@ -354,7 +354,10 @@ def test_missing_baseline_file_is_exit_2(cli: Any, tmp_path: Path) -> None:
 
 
 def test_init_detects_handler_sql_and_never_overwrites(cli: Any, tmp_path: Path) -> None:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the oldest Python perfkit supports
+        import tomli as tomllib
 
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "__init__.py").write_text("")

@@ -33,7 +33,7 @@ def brute_signed_rank_p(d: list[float]) -> float:
     for signs in itertools.product((0, 1), repeat=len(nz)):
         if sum(ranks[abs(x)] for x, s in zip(nz, signs, strict=True) if s) >= w - 1e-9:
             hits += 1
-    return hits / 2 ** len(nz)
+    return hits / (1 << len(nz))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -104,7 +104,8 @@ def hogged_samples(rnd: random.Random, n: int, slowdown: float) -> tuple[list[fl
     """Interleaved runs A B A B of a 70 ms command while a CPU hog is started and stopped
     at random: when it runs, both runs of a pair slow down by the same 30-120%, except
     the pairs it starts or stops in; each run has 3% noise of its own."""
-    base, cur = [], []
+    base: list[float] = []
+    cur: list[float] = []
     hog = 1.0
     for _ in range(2 * n):
         if rnd.random() < 0.15:

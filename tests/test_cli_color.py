@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import subprocess
@@ -109,7 +110,7 @@ def test_bad_mode_is_a_usage_error() -> None:
 
 
 def test_use_color_precedence() -> None:
-    class Tty:
+    class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 

@@ -155,7 +155,7 @@ def _messages(n: int, seed: int) -> list[tuple[str, str, tuple[Any, ...], str | 
 
     rnd = random.Random(seed)
     t0 = dt.datetime(2026, 1, 1, 12, 0, 0)
-    out = []
+    out: list[tuple[str, str, tuple[Any, ...], str | None]] = []
     ms = 0
     for i in range(n):
         ms += rnd.choice([0, 0, 1, 5, 400, 1200])
@@ -338,7 +338,9 @@ def test_blocker_statements_resolve_across_ranges_like_one_pass() -> None:
     one = EventCollector({"locks"}, Fingerprinter())
     drive(one, items)
     expected = to_jsonable(one.result())
-    resolved = [w.blocker_statements for w in one.result().locks.samples]
+    locks = one.result().locks
+    assert locks is not None
+    resolved = [w.blocker_statements for w in locks.samples]
     assert resolved[:4] == [
         ("UPDATE t SET v = 4",),
         ("SELECT 1",),
@@ -386,6 +388,7 @@ def test_inputs_without_server_messages_say_so() -> None:
     assert any("no input is a server log" in w for w in r.warnings)
     r = analyze([EVENTS / "csvlog.csv"], ALL)
     assert not any("no input is a server log" in w for w in r.warnings)
+    assert r.events is not None
     c = r.events.connections
     assert c is not None and sum(g.connections for g in c.groups) == c.authorized
     assert all(g.rate_per_s is not None and g.rate_per_s > 0 for g in c.groups)
@@ -422,6 +425,11 @@ def test_syslog_logs_give_the_same_events(tmp_path: Path) -> None:
     one = _analyze("stderr.log").events
     e = r.events
     assert e is not None and one is not None
+    assert e.temp_files is not None and e.locks is not None and e.checkpoints is not None
+    assert e.errors is not None and one.errors is not None
+    assert e.autovacuum is not None and e.connections is not None and e.plans is not None
+    assert one.temp_files is not None and one.checkpoints is not None
+    assert one.autovacuum is not None and one.connections is not None and one.plans is not None
     assert e.temp_files.count == one.temp_files.count == 1
     assert (e.locks.waits, e.locks.acquired, e.locks.deadlocks) == (1, 1, 1)
     assert e.errors.by_severity == one.errors.by_severity

@@ -60,6 +60,9 @@ def test_event_counts_agree_with_pgbadger(name: str, args: list[str], tmp_path: 
     r = analyze([EVENTS / name], AnalyzeOptions(events=frozenset(CATEGORIES)), prefix=prefix)
     e = r.events
     assert e is not None
+    assert e.temp_files is not None and e.locks is not None and e.connections is not None
+    assert e.checkpoints is not None and e.autovacuum is not None
+    assert e.errors is not None and e.plans is not None
     # pgBadger counts each auto_explain plan as one more query; perfkit does not
     assert pgb["overall_stat"]["queries_number"] == r.summary.queries + e.plans.plans
     t = pgb["tempfile_info"]["postgres"]

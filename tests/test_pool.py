@@ -31,7 +31,7 @@ from perfkit.pool import (
     pool_settings,
     run_pool_benchmark,
 )
-from perfkit.pool.bench import PointResult
+from perfkit.pool.model import PointResult
 from perfkit.pool.recommend import recommend
 from perfkit.pool.report import to_document, write_plot
 from perfkit.pool.workload import evaluate, parse_expr, query_workload

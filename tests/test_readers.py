@@ -12,6 +12,7 @@ import gzip
 import io
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,8 @@ def test_csvlog_23_columns_jdbc() -> None:
     assert (first.user, first.database, first.client) == ("aaaa", "aaaa", "127.0.0.1")
     assert first.application == "PostgreSQL JDBC Driver"
     assert first.session == "6009c305.5ce" and first.pid == 1486
-    assert first.ts is not None and first.ts.utcoffset().total_seconds() == 3600  # CET
+    offset = first.ts.utcoffset() if first.ts is not None else None
+    assert offset is not None and offset.total_seconds() == 3600  # CET
     assert evs[4].duration_ms == 1221.083
     assert any("not in time order" in w for w in stream.warnings)
 
@@ -227,11 +229,12 @@ def test_truncated_compressed_input_is_an_error(tmp_path: Path, kind: str) -> No
     one = (_log("stderr.log")).read_bytes()
     # 25 different copies (identical ones would compress into a few bytes)
     raw = b"".join(one.replace(b" ms  ", b"%d ms  " % i) for i in range(25))
-    packed = {
+    compress: dict[str, Callable[[bytes], bytes]] = {
         "gzip": gzip.compress,
         "bz2": bz2.compress,
         "zstd": zstandard.ZstdCompressor().compress,
-    }[kind](raw)
+    }
+    packed = compress[kind](raw)
     p = tmp_path / "cut.log"
     p.write_bytes(packed[: len(packed) * 2 // 3])
     stream = read_logs([p])

@@ -31,7 +31,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def read_all(path: Path, **kw: Any) -> list[Any]:
-    return list(read_logs([path], **kw))  # type: ignore[arg-type]
+    return list(read_logs([path], **kw))
 
 
 # -- nothing usable ----------------------------------------------------------------------

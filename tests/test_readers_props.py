@@ -135,7 +135,7 @@ def test_prefix_compiler_recovers_fields(case: tuple[str, str, str, dict[str, ob
     assert app == (vals["app"] if "a" in escapes else None)
     assert client == (vals["host"] if {"h", "r"} & set(escapes) else None)
     if {"m", "t", "n"} & set(escapes):
-        assert ts is not None and ts.tzinfo is not None
+        assert isinstance(ts, dt.datetime) and ts.tzinfo is not None
         assert ts.replace(microsecond=0) == dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.timezone.utc)
     # a background process stops the prefix at %q
     bg = short + "LOG:  checkpoint starting: time"

@@ -202,7 +202,7 @@ def run_once(
         if dlq is not None:
             dlq.discard()
         if sink is not None:
-            sink._abort()
+            sink.abort()
         raise
 
 

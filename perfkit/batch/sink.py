@@ -97,7 +97,7 @@ class PostgresSink:
                     sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
                 )
         except Exception as exc:
-            self._abort()
+            self.abort()
             raise self._map(exc) from None
         self._writer = BatchWriter(
             self._flush, max_items=self.s.max_items, max_wait_s=self.s.max_wait_s
@@ -156,7 +156,7 @@ class PostgresSink:
             self.row_seconds += time.perf_counter() - t
             self.row_round_trips += len(rows)
 
-    def _abort(self) -> None:
+    def abort(self) -> None:
         for c in (self._cmp, self._conn):
             if c is not None:
                 try:
@@ -179,7 +179,7 @@ class PostgresSink:
                         f"{str(err.cause).splitlines()[0] if str(err.cause) else ''}",
                     ) from err
         finally:
-            self._abort()
+            self.abort()
         return self.stats()
 
     def stats(self) -> dict[str, Any]:

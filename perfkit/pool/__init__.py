@@ -11,14 +11,9 @@ Library use::
     pool = create_pool("postgresql://app@db/app", memory_mb=1024)  # a ready-made pool
 """
 
-from perfkit.pool.bench import (
-    Endpoint,
-    PointResult,
-    PoolBenchOptions,
-    PoolBenchResult,
-    run_pool_benchmark,
-)
+from perfkit.pool.bench import PoolBenchOptions, run_pool_benchmark
 from perfkit.pool.factory import PoolSettings, create_pool, pool_settings
+from perfkit.pool.model import Endpoint, PointResult, PoolBenchResult
 from perfkit.pool.recommend import (
     LambdaCheck,
     Recommendation,

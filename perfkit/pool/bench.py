@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from perfkit.db.target import Target, resolve_target
 from perfkit.errors import DatabaseError, InputError, UnsafeOperation, UsageError
-from perfkit.pool.recommend import LambdaCheck, Recommendation, analyze
-from perfkit.pool.timing import Summary, summarize
+from perfkit.pool.model import Endpoint, PointResult, PointStatus, PoolBenchResult, RunStatus
+from perfkit.pool.recommend import analyze
+from perfkit.pool.timing import summarize
 from perfkit.pool.worker import AbortFlag, Mode, ShareResult, ShareTask, worker_main
 from perfkit.pool.workload import Workload, select_one
 from perfkit.report.progress import NullProgress, ProgressSink
@@ -31,8 +32,6 @@ from perfkit.report.progress import NullProgress, ProgressSink
 if TYPE_CHECKING:
     import psycopg
 
-PointStatus = Literal["ok", "failed", "interrupted"]
-RunStatus = Literal["complete", "failed", "interrupted"]
 APPLICATION_NAME = "perfkit-pool"
 
 
@@ -84,75 +83,6 @@ class PoolBenchOptions:
             raise UsageError("--lambda-memory-mb", "Lambda memory is at least 128 MB")
         if not self.fresh and not self.pool_sizes:
             raise UsageError("--pool-size", "nothing to measure")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A server (or pooler) the benchmark talked to."""
-
-    label: str
-    target: str  # masked
-    transport: Literal["tcp", "unix"]
-    host: str
-    port: int
-    server_version: str
-    server_version_num: int
-    startup_options: bool  # False: settings SET after connecting (PgBouncer)
-    max_connections: int | None
-
-
-@dataclass(frozen=True)
-class PointResult:
-    endpoint: str
-    mode: Mode
-    clients: int
-    pool_size: int | None
-    workers: int
-    status: PointStatus
-    error: str | None
-    requests: int
-    errors: int
-    error_messages: tuple[str, ...]
-    elapsed_s: float
-    throughput: float
-    latency: Summary | None
-    connect: Summary | None
-    connect_socket: Summary | None
-    connect_startup: Summary | None
-    pool_wait: Summary | None
-    peak_backends: int | None
-    peak_active: int | None
-    pool_stats: Mapping[str, int]
-    client_cpu_pct: float | None
-    machine_cpu_pct: float | None
-    ssl: bool | None
-
-    @property
-    def concurrency(self) -> float | None:
-        """Little's law: throughput x mean latency = requests in flight on average."""
-        if self.latency is None or self.throughput <= 0:
-            return None
-        return self.throughput * self.latency.mean_ms / 1000
-
-    @property
-    def key(self) -> str:
-        size = f" size {self.pool_size}" if self.pool_size is not None else ""
-        return f"{self.endpoint} {self.mode}{size} x{self.clients}"
-
-
-@dataclass(frozen=True)
-class PoolBenchResult:
-    endpoints: tuple[Endpoint, ...]
-    options: PoolBenchOptions
-    workload: str
-    points: tuple[PointResult, ...]
-    recommendations: tuple[Recommendation, ...]
-    lambda_check: LambdaCheck | None
-    status: RunStatus
-    error: str | None
-    workers: int
-    cores: int
-    points_planned: int
 
 
 # --- endpoint checks -------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from perfkit.pool.bench import PointResult
+    from perfkit.pool.model import PointResult
     from perfkit.pool.worker import Mode
 
 WITHIN = 0.05  # "as good as the best" = within 5% of the best throughput

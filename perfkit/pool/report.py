@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.errors import UsageError
-from perfkit.pool.bench import PointResult, PoolBenchResult
+from perfkit.pool.model import PointResult, PoolBenchResult
 from perfkit.pool.timing import Summary
 from perfkit.report.model import Column, Document, Style, Table
 

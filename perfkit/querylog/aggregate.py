@@ -2,9 +2,11 @@
 
 :func:`analyze` reads log files (any format the readers detect) and returns an
 :class:`AnalyzeResult`; :func:`analyze_events` does the same for any iterable of
-:class:`~perfkit.querylog.model.LogEvent` (tests, other tools). Per event the work is a
-memoised fingerprint lookup and a few dict/arith operations; each distinct fingerprint
-is classified (sqlglot) once. Memory depends on the number of distinct fingerprints,
+:class:`~perfkit.querylog.model.LogEvent` (tests, other tools). The per-event work is
+:class:`~perfkit.querylog.accumulator.RunAccumulator`'s (a memoised fingerprint lookup and
+a few dict/arith operations; each distinct fingerprint is classified, sqlglot, once);
+this module runs the pass (one process, or ranges: :mod:`perfkit.querylog.parallel`) and
+builds the report from the accumulator. Memory depends on the number of distinct fingerprints,
 sessions in a transaction and cache keys alive within the TTL, never on the number of
 log lines.
 """
@@ -13,27 +15,22 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perfkit.querylog.cachesim import CacheReplay, ReplayItem
-from perfkit.querylog.classify import StatementClass, classify
-from perfkit.querylog.fingerprint import Fingerprinter
+from perfkit.querylog.accumulator import RunAccumulator
+from perfkit.querylog.classify import classify
 from perfkit.querylog.model import LogEvent
 from perfkit.querylog.stats import (
     EXACT_LIMIT,
     RELATIVE_ERROR,
-    DurationDigest,
-    Timeline,
-    bucket_index,
 )
 
 if TYPE_CHECKING:
-    from perfkit.querylog.events import EventCollector, EventsResult
+    from perfkit.querylog.events import EventsResult
     from perfkit.report.progress import ProgressSink
 
 __all__ = [
@@ -51,9 +48,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-#: How many distinct databases/users/applications are kept per fingerprint.
-MAX_NAMES = 10
-_REPLAY_BLOCK = 4096
 # the inputs that hold server messages besides statements (analyze --events)
 _SERVER_LOGS = frozenset({"stderr", "syslog", "csvlog", "jsonlog", "cnpg"})
 
@@ -210,45 +204,7 @@ class AnalyzeResult:
     )
 
 
-# --- accumulation ----------------------------------------------------------------------
-
-
-class _Acc:
-    __slots__ = (
-        "apps",
-        "calls",
-        "cls",
-        "dbs",
-        "digest",
-        "example",
-        "first",
-        "first_f",
-        "last",
-        "last_f",
-        "stats_total",
-        "users",
-    )
-
-    def __init__(self, ev: LogEvent) -> None:
-        self.calls = 0
-        self.digest = DurationDigest()
-        self.stats_total = 0.0  # pg_stat_statements rows: total time without per-call data
-        self.first: dt.datetime | None = None
-        self.last: dt.datetime | None = None
-        self.first_f = math.inf
-        self.last_f = -math.inf
-        # insertion-ordered (dicts, not sets): "the first MAX_NAMES seen" must merge
-        # across the ranges of a parallel run exactly as in one pass
-        self.dbs: dict[str, None] = {}
-        self.users: dict[str, None] = {}
-        self.apps: dict[str, None] = {}
-        self.example = ev
-        self.cls: StatementClass | None = None
-
-
-def _naive_ts(t: dt.datetime) -> float:
-    """Log times without a zone are taken as UTC (never as this machine's local time)."""
-    return t.replace(tzinfo=dt.timezone.utc).timestamp()
+# --- the run --------------------------------------------------------------------------
 
 
 def analyze_events(
@@ -259,9 +215,9 @@ def analyze_events(
     skipped_lines: int = 0,
 ) -> AnalyzeResult:
     """Analyse ``events`` in one pass (see :func:`analyze` for files)."""
-    acc = _Accumulator(options or AnalyzeOptions(), has_timeline)
+    acc = RunAccumulator(options or AnalyzeOptions(), has_timeline)
     acc.consume(events)
-    return acc.result(skipped_lines=skipped_lines)
+    return _result(acc, skipped_lines=skipped_lines)
 
 
 def analyze(
@@ -287,7 +243,7 @@ def analyze(
     stream = read_logs(
         paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
     )
-    acc = _Accumulator(opts, has_timeline=True)
+    acc = RunAccumulator(opts, has_timeline=True)
     stream.event_sink = acc.events
     if opts.events and not any(f.format in _SERVER_LOGS for f in stream.files):
         stream.warnings.append(
@@ -306,9 +262,9 @@ def analyze(
         from perfkit.querylog import parallel
 
         split = [
-            (plan.compiled is not None or plan.info.format != "stderr")
+            (stream.prefix_of(i) is not None or info.format != "stderr")
             and parallel.eligible(stream, jobs, i)
-            for i, plan in enumerate(stream._plans)
+            for i, info in enumerate(stream.files)
         ]
         if any(split):
             # inputs in order, each large one in ranges, the others in one pass, into one
@@ -322,7 +278,7 @@ def analyze(
                         parallel.run(
                             pacc,
                             stream,
-                            stream._plans[i].compiled,
+                            stream.prefix_of(i),
                             jobs=jobs,
                             strict=strict,
                             progress=progress,
@@ -336,10 +292,11 @@ def analyze(
                 stream = read_logs(
                     paths, log_format=log_format, prefix=prefix, strict=strict, progress=progress
                 )
-                acc = _Accumulator(opts, has_timeline=True)
+                acc = RunAccumulator(opts, has_timeline=True)
                 stream.event_sink = acc.events
             else:
-                return pacc.result(
+                return _result(
+                    pacc,
                     skipped_lines=stream.skipped_lines,
                     files=files,
                     warnings=tuple(stream.warnings),
@@ -351,7 +308,8 @@ def analyze(
                 if gc_enabled:
                     gc.enable()
     acc.consume(stream)
-    return acc.result(
+    return _result(
+        acc,
         skipped_lines=stream.skipped_lines,
         files=files,
         warnings=tuple(stream.warnings),
@@ -361,407 +319,232 @@ def analyze(
     )
 
 
-class _Accumulator:
-    def __init__(self, options: AnalyzeOptions, has_timeline: bool) -> None:
-        self.opts = options
-        self.has_timeline = has_timeline
-        self.fingerprinter = Fingerprinter()
-        self.accs: dict[str, _Acc] = {}
-        self.queries = 0
-        self.timed = 0
-        self.untimed = 0
-        self.total_ms = 0.0
-        self.first: dt.datetime | None = None
-        self.last: dt.datetime | None = None
-        self.first_f = math.inf
-        self.last_f = -math.inf
-        self.slow_heap: list[tuple[float, int, LogEvent, str]] = []
-        self.slow_count = 0
-        self.timeline = Timeline()
-        self.stats_rows = 0
-        self.replay: CacheReplay | None = (
-            CacheReplay(options.ttls, options.cache_entries, options.reorder_window)
-            if options.replay
-            else None
+# --- the report -----------------------------------------------------------------------
+
+
+def _result(
+    acc: RunAccumulator,
+    *,
+    skipped_lines: int,
+    files: tuple[FileSummary, ...] = (),
+    warnings: tuple[str, ...] = (),
+    skipped_samples: tuple[tuple[str, int, str], ...] = (),
+    has_timeline: bool | None = None,
+    truncated: bool = False,
+) -> AnalyzeResult:
+    opts = acc.opts
+    timeline_ok = acc.has_timeline if has_timeline is None else has_timeline
+    notes: list[str] = list(warnings)
+    cache: tuple[CacheResult, ...] = ()
+    cache_note: str | None = None
+    late = 0
+    replay = acc.replay
+    per_fp_cache: dict[
+        str, tuple[tuple[FingerprintCacheStats, ...], tuple[tuple[str, int], ...]]
+    ] = {}
+    if replay is None:
+        cache_note = "cache replay disabled"
+    elif acc.queries == 0:
+        cache_note = "no statements in the input: no cache replay"
+    elif acc.stats_rows or not timeline_ok:
+        cache_note = (
+            "the input has no timeline (pg_stat_statements export or SQL file): no cache replay"
         )
-        self.untimed_ts = 0  # events without a timestamp
-        self.seq = 0  # events consumed so far, from every input
-        self.events: EventCollector | None = None
-        if options.events:
-            from perfkit.querylog.events import EventCollector
-
-            self.events = EventCollector(options.events, self.fingerprinter)
-
-    def merge_events(self, other: EventCollector) -> None:
-        """Add the events of a range read elsewhere (parallel ``analyze``), in log order."""
-        if self.events is not None:
-            self.events.merge(other)
-
-    def consume(self, events: Iterable[LogEvent]) -> None:
-        # Millions of long-lived small objects (cache entries, keys) and no reference
-        # cycles: the cyclic GC would rescan them over and over for nothing (~25%).
-        if self.events is not None and self.events.want_locks:
-            events = self.events.watch(events)  # lock waits: the blockers' statements
-        gc_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._consume(events)
-        finally:
-            if gc_enabled:
-                gc.enable()
-
-    def _consume(self, events: Iterable[LogEvent]) -> None:
-        # Hot loop: counters live in locals and are written back at the end.
-        fpr = self.fingerprinter
-        accs = self.accs
-        slow_ms = self.opts.slow_ms
-        slow_limit = self.opts.slow_limit
-        slow_heap = self.slow_heap
-        timeline_add = self.timeline.add
-        replay = self.replay if self.has_timeline else None
-        # replay items go to the simulator in blocks (one call per block, not per event)
-        pending: list[ReplayItem] | None = [] if replay is not None else None
-        queries, timed, untimed, total_ms = self.queries, self.timed, self.untimed, self.total_ms
-        slow_count, stats_rows, untimed_ts = self.slow_count, self.stats_rows, self.untimed_ts
-        first_f, first, last_f, last = self.first_f, self.first, self.last_f, self.last
-        seq = self.seq  # the position in the whole input (ties among the slowest)
-        last_t: dt.datetime | None = None
-        last_tf = 0.0
-        try:
-            for ev in events:
-                seq += 1
-                q = ev.query
-                fid = fpr(q).id
-                a = accs.get(fid)
-                if a is None:
-                    a = accs[fid] = _Acc(ev)
-                    a.cls = classify(q)
-                calls = ev.calls
-                a.calls += calls
-                queries += calls
-                d = ev.duration_ms
-                if ev.protocol == "stats":
-                    stats_rows += 1
-                    if d is not None:
-                        a.stats_total += d
-                        total_ms += d
-                        timed += calls
-                    else:
-                        untimed += calls
-                    continue
-                bi = 0
-                if d is not None:
-                    bi = bucket_index(d)
-                    a.digest.add(d, bi)
-                    total_ms += d
-                    timed += 1
-                    if d >= slow_ms:
-                        slow_count += 1
-                        if slow_limit:
-                            item = (d, -seq, ev, fid)
-                            if len(slow_heap) < slow_limit:
-                                heapq.heappush(slow_heap, item)
-                            elif item > slow_heap[0]:
-                                heapq.heapreplace(slow_heap, item)
-                else:
-                    untimed += 1
-                if ev.database is not None and len(a.dbs) < MAX_NAMES:
-                    a.dbs[ev.database] = None
-                if ev.user is not None and len(a.users) < MAX_NAMES:
-                    a.users[ev.user] = None
-                if ev.application is not None and len(a.apps) < MAX_NAMES:
-                    a.apps[ev.application] = None
-                t = ev.ts
-                if t is None:
-                    untimed_ts += 1
-                    continue
-                if t is not last_t:  # readers hand out one datetime per distinct time
-                    last_t = t
-                    last_tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
-                tf = last_tf
-                if tf < a.first_f:
-                    a.first_f, a.first = tf, t
-                if tf > a.last_f:
-                    a.last_f, a.last = tf, t
-                if tf < first_f:
-                    first_f, first = tf, t
-                if tf > last_f:
-                    last_f, last = tf, t
-                timeline_add(tf, d, bi)
-                if pending is not None:
-                    # The text is part of the key even with parameters: a prepared
-                    # statement may embed literals the fingerprint ignores. A 64-bit hash
-                    # keeps the key small and does not keep the text alive; a collision
-                    # (p ~ n^2 / 2^64) cannot matter at log sizes.
-                    session = ev.session if ev.session is not None else ev.pid
-                    pending.append((tf, fid, hash((fid, q, ev.params)), d, session, a.cls))  # type: ignore[arg-type]
-                    if len(pending) >= _REPLAY_BLOCK:
-                        replay.add_many(pending)  # type: ignore[union-attr]
-                        pending.clear()
-        finally:
-            if pending:
-                replay.add_many(pending)  # type: ignore[union-attr]
-            self.queries, self.timed, self.untimed, self.total_ms = (
-                queries,
-                timed,
-                untimed,
-                total_ms,
+    elif acc.untimed_ts == acc.queries and acc.queries:
+        cache_note = "no statement has a timestamp: no cache replay"
+    elif replay is not None:
+        ttl_results = replay.finish()
+        late = replay.late_events
+        writes = uncacheable = bypassed = 0
+        for a in acc.accs.values():
+            cls = a.cls
+            if cls is None:
+                continue
+            if cls.tables_written:
+                writes += a.calls
+            elif cls.kind == "read" and not cls.cacheable:
+                uncacheable += a.calls
+        for fid, fpc in replay.per_fingerprint.items():
+            bypassed += sum(fpc.bypassed.values())
+            per_fp_cache[fid] = (
+                tuple(
+                    FingerprintCacheStats(
+                        ttl_s=r.ttl_s,
+                        hits=fpc.hits[i],
+                        lookups=fpc.lookups,
+                        hit_rate=fpc.hits[i] / fpc.lookups if fpc.lookups else 0.0,
+                        saved_ms=fpc.saved_ms[i],
+                    )
+                    for i, r in enumerate(ttl_results)
+                ),
+                tuple(sorted(fpc.bypassed.items(), key=lambda kv: -kv[1])),
             )
-            self.slow_count, self.stats_rows, self.untimed_ts = slow_count, stats_rows, untimed_ts
-            self.first_f, self.first, self.last_f, self.last = first_f, first, last_f, last
-            self.seq = seq
-
-    def consume_records(
-        self, records: Iterable[tuple[float | None, str, int, float | None, object]]
-    ) -> None:
-        """The order-dependent half of ``_consume`` for records made by the workers of a
-        parallel run (see :mod:`perfkit.querylog.parallel`), fed in file order."""
-        accs = self.accs
-        timeline_add = self.timeline.add
-        replay = self.replay if self.has_timeline else None
-        items: list[ReplayItem] = []
-        item = items.append
-        total_ms = self.total_ms
-        try:
-            for tf, fid, key, d, session in records:
-                a = accs[fid]
-                bi = 0
-                if d is not None:
-                    bi = bucket_index(d)
-                    a.digest.add(d, bi)
-                    total_ms += d
-                if tf is None:
-                    continue
-                timeline_add(tf, d, bi)
-                item((tf, fid, key, d, session, a.cls))  # type: ignore[arg-type]
-        finally:
-            self.total_ms = total_ms
-            if replay is not None:
-                replay.add_many(items)
-
-    def result(
-        self,
-        *,
-        skipped_lines: int,
-        files: tuple[FileSummary, ...] = (),
-        warnings: tuple[str, ...] = (),
-        skipped_samples: tuple[tuple[str, int, str], ...] = (),
-        has_timeline: bool | None = None,
-        truncated: bool = False,
-    ) -> AnalyzeResult:
-        opts = self.opts
-        timeline_ok = self.has_timeline if has_timeline is None else has_timeline
-        notes: list[str] = list(warnings)
-        cache: tuple[CacheResult, ...] = ()
-        cache_note: str | None = None
-        late = 0
-        replay = self.replay
-        per_fp_cache: dict[
-            str, tuple[tuple[FingerprintCacheStats, ...], tuple[tuple[str, int], ...]]
-        ] = {}
-        if replay is None:
-            cache_note = "cache replay disabled"
-        elif self.queries == 0:
-            cache_note = "no statements in the input: no cache replay"
-        elif self.stats_rows or not timeline_ok:
+        cache = tuple(
+            CacheResult(
+                ttl_s=r.ttl_s,
+                max_entries=r.max_entries,
+                hit_rate=r.hit_rate,
+                hits=r.hits,
+                misses=r.misses,
+                saved_ms=r.saved_ms,
+                saved_share=r.saved_ms / acc.total_ms if acc.total_ms else 0.0,
+                invalidations=r.invalidations,
+                evictions=r.evictions,
+                bypassed_reads=bypassed,
+                uncacheable_reads=uncacheable,
+                writes=writes,
+            )
+            for r in ttl_results
+        )
+        if not late:
+            # The readers warn about out-of-order input; the replay sorted it.
+            notes = [
+                w.split(";")[0] + "; the cache replay put them in time order"
+                if "not in time order" in w
+                else w
+                for w in notes
+            ]
+        if late:
             cache_note = (
-                "the input has no timeline (pg_stat_statements export or SQL file): no cache replay"
+                f"{late} statements arrived out of time order beyond the reorder window "
+                f"({opts.reorder_window} statements); they were replayed at the time of "
+                "the previous statement, so the cache figures are approximate"
             )
-        elif self.untimed_ts == self.queries and self.queries:
-            cache_note = "no statement has a timestamp: no cache replay"
-        elif replay is not None:
-            ttl_results = replay.finish()
-            late = replay.late_events
-            writes = uncacheable = bypassed = 0
-            for a in self.accs.values():
-                cls = a.cls
-                if cls is None:
-                    continue
-                if cls.tables_written:
-                    writes += a.calls
-                elif cls.kind == "read" and not cls.cacheable:
-                    uncacheable += a.calls
-            for fid, fpc in replay.per_fingerprint.items():
-                bypassed += sum(fpc.bypassed.values())
-                per_fp_cache[fid] = (
-                    tuple(
-                        FingerprintCacheStats(
-                            ttl_s=r.ttl_s,
-                            hits=fpc.hits[i],
-                            lookups=fpc.lookups,
-                            hit_rate=fpc.hits[i] / fpc.lookups if fpc.lookups else 0.0,
-                            saved_ms=fpc.saved_ms[i],
-                        )
-                        for i, r in enumerate(ttl_results)
-                    ),
-                    tuple(sorted(fpc.bypassed.items(), key=lambda kv: -kv[1])),
-                )
-            cache = tuple(
-                CacheResult(
-                    ttl_s=r.ttl_s,
-                    max_entries=r.max_entries,
-                    hit_rate=r.hit_rate,
-                    hits=r.hits,
-                    misses=r.misses,
-                    saved_ms=r.saved_ms,
-                    saved_share=r.saved_ms / self.total_ms if self.total_ms else 0.0,
-                    invalidations=r.invalidations,
-                    evictions=r.evictions,
-                    bypassed_reads=bypassed,
-                    uncacheable_reads=uncacheable,
-                    writes=writes,
-                )
-                for r in ttl_results
+            notes.append(cache_note)
+        if acc.untimed_ts:
+            notes.append(
+                f"{acc.untimed_ts} statements without a timestamp were left out of "
+                "the timeline and the cache replay"
             )
-            if not late:
-                # The readers warn about out-of-order input; the replay sorted it.
-                notes = [
-                    w.split(";")[0] + "; the cache replay put them in time order"
-                    if "not in time order" in w
-                    else w
-                    for w in notes
-                ]
-            if late:
-                cache_note = (
-                    f"{late} statements arrived out of time order beyond the reorder window "
-                    f"({opts.reorder_window} statements); they were replayed at the time of "
-                    "the previous statement, so the cache figures are approximate"
-                )
-                notes.append(cache_note)
-            if self.untimed_ts:
-                notes.append(
-                    f"{self.untimed_ts} statements without a timestamp were left out of "
-                    "the timeline and the cache replay"
-                )
-        if truncated:
-            notes.append("input is truncated: the results cover only what could be read")
+    if truncated:
+        notes.append("input is truncated: the results cover only what could be read")
 
-        fps = self._fingerprints(per_fp_cache)
-        slow = tuple(
-            SlowQuery(
-                ts=ev.ts,
-                session=ev.session
-                if ev.session is not None
-                else (str(ev.pid) if ev.pid is not None else None),
-                duration_ms=d,
-                fingerprint=fid,
-                query=ev.query,
-                params=ev.params,
-                database=ev.database,
-                user=ev.user,
-                source=ev.source,
-                line=ev.line,
-            )
-            for d, _, ev, fid in sorted(self.slow_heap, reverse=True)
+    fps = _fingerprints(acc, per_fp_cache)
+    slow = tuple(
+        SlowQuery(
+            ts=ev.ts,
+            session=ev.session
+            if ev.session is not None
+            else (str(ev.pid) if ev.pid is not None else None),
+            duration_ms=d,
+            fingerprint=fid,
+            query=ev.query,
+            params=ev.params,
+            database=ev.database,
+            user=ev.user,
+            source=ev.source,
+            line=ev.line,
         )
-        regex_fps = sum(1 for f in fps if f.normalizer == "regex")
-        tl = self.timeline
-        timeline = tuple(
-            TimelineRow(
-                start=dt.datetime.fromtimestamp(p.start, tz=dt.timezone.utc),
-                calls=p.calls,
-                total_ms=p.total_ms,
-                p95_ms=p.p95_ms,
-            )
-            for p in tl.points()
+        for d, _, ev, fid in sorted(acc.slow_heap, reverse=True)
+    )
+    regex_fps = sum(1 for f in fps if f.normalizer == "regex")
+    tl = acc.timeline
+    timeline = tuple(
+        TimelineRow(
+            start=dt.datetime.fromtimestamp(p.start, tz=dt.timezone.utc),
+            calls=p.calls,
+            total_ms=p.total_ms,
+            p95_ms=p.p95_ms,
         )
-        summary = Summary(
-            queries=self.queries,
-            fingerprints=len(fps),
-            total_ms=self.total_ms,
-            timed_queries=self.timed,
-            untimed_queries=self.untimed,
-            first_ts=self.first,
-            last_ts=self.last,
-            skipped_lines=skipped_lines,
-            slow_queries=self.slow_count,
-            regex_fingerprints=regex_fps,
-        )
-        events = self._events_result(notes)
-        return AnalyzeResult(
-            summary=summary,
-            fingerprints=fps,
-            slow=slow,
-            cache=cache,
-            cache_note=cache_note,
-            timeline=timeline,
-            timeline_bucket_s=tl.bucket_s,
-            files=files,
-            warnings=tuple(notes),
-            skipped_samples=skipped_samples,
-            options=opts,
-            truncated=truncated,
-            late_events=late,
-            events=events,
-        )
+        for p in tl.points()
+    )
+    summary = Summary(
+        queries=acc.queries,
+        fingerprints=len(fps),
+        total_ms=acc.total_ms,
+        timed_queries=acc.timed,
+        untimed_queries=acc.untimed,
+        first_ts=acc.first,
+        last_ts=acc.last,
+        skipped_lines=skipped_lines,
+        slow_queries=acc.slow_count,
+        regex_fingerprints=regex_fps,
+    )
+    events = _events_result(acc, notes)
+    return AnalyzeResult(
+        summary=summary,
+        fingerprints=fps,
+        slow=slow,
+        cache=cache,
+        cache_note=cache_note,
+        timeline=timeline,
+        timeline_bucket_s=tl.bucket_s,
+        files=files,
+        warnings=tuple(notes),
+        skipped_samples=skipped_samples,
+        options=opts,
+        truncated=truncated,
+        late_events=late,
+        events=events,
+    )
 
-    def _events_result(self, notes: list[str]) -> EventsResult | None:
-        if self.events is None:
-            return None
-        res = self.events.result()
-        notes.extend(res.notes)
-        return res
 
-    def _fingerprints(
-        self,
-        per_fp_cache: dict[
-            str, tuple[tuple[FingerprintCacheStats, ...], tuple[tuple[str, int], ...]]
-        ],
-    ) -> tuple[FingerprintResult, ...]:
-        by_id = self.fingerprinter.by_id
-        total = self.total_ms
-        out = []
-        for fid, a in self.accs.items():
-            fp = by_id[fid]
-            dg = a.digest
-            cls = a.cls or classify(a.example.query)
-            mn: float | None
-            mx: float | None
-            mean: float | None
-            if dg.count:
-                p50, p95, p99 = dg.quantiles((0.5, 0.95, 0.99))
-                tot = dg.total + a.stats_total
-                mean = dg.total / dg.count
-                timed = dg.count
-                mn, mx = dg.min, dg.max
-            else:
-                p50 = p95 = p99 = None
-                tot = a.stats_total
-                mean = a.stats_total / a.calls if a.stats_total and a.calls else None
-                timed = a.calls if a.stats_total else 0
-                mn = mx = None
-            cache_stats, bypassed = per_fp_cache.get(fid, ((), ()))
-            out.append(
-                FingerprintResult(
-                    id=fid,
-                    query=fp.query,
-                    example=a.example.query,
-                    example_params=a.example.params,
-                    calls=a.calls,
-                    timed_calls=timed,
-                    total_ms=tot,
-                    mean_ms=mean,
-                    min_ms=mn,
-                    max_ms=mx,
-                    p50_ms=p50,
-                    p95_ms=p95,
-                    p99_ms=p99,
-                    share=tot / total if total else 0.0,
-                    first_ts=a.first,
-                    last_ts=a.last,
-                    databases=tuple(sorted(a.dbs)),
-                    users=tuple(sorted(a.users)),
-                    applications=tuple(sorted(a.apps)),
-                    kind=cls.kind,
-                    tables_read=tuple(sorted(cls.tables_read)),
-                    tables_written=tuple(sorted(cls.tables_written)),
-                    cacheable=cls.cacheable,
-                    uncacheable_reason=cls.reason,
-                    normalizer=fp.method,
-                    percentiles_exact=dg.exact,
-                    cache=cache_stats,
-                    cache_bypassed=bypassed,
-                )
+def _events_result(acc: RunAccumulator, notes: list[str]) -> EventsResult | None:
+    if acc.events is None:
+        return None
+    res = acc.events.result()
+    notes.extend(res.notes)
+    return res
+
+
+def _fingerprints(
+    acc: RunAccumulator,
+    per_fp_cache: dict[str, tuple[tuple[FingerprintCacheStats, ...], tuple[tuple[str, int], ...]]],
+) -> tuple[FingerprintResult, ...]:
+    by_id = acc.fingerprinter.by_id
+    total = acc.total_ms
+    out = []
+    for fid, a in acc.accs.items():
+        fp = by_id[fid]
+        dg = a.digest
+        cls = a.cls or classify(a.example.query)
+        mn: float | None
+        mx: float | None
+        mean: float | None
+        if dg.count:
+            p50, p95, p99 = dg.quantiles((0.5, 0.95, 0.99))
+            tot = dg.total + a.stats_total
+            mean = dg.total / dg.count
+            timed = dg.count
+            mn, mx = dg.min, dg.max
+        else:
+            p50 = p95 = p99 = None
+            tot = a.stats_total
+            mean = a.stats_total / a.calls if a.stats_total and a.calls else None
+            timed = a.calls if a.stats_total else 0
+            mn = mx = None
+        cache_stats, bypassed = per_fp_cache.get(fid, ((), ()))
+        out.append(
+            FingerprintResult(
+                id=fid,
+                query=fp.query,
+                example=a.example.query,
+                example_params=a.example.params,
+                calls=a.calls,
+                timed_calls=timed,
+                total_ms=tot,
+                mean_ms=mean,
+                min_ms=mn,
+                max_ms=mx,
+                p50_ms=p50,
+                p95_ms=p95,
+                p99_ms=p99,
+                share=tot / total if total else 0.0,
+                first_ts=a.first,
+                last_ts=a.last,
+                databases=tuple(sorted(a.dbs)),
+                users=tuple(sorted(a.users)),
+                applications=tuple(sorted(a.apps)),
+                kind=cls.kind,
+                tables_read=tuple(sorted(cls.tables_read)),
+                tables_written=tuple(sorted(cls.tables_written)),
+                cacheable=cls.cacheable,
+                uncacheable_reason=cls.reason,
+                normalizer=fp.method,
+                percentiles_exact=dg.exact,
+                cache=cache_stats,
+                cache_bypassed=bypassed,
             )
-        out.sort(key=lambda f: (-f.total_ms, -f.calls, f.id))
-        return tuple(out)
+        )
+    out.sort(key=lambda f: (-f.total_ms, -f.calls, f.id))
+    return tuple(out)

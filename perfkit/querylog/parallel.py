@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import heapq
 import io
 import math
 import multiprocessing
@@ -57,16 +56,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from perfkit.errors import PerfkitError
-from perfkit.querylog.classify import classify
-from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
+from perfkit.querylog.accumulator import RangeTotals, RunAccumulator, consume_range
+from perfkit.querylog.fingerprint import Fingerprinter
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import SAMPLE_LIMIT, ChunkEdges, Context
+from perfkit.querylog.readers import (
+    FOREIGN_WARNING,
+    ORDER_WARNING,
+    SAMPLE_LIMIT,
+    ChunkEdges,
+    Context,
+)
 from perfkit.querylog.readers.formats import REGISTRY
 from perfkit.querylog.readers.limits import MAX_RECORD_BYTES
 from perfkit.querylog.readers.prefix import CompiledPrefix
 
 if TYPE_CHECKING:
-    from perfkit.querylog.aggregate import AnalyzeOptions, _Acc, _Accumulator
+    from perfkit.querylog.aggregate import AnalyzeOptions
     from perfkit.querylog.events import EventCollector
     from perfkit.querylog.readers import LogStream
     from perfkit.report.progress import ProgressSink
@@ -79,8 +84,6 @@ MIN_PARALLEL_BYTES = 16 << 20
 CHUNK_ENV = "PERFKIT_ANALYZE_CHUNK_BYTES"
 _MAX_CHUNK = 4 << 20
 _MIN_CHUNK = 1 << 20
-_ORDER = "order"
-_FOREIGN = "foreign"
 _ZONE = "zone"
 
 
@@ -219,7 +222,7 @@ def _stream_chunks(
     file in ``spill`` for a worker. ``(0, length, first line, file, compressed bytes
     read)``; raises :class:`NotSplittable` when the file cannot be read to its end (one
     pass then reports the damage as it always does)."""
-    from perfkit.querylog.readers._source import Source
+    from perfkit.querylog.readers import Source
 
     chunk = _chunk_env() or _MAX_CHUNK
     csv_log = fmt == "csvlog"
@@ -229,7 +232,7 @@ def _stream_chunks(
         raise NotSplittable(path) from None
     try:
         buf = src.text.buffer
-        raw = src._raw
+        raw = src.raw
         line0 = 1
         k = 0
         quotes = 0
@@ -297,52 +300,21 @@ class _ChunkStream:
 class _ChunkContext(Context):
     """Tags the warnings that are written once per file, so the parent can dedupe."""
 
-    _kind = ""
-
-    def warn(self, message: str) -> None:
-        kind = self._kind or (_ZONE if message.startswith("unknown time zone") else "")
+    def warn(self, message: str, kind: str = "") -> None:
+        kind = kind or (_ZONE if message.startswith("unknown time zone") else "")
         cast(_ChunkStream, self.stream).warnings.append((kind, message))
-
-    def foreign(self, line: int, what: str) -> None:
-        self._kind = _FOREIGN
-        try:
-            super().foreign(line, what)
-        finally:
-            self._kind = ""
-
-    def disorder(self, last: dt.datetime, ts: dt.datetime, line: int) -> None:
-        self._kind = _ORDER
-        try:
-            super().disorder(last, ts, line)
-        finally:
-            self._kind = ""
-
-
-# (ts or None, fingerprint id, cache key hash, duration or None, session)
-Record = tuple["float | None", str, int, "float | None", "str | int | None"]
 
 
 @dataclass
 class _Part:
-    accs: dict[str, _Acc]
-    by_id: dict[str, Fingerprint]
-    records: list[Record]
-    slow: list[tuple[float, int, LogEvent, str]]
-    events: int
-    queries: int
-    timed: int
-    untimed: int
-    untimed_ts: int
-    slow_count: int
-    first: dt.datetime | None
-    first_f: float
-    last: dt.datetime | None
-    last_f: float
+    """A worker's range: its figures for the accumulator, and what the stream records
+    (skipped lines, warnings tagged by kind) with the range's edges."""
+
+    totals: RangeTotals
     skipped_lines: int
     skipped_samples: list[tuple[str, int, str]]
     warnings: list[tuple[str, str]]
     edges: ChunkEdges
-    event_sink: EventCollector | None = None  # this range's events, merged in file order
 
 
 @dataclass(frozen=True)
@@ -408,7 +380,7 @@ def _run_chunk(task: tuple[int, int, int, bool, str | None]) -> _Part | _Spilled
         if sink is not None and sink.want_locks:
             events = sink.watch(events)  # lock waits: the blockers' statements
         part = _consume(events, job.options, stream, edges)
-        part.event_sink = sink
+        part.totals.event_sink = sink
     except PerfkitError as exc:
         return _Failure(type(exc), dict(exc.__dict__), exc.args)
     if job.spill is None:
@@ -441,119 +413,29 @@ def _fingerprinter() -> Fingerprinter:
 def _consume(
     events: Iterable[LogEvent], opts: AnalyzeOptions, stream: _ChunkStream, edges: ChunkEdges
 ) -> _Part:
-    """The per-event work of ``_Accumulator._consume`` that does not depend on order
-    across ranges; the rest becomes one record per event."""
-    from perfkit.querylog.aggregate import MAX_NAMES, _Acc, _naive_ts
-
-    fpr = _fingerprinter()
-    accs: dict[str, _Acc] = {}
-    records: list[Record] = []
-    rec = records.append
-    slow_ms = opts.slow_ms
-    slow_limit = opts.slow_limit
-    slow_heap: list[tuple[float, int, LogEvent, str]] = []
-    queries = timed = untimed = untimed_ts = slow_count = seq = 0
-    last_t: dt.datetime | None = None
-    last_tf = 0.0
-    first: dt.datetime | None = None
-    last: dt.datetime | None = None
-    first_f, last_f = math.inf, -math.inf
-    for ev in events:
-        seq += 1
-        q = ev.query
-        fid = fpr(q).id
-        a = accs.get(fid)
-        if a is None:
-            a = accs[fid] = _Acc(ev)  # classified by the parent (workers never load sqlglot)
-        a.calls += 1  # stderr events are single calls
-        queries += 1
-        d = ev.duration_ms
-        if d is not None:
-            timed += 1
-            if d >= slow_ms:
-                slow_count += 1
-                if slow_limit:
-                    item = (d, -seq, ev, fid)
-                    if len(slow_heap) < slow_limit:
-                        heapq.heappush(slow_heap, item)
-                    elif item > slow_heap[0]:
-                        heapq.heapreplace(slow_heap, item)
-        else:
-            untimed += 1
-        if ev.database is not None and len(a.dbs) < MAX_NAMES:
-            a.dbs[ev.database] = None
-        if ev.user is not None and len(a.users) < MAX_NAMES:
-            a.users[ev.user] = None
-        if ev.application is not None and len(a.apps) < MAX_NAMES:
-            a.apps[ev.application] = None
-        session = ev.session if ev.session is not None else ev.pid
-        t = ev.ts
-        if t is None:
-            untimed_ts += 1
-            rec((None, fid, 0, d, session))
-            continue
-        if t is not last_t:  # readers hand out one datetime per distinct time
-            last_t = t
-            last_tf = t.timestamp() if t.tzinfo is not None else _naive_ts(t)
-        tf = last_tf
-        if tf < a.first_f:
-            a.first_f, a.first = tf, t
-        if tf > a.last_f:
-            a.last_f, a.last = tf, t
-        if tf < first_f:
-            first_f, first = tf, t
-        if tf > last_f:
-            last_f, last = tf, t
-        rec((tf, fid, hash((fid, q, ev.params)), d, session))
-    by_id = {fid: fpr.by_id[fid] for fid in accs}
-    return _Part(
-        accs,
-        by_id,
-        records,
-        slow_heap,
-        seq,
-        queries,
-        timed,
-        untimed,
-        untimed_ts,
-        slow_count,
-        first,
-        first_f,
-        last,
-        last_f,
-        stream.skipped_lines,
-        stream.skipped_samples,
-        stream.warnings,
-        edges,
-    )
+    totals = consume_range(events, opts, _fingerprinter())
+    return _Part(totals, stream.skipped_lines, stream.skipped_samples, stream.warnings, edges)
 
 
 # -- parent ---------------------------------------------------------------------------
 class _Merger:
     """Folds the ranges' parts, in file order, into the parent's accumulator."""
 
-    def __init__(self, acc: _Accumulator, stream: LogStream, source: str, strict: bool) -> None:
+    def __init__(self, acc: RunAccumulator, stream: LogStream, source: str, strict: bool) -> None:
         # warnings, skipped lines and samples go to the stream, as one pass records them
         self.acc = acc
         self.stream = stream
         self.warnings = stream.warnings
-        self._sink = _ChunkStream()
-        self._ctx = Context(cast("LogStream", self._sink), source, strict)
+        self._ctx = Context(stream, source, strict)  # the file's once-only warnings
         self._zones: set[str] = set()
         self._last_ts: dt.datetime | None = None
         self.events = 0  # events merged (an input giving none is refused, as in one pass)
 
     def _warn(self, kind: str, text: str) -> None:
-        ctx = self._ctx
-        if kind == _ORDER:
-            if ctx._order_warned:
-                return
-            ctx._order_warned = True
-        elif kind == _FOREIGN:
-            if ctx._foreign_warned:
-                return
-            ctx._foreign_warned = True
-        elif kind == _ZONE:
+        if kind in (ORDER_WARNING, FOREIGN_WARNING):
+            self._ctx.warn_once(kind, text)
+            return
+        if kind == _ZONE:
             if text in self._zones:
                 return
             self._zones.add(text)
@@ -562,18 +444,10 @@ class _Merger:
     def _boundary(self, edges: ChunkEdges) -> None:
         first = edges.first
         if first is not None and self._last_ts is not None and first[0] < self._last_ts:
-            before = len(self._sink.warnings)
             self._ctx.disorder(self._last_ts, first[0], first[1])
-            if len(self._sink.warnings) > before:
-                self.warnings.append(self._sink.warnings.pop())  # type: ignore[arg-type]
 
     def add(self, part: _Part) -> None:
-        from perfkit.querylog.aggregate import MAX_NAMES
-        from perfkit.querylog.stats import DurationDigest
-
-        acc = self.acc
-        self.events += part.events
-
+        self.events += part.totals.events
         # warnings, with the order check across the cut where one pass would do it
         at = part.edges.first[2] if part.edges.first is not None else len(part.warnings)
         for i, (kind, text) in enumerate(part.warnings):
@@ -589,49 +463,7 @@ class _Merger:
         room = SAMPLE_LIMIT - len(stream.skipped_samples)
         if room > 0:
             stream.skipped_samples.extend(part.skipped_samples[:room])
-
-        by_id = acc.fingerprinter.by_id
-        for fid, fp in part.by_id.items():
-            by_id.setdefault(fid, fp)
-        accs = acc.accs
-        for fid, pa in part.accs.items():
-            a = accs.get(fid)
-            if a is None:
-                pa.digest = DurationDigest()  # filled from the records, in order
-                pa.cls = classify(pa.example.query)  # its first text in file order
-                accs[fid] = pa
-                continue
-            a.calls += pa.calls
-            if pa.first_f < a.first_f:
-                a.first_f, a.first = pa.first_f, pa.first
-            if pa.last_f > a.last_f:
-                a.last_f, a.last = pa.last_f, pa.last
-            for mine, theirs in ((a.dbs, pa.dbs), (a.users, pa.users), (a.apps, pa.apps)):
-                for name in theirs:
-                    if len(mine) >= MAX_NAMES:
-                        break
-                    mine[name] = None
-        acc.queries += part.queries
-        acc.timed += part.timed
-        acc.untimed += part.untimed
-        acc.untimed_ts += part.untimed_ts
-        acc.slow_count += part.slow_count
-        if part.first_f < acc.first_f:
-            acc.first_f, acc.first = part.first_f, part.first
-        if part.last_f > acc.last_f:
-            acc.last_f, acc.last = part.last_f, part.last
-        limit = acc.opts.slow_limit
-        heap = acc.slow_heap
-        for d, neg, ev, fid in part.slow:
-            item = (d, neg - acc.seq, ev, fid)  # the position in the whole input
-            if len(heap) < limit:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
-        acc.seq += part.events
-        acc.consume_records(part.records)
-        if part.event_sink is not None:
-            acc.merge_events(part.event_sink)
+        self.acc.merge(part.totals)
 
 
 def _spill_dir() -> str | None:
@@ -645,7 +477,7 @@ def _spill_dir() -> str | None:
 
 
 def run(
-    acc: _Accumulator,
+    acc: RunAccumulator,
     stream: LogStream,
     prefix: CompiledPrefix | None,
     *,

@@ -138,6 +138,23 @@ class DurationDigest:
             return tuple(values[_rank(q, self.count)] for q in qs)
         return tuple(self.quantile(q) for q in qs)
 
+    def merge(self, other: DurationDigest) -> None:
+        """Add what ``other`` counted (exactly while ``self`` stays under its exact limit)."""
+        if other._exact is not None:
+            for v in other._exact:
+                self.add(v)
+            return
+        if self._exact is not None:
+            exact, self._exact = self._exact, None
+            for v in exact:
+                self._bucket(bucket_index(v))
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        for i, n in other._buckets.items():
+            self._buckets[i] = self._buckets.get(i, 0) + n
+
 
 @dataclass(frozen=True, slots=True)
 class TimelinePoint:
@@ -200,7 +217,7 @@ class Timeline:
                 merged[idx // 2] = b
             else:
                 m.calls += b.calls
-                _merge(m.digest, b.digest)
+                m.digest.merge(b.digest)
         self._buckets = merged
         self.bucket_s *= 2
 
@@ -215,20 +232,3 @@ class Timeline:
             )
             for idx, b in sorted(self._buckets.items())
         ]
-
-
-def _merge(into: DurationDigest, other: DurationDigest) -> None:
-    if other._exact is not None:
-        for v in other._exact:
-            into.add(v)
-        return
-    if into._exact is not None:
-        exact, into._exact = into._exact, None
-        for v in exact:
-            into._bucket(bucket_index(v))
-    into.count += other.count
-    into.total += other.total
-    into.min = min(into.min, other.min)
-    into.max = max(into.max, other.max)
-    for i, n in other._buckets.items():
-        into._buckets[i] = into._buckets.get(i, 0) + n

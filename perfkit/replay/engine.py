@@ -701,20 +701,18 @@ def _collect(
     options: ReplayOptions,
     fingerprints: dict[str, tuple[str, StatementClass]],
 ) -> RunResult:
-    from perfkit.querylog.stats import _merge
-
     latency = DurationDigest()
     lag = DurationDigest()
     per_fp: dict[str, _FpAcc] = {}
     skipped = dict(disp.skipped)
     for w in workers:
-        _merge(latency, w.latency)
-        _merge(lag, w.lag)
+        latency.merge(w.latency)
+        lag.merge(w.lag)
         for fid, acc in w.fps.items():
             into = per_fp.get(fid)
             if into is None:
                 into = per_fp[fid] = _FpAcc()
-            _merge(into.digest, acc.digest)
+            into.digest.merge(acc.digest)
             into.errors += acc.errors
             into.hits += acc.hits
             into.saved_ms += acc.saved_ms

@@ -14,7 +14,7 @@ class Clipped(str):
     """A cell's full text that tables and markdown show cut to ``width`` characters.
 
     The value *is* the whole text: CSV and JSON write all of it (machines get the full
-    query, the full fingerprint id); :func:`perfkit.report.render.format_cell` cuts it for
+    query, the full fingerprint id); :func:`perfkit.report.cells.format_cell` cuts it for
     people, whitespace runs folded, ending in ``cut`` (``"…"``; ``""`` for an id, whose
     prefix is still an id).
     """

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.report.model import Clipped, Column, Document, Table
+from perfkit.report.cells import format_cell
+from perfkit.report.model import Clipped, Document, Table
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -42,27 +43,6 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if hasattr(value, "item"):  # numpy scalars
         return to_jsonable(value.item())
-    return str(value)
-
-
-def format_cell(value: Any, column: Column) -> str:
-    """A cell as people read it (table, markdown); CSV writes the value itself."""
-    if value is None:
-        return ""
-    if isinstance(value, Clipped):
-        return value.shown()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return ""
-    if column.fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return column.fmt.format(value)
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(str(v) for v in value)
     return str(value)
 
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from perfkit.report.cells import format_cell
 from perfkit.report.model import Document, Table
-from perfkit.report.render import format_cell
 
 _STYLES = {"bad": "bold red", "warn": "yellow", "good": "green", "dim": "dim", "": ""}
 

@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING
 
 from perfkit.errors import InputError, TruncatedInput, UsageError
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.readers._common import Context, parse_parameters
+from perfkit.querylog.readers._common import (
+    FOREIGN_WARNING,
+    ORDER_WARNING,
+    SAMPLE_LIMIT,
+    ChunkEdges,
+    Context,
+    parse_parameters,
+)
 from perfkit.querylog.readers._source import Source, peek_lines
 from perfkit.querylog.readers.formats import NAMES, REGISTRY, Detected, Head, detect
 from perfkit.querylog.readers.prefix import CANDIDATES, CompiledPrefix, compile_prefix
@@ -60,9 +67,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CANDIDATES",
+    "FOREIGN_WARNING",
     "FORMATS",
+    "ORDER_WARNING",
+    "SAMPLE_LIMIT",
+    "ChunkEdges",
+    "Context",
     "FileInfo",
     "LogStream",
+    "Source",
     "compile_prefix",
     "parse_parameters",
     "read_logs",
@@ -167,6 +180,10 @@ class LogStream:
         finally:
             if progress is not None:
                 progress.finish()
+
+    def prefix_of(self, index: int) -> CompiledPrefix | None:
+        """The ``log_line_prefix`` input ``index`` is read with (stderr logs; else None)."""
+        return self._plans[index].compiled
 
     def events_of(self, index: int) -> Iterator[LogEvent]:
         """The events of input ``index`` alone, for a caller that takes the inputs one
@@ -350,7 +367,7 @@ class _Tracker:
         self.base = base
 
     def wrap(self, lines: Iterable[str]) -> Iterator[str]:
-        raw = self.src._raw
+        raw = self.src.raw
         update = self.progress.update
         base = self.base
         for i, line in enumerate(lines):

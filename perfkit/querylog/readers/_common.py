@@ -75,6 +75,11 @@ Meta = tuple[
 ]
 
 
+#: the kinds of the warnings a file gets once (:meth:`Context.warn_once`)
+ORDER_WARNING = "order"
+FOREIGN_WARNING = "foreign"
+
+
 class Context:
     """Per-file bookkeeping shared by a reader and the :class:`LogStream`."""
 
@@ -82,8 +87,7 @@ class Context:
         self.stream = stream
         self.source = source
         self.strict = strict
-        self._foreign_warned = False
-        self._order_warned = False
+        self._warned: set[str] = set()  # kinds of the once-per-file warnings given
         self._last_ts: dt.datetime | None = None
         # analyze --events: the messages that are not statements go there (else None)
         self.events: EventCollector | None = getattr(stream, "event_sink", None)
@@ -96,19 +100,34 @@ class Context:
         if len(st.skipped_samples) < SAMPLE_LIMIT:
             st.skipped_samples.append((self.source, line, text[:500]))
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, kind: str = "") -> None:
+        """Record a warning. ``kind``: set for the once-per-file ones (:meth:`warn_once`)."""
         self.stream.warnings.append(message)
+
+    def warn_once(self, kind: str, message: str) -> bool:
+        """Record ``message`` unless this file already had a warning of ``kind``
+        (:data:`ORDER_WARNING`, :data:`FOREIGN_WARNING`); True when it was recorded."""
+        if kind in self._warned:
+            return False
+        self._warned.add(kind)
+        self.warn(message, kind)
+        return True
+
+    @property
+    def last_ts(self) -> dt.datetime | None:
+        """The time of the last entry :meth:`check_order` saw (None: none yet)."""
+        return self._last_ts
 
     def foreign(self, line: int, what: str) -> None:
         """A server message in another language: its statements cannot be recognised."""
         if self.events is not None:
             self.events.foreign = True
-        if not self._foreign_warned:
-            self._foreign_warned = True
-            self.warn(
+        if FOREIGN_WARNING not in self._warned:
+            self.warn_once(
+                FOREIGN_WARNING,
                 f"{self.source}:{line}: non-English server messages ({_clip(what, 40)}); "
                 "statements in translated messages are not counted. Set lc_messages = 'C' "
-                "on the server to get logs perfkit (and pgBadger) can read"
+                "on the server to get logs perfkit (and pgBadger) can read",
             )
 
     def check_order(
@@ -128,12 +147,12 @@ class Context:
 
     def disorder(self, last: dt.datetime, ts: dt.datetime, line: int) -> None:
         """``ts`` follows the later ``last``; sub-second jitter between sessions is normal."""
-        if not self._order_warned and last - ts > dt.timedelta(seconds=1):
-            self._order_warned = True
-            self.warn(
+        if ORDER_WARNING not in self._warned and last - ts > dt.timedelta(seconds=1):
+            self.warn_once(
+                ORDER_WARNING,
                 f"{self.source}:{line}: entries are not in time order ({ts.isoformat()} "
                 f"after {last.isoformat()}); time-ordered results (timeline, cache replay) "
-                "follow the order of the file"
+                "follow the order of the file",
             )
 
 
@@ -218,19 +237,21 @@ class Linker:
         self.source = ctx.source
         self.out: list[LogEvent] = []
         # events waiting for a duration, per session; the queue keeps log order
-        self._pending: dict[str | None, list[object]] = {}
-        self._queue: deque[list[object]] = deque()
+        # read by the stderr reader's fast path (readers/stderr.py), written only here:
+        # per session, the statement waiting for its duration; and the order they came in
+        self.waiting: dict[str | None, list[object]] = {}
+        self.queue: deque[list[object]] = deque()
 
     # -- output ordering -------------------------------------------------------------
     def _emit(self, ev: LogEvent) -> None:
-        if self._queue:
-            self._queue.append([ev, True])
+        if self.queue:
+            self.queue.append([ev, True])
             self._drain()
         else:
             self.out.append(ev)
 
     def _drain(self) -> None:
-        q = self._queue
+        q = self.queue
         while q and q[0][1]:
             ev = q.popleft()[0]
             self.out.append(ev)  # type: ignore[arg-type]
@@ -238,11 +259,11 @@ class Linker:
             # a session that never logs its duration must not hold everything back
             head = q[0]
             head[1] = True
-            self._pending.pop(head[0].session, None)  # type: ignore[attr-defined]
+            self.waiting.pop(head[0].session, None)  # type: ignore[attr-defined]
             self._drain()
 
     def _complete(self, session: str | None, duration: float | None) -> bool:
-        entry = self._pending.pop(session, None)
+        entry = self.waiting.pop(session, None)
         if entry is None:
             return False
         if duration is not None:
@@ -253,12 +274,12 @@ class Linker:
 
     def has_pending(self) -> bool:
         """Statements still wait for a duration (or hold later events back)."""
-        return bool(self._pending or self._queue)
+        return bool(self.waiting or self.queue)
 
     def finish(self) -> None:
-        for entry in self._queue:
+        for entry in self.queue:
             entry[1] = True
-        self._pending.clear()
+        self.waiting.clear()
         self._drain()
 
     def close(self, edges: ChunkEdges | None, last_ts: dt.datetime | None) -> list[LogEvent]:
@@ -295,16 +316,16 @@ class Linker:
                 query = msg[j + 13 :]
                 if not query or empty_statement(query):
                     return None  # an empty query (connection probes): not a statement
-                if self._pending:
+                if self.waiting:
                     session = meta[1]
-                    pending = self._pending.get(session)
+                    pending = self.waiting.get(session)
                     if pending is not None:
                         if pending[0].query == query:  # type: ignore[attr-defined]
                             self._complete(session, duration)
                             return None
                         self._complete(session, None)
-                ev = _event(meta, duration, query, self.source, line, None, "simple", None)
-                if self._queue or self.out:
+                ev = make_event(meta, duration, query, self.source, line, None, "simple", None)
+                if self.queue or self.out:
                     self._emit(ev)
                     return None
                 return ev
@@ -315,23 +336,23 @@ class Linker:
                     return None
                 if empty_statement(equery):
                     return None  # e.g. JDBC's isValid(): an empty prepared statement
-                if self._pending:
+                if self.waiting:
                     session = meta[1]
-                    pending = self._pending.get(session)
+                    pending = self.waiting.get(session)
                     if pending is not None:
                         if pending[0].query == equery:  # type: ignore[attr-defined]
                             self._complete(session, duration)
                             return None
                         self._complete(session, None)
                 params = _params(detail)
-                ev = _event(meta, duration, equery, self.source, line, params, "extended", name)
-                if self._queue or self.out:
+                ev = make_event(meta, duration, equery, self.source, line, params, "extended", name)
+                if self.queue or self.out:
                     self._emit(ev)
                     return None
                 return ev
             if j >= len(msg) or msg[j:].isspace():
                 # log_duration: belongs to the statement this session logged before
-                if self._pending:
+                if self.waiting:
                     self._complete(meta[1], duration)
                 return None
             # parse/bind (counted at execute), plan: (auto_explain), fastpath calls
@@ -339,7 +360,7 @@ class Linker:
         if msg.startswith("statement: "):
             if empty_statement(msg[11:]):
                 return None
-            self._hold(_event(meta, None, msg[11:], self.source, line, None, "simple", None))
+            self._hold(make_event(meta, None, msg[11:], self.source, line, None, "simple", None))
             return None
         if msg.startswith("execute "):
             name, equery = _split_named(msg[8:])
@@ -348,7 +369,9 @@ class Linker:
                 return None
             if empty_statement(equery):
                 return None
-            ev = _event(meta, None, equery, self.source, line, _params(detail), "extended", name)
+            ev = make_event(
+                meta, None, equery, self.source, line, _params(detail), "extended", name
+            )
             self._hold(ev)
         return None
 
@@ -359,12 +382,12 @@ class Linker:
 
     def _hold(self, ev: LogEvent) -> None:
         session = ev.session
-        if session in self._pending:
+        if session in self.waiting:
             self._complete(session, None)
         entry: list[object] = [ev, False]
-        self._pending[session] = entry
-        self._queue.append(entry)
-        if len(self._queue) > self.QUEUE_LIMIT:
+        self.waiting[session] = entry
+        self.queue.append(entry)
+        if len(self.queue) > self.QUEUE_LIMIT:
             self._drain()
 
 
@@ -392,7 +415,7 @@ def _params(detail: str | None) -> tuple[str | None, ...] | None:
 _new = tuple.__new__
 
 
-def _event(
+def make_event(
     meta: Meta,
     duration: float | None,
     query: str,

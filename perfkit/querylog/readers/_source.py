@@ -192,6 +192,12 @@ class Source:
         self.text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
 
     @property
+    def raw(self) -> BinaryIO:
+        """The file as opened (compressed bytes, if it is): its ``tell()`` is how far
+        the input has been read (progress, ranges of a compressed log)."""
+        return self._raw
+
+    @property
     def plain_name(self) -> str:
         """The file name without a compression suffix (for ``.sql`` detection)."""
         name = self.name

@@ -21,7 +21,7 @@ from perfkit.querylog.readers._common import (
     Context,
     Linker,
     Meta,
-    _event,
+    make_event,
 )
 from perfkit.querylog.readers._time import TimestampParser
 from perfkit.querylog.readers.limits import BLANK_START, INF, empty_statement
@@ -45,8 +45,8 @@ def read_stderr(
     linker = Linker(ctx)
     out = linker.out
     handle = linker.handle
-    waiting = linker._pending  # the linker's state, read by the fast path below
-    queue = linker._queue
+    waiting = linker.waiting  # the linker's state, read by the fast path below
+    queue = linker.queue
     source = ctx.source
     severities = SEVERITIES
     attached = _ATTACHED
@@ -139,7 +139,7 @@ def read_stderr(
                     # an impossible duration goes to Linker.handle, which refuses it
                     if 0.0 <= duration < INF:
                         if query and (query[0] not in BLANK_START or not empty_statement(query)):
-                            yield _event(
+                            yield make_event(
                                 meta, duration, query, source, cur_line, None, "simple", None
                             )
                         cur_ms = -2  # done (an empty statement is no event)

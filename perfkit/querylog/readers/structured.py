@@ -104,7 +104,7 @@ def read_csvlog(
         elif out:
             yield from out
             out.clear()
-    yield from linker.close(edges, ctx._last_ts)
+    yield from linker.close(edges, ctx.last_ts)
 
 
 # (timestamp, user, db, pid, client host, session, severity, message, detail, app)
@@ -255,4 +255,4 @@ def read_json_records(
         elif out:
             yield from out
             out.clear()
-    yield from linker.close(edges, ctx._last_ts)
+    yield from linker.close(edges, ctx.last_ts)

@@ -16,12 +16,13 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
-T0 = dt.datetime(2024, 3, 5, 9, 0, 0, 123000, tzinfo=dt.UTC)
+T0 = dt.datetime(2024, 3, 5, 9, 0, 0, 123000, tzinfo=dt.timezone.utc)
 
 # (seconds, pid, user, db, app, client, port, duration, statement or None, detail)
-WORK = [
+WORK: list[tuple[float, int, str, str, str, str, int, str | None, str | None, str | None]] = [
     (0.0, 4101, "shop", "orders", "web", "10.0.1.17", 50112, None, None, None),
     (
         0.5,
@@ -78,7 +79,7 @@ EXPECTED_QUERIES = 4  # the empty statement and ";" are not counted
 EXPECTED_TOTAL_MS = 12.345 + 1503.250 + 3.5 + 7.125
 
 
-def _msg(stmt: str, duration: str) -> str:
+def _msg(stmt: str, duration: str | None) -> str:
     if stmt.startswith("execute "):
         return f"duration: {duration} ms  {stmt}"
     return f"duration: {duration} ms  statement: {stmt}"
@@ -86,7 +87,7 @@ def _msg(stmt: str, duration: str) -> str:
 
 def lines_for(prefix_of) -> list[list[str]]:  # type: ignore[no-untyped-def]
     """Per message, its lines (the first with the prefix, continuation lines as logged)."""
-    out = []
+    out: list[list[str]] = []
     for i, (sec, pid, user, db, app, host, port, dur, stmt, detail) in enumerate(WORK, 1):
         ts = T0 + dt.timedelta(seconds=sec)
         pre = prefix_of(ts, pid, user, db, app, host, port, i)
@@ -135,7 +136,7 @@ def main() -> None:
     rds_msgs = lines_for(rds)
     (HERE / "rds.log").write_text("".join(ln + "\n" for m in rds_msgs for ln in m))
     # CloudWatch: one event per message (continuation lines inside it), pretty-printed
-    events = []
+    events: list[dict[str, Any]] = []
     for i, m in enumerate(rds_msgs):
         ts = T0 + dt.timedelta(seconds=i * 0.5)
         events.append(
@@ -167,11 +168,11 @@ def main() -> None:
     # an export to S3: "<time> <message>" (a message's continuation lines follow it)
     with (HERE / "cloudwatch-s3.log").open("w") as f:
         for e in events:
-            ts = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC)
+            ts = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.timezone.utc)
             f.write(f"{ts:%Y-%m-%dT%H:%M:%S}.{ts.microsecond // 1000:03d}Z {e['message']}\n")
 
     # Cloud SQL: gcloud logging read --format=json (an array); each line its own entry
-    entries = []
+    entries: list[dict[str, Any]] = []
     for m in lines_for(cloudsql):
         for ln in m:
             entries.append(
@@ -219,7 +220,7 @@ def main() -> None:
     with (HERE / "azure.jsonl").open("w") as f:
         for m in lines_for(azure):
             main_lines = [ln for ln in m if "DETAIL:  " not in ln]
-            detail = next((ln.split("DETAIL:  ", 1)[1] for ln in m if "DETAIL:  " in ln), "")
+            props_detail = next((ln.split("DETAIL:  ", 1)[1] for ln in m if "DETAIL:  " in ln), "")
             rec = {
                 "properties": {
                     "timestamp": "2024-03-05 09:00:00.123 UTC",
@@ -227,7 +228,7 @@ def main() -> None:
                     "errorLevel": "LOG",
                     "sqlerrcode": "00000",
                     "message": "\n".join(main_lines),
-                    "detail": detail,
+                    "detail": props_detail,
                 },
                 "time": "2024-03-05T09:00:00.130Z",
                 "resourceId": "/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/PG1",
@@ -238,7 +239,7 @@ def main() -> None:
             f.write(json.dumps(rec) + "\n")
 
     # Heroku: `heroku logs` output, the current key=value prefix, [seq-part] numbers
-    out = []
+    out: list[str] = []
     for n, (sec, pid, user, db, app, host, port, dur, stmt, detail) in enumerate(WORK, 1):
         ts = T0 + dt.timedelta(seconds=sec)
         stamp = f"{ts:%Y-%m-%dT%H:%M:%S}+00:00"
@@ -265,8 +266,8 @@ def main() -> None:
     # the same through an HTTPS drain (octet-counted syslog frames)
     drain = []
     for ln in out:
-        stamp, rest = ln.split(" ", 1)
-        proc, msg = rest.split(": ", 1)
+        stamp, tail = ln.split(" ", 1)
+        proc, msg = tail.split(": ", 1)
         procid = proc[proc.index("[") + 1 : -1]
         frame = f"<134>1 {stamp} host app {procid} - {msg}"
         drain.append(f"{len(frame.encode())} {frame}")
