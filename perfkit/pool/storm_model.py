@@ -102,6 +102,8 @@ def storm_levels(
     if not may_exhaust:
         cap = min(cap, max(0, slots.usable - 1) // per_instance)
     wanted = {1, safe // 4, safe // 2, safe, safe + 1, safe + max(1, safe // 2), 2 * safe}
+    if cap < 2 * safe:
+        wanted.add(cap)  # the ramp is cut short: go as far as allowed
     return tuple(sorted(n for n in wanted if 1 <= n <= cap))
 
 
