@@ -9,19 +9,19 @@ as it holds back an application's role.
 from __future__ import annotations
 
 import json
-import os
+import pwd
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pgbouncer_proc import run_pgbouncer
+from psycopg.conninfo import make_conninfo
 
 from perfkit.db import embedded
 from perfkit.pool.storm import StormOptions, StormResult, run_storm
@@ -155,7 +155,7 @@ def test_storm_report_formats_and_plot(storm: StormResult, tmp_path: Path) -> No
     assert "<svg" in (tmp_path / "storm.html").read_text()
 
 
-def test_cli_refuses_to_exhaust_a_server_without_the_flag(cli, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+def test_cli_refuses_to_exhaust_a_server_without_the_flag(cli: Any, cluster: Cluster) -> None:
     _quiet(cluster.admin)
     r = cli("pool", "--storm", "--dsn", cluster.app, "--clients", "4,20", "--pool-size", "2")
     assert r.exit_code == 2
@@ -166,8 +166,8 @@ def test_cli_refuses_to_exhaust_a_server_without_the_flag(cli, cluster: Cluster)
 
 
 def test_cli_default_levels_stay_below_the_usable_slots(
-    cli, cluster: Cluster, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Any, cluster: Cluster, tmp_path: Path
+) -> None:
     _quiet(cluster.admin)
     out = tmp_path / "storm.json"
     r = cli(
@@ -207,14 +207,14 @@ def test_cli_default_levels_stay_below_the_usable_slots(
         (("--storm", "--plot", "x.gif"), "--plot:"),
     ],
 )
-def test_cli_usage_errors(cli, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_usage_errors(cli: Any, args: tuple[str, ...], message: str) -> None:
     r = cli("pool", "--dsn", "postgresql://nobody@127.0.0.1:1/x", *args)
     assert r.exit_code == 2
     assert message in r.stderr
     assert "Traceback" not in r.stderr
 
 
-def test_cli_max_clients_bounds_typed_levels(cli, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+def test_cli_max_clients_bounds_typed_levels(cli: Any, cluster: Cluster) -> None:
     r = cli(
         "pool", "--storm", "--dsn", cluster.app, "--clients", "30", "--pool-size", "2",
         "--max-clients", "40", "--allow-exhaust",
@@ -223,49 +223,14 @@ def test_cli_max_clients_bounds_typed_levels(cli, cluster: Cluster) -> None:  # 
     assert "--clients: 30 instances x 2 connections = 60, more than --max-clients 40" in r.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def bouncer(cluster: Cluster) -> Iterator[str]:
-    """PgBouncer in transaction mode in front of the private cluster (3 server connections)."""
-    binary = shutil.which("pgbouncer")
-    if binary is None:
-        pytest.skip("pgbouncer is not installed")
-    params = conninfo_to_dict(cluster.admin)
-    port = _free_port()
-    work = Path(tempfile.mkdtemp(prefix="pkpgb-"))
-    (work / "users.txt").write_text(f'"{ROLE}" ""\n')
-    (work / "pgb.ini").write_text(
-        f"[databases]\n* = host={params['host']} port={params.get('port', 5432)}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\n"
-        f"auth_file = {work}/users.txt\npool_mode = transaction\ndefault_pool_size = 3\n"
-        f"max_client_conn = 200\nunix_socket_dir =\nlogfile = {work}/pgb.log\n"
-    )
-    cmd = [binary, str(work / "pgb.ini")]
-    if os.geteuid() == 0:  # the cluster's socket belongs to the user it runs as
-        owner = cluster.pgdata.stat().st_uid
-        for path in (work, *work.iterdir()):
-            os.chown(path, owner, -1)
-        import pwd
-
-        cmd = ["runuser", "-u", pwd.getpwuid(owner).pw_name, "--", *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"postgresql://{ROLE}@127.0.0.1:{port}/postgres"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+    """PgBouncer in transaction mode in front of the private cluster (3 server connections);
+    run as the cluster's owner, who can reach its socket."""
+    owner = pwd.getpwuid(cluster.pgdata.stat().st_uid).pw_name
+    settings = "pool_mode = transaction\ndefault_pool_size = 3\nmax_client_conn = 200\n"
+    with run_pgbouncer(cluster.admin, user=ROLE, settings=settings, run_as=owner) as base:
+        yield f"{base}/postgres"
 
 
 def test_storm_through_pgbouncer_keeps_server_backends_flat(cluster: Cluster, bouncer: str) -> None:
@@ -280,7 +245,7 @@ def test_storm_through_pgbouncer_keeps_server_backends_flat(cluster: Cluster, bo
     assert not primary.pooler and compare.pooler
     direct = {lv.instances: lv for lv in result.results if lv.endpoint == "primary"}
     pooled = {lv.instances: lv for lv in result.results if lv.endpoint == "compare"}
-    assert 12 >= saturation_point(result.slots, 2)  # 24 connections do not fit directly
+    assert saturation_point(result.slots, 2) <= 12  # 24 connections do not fit directly
     assert direct[12].refused > 0
     for lv in pooled.values():  # the pooler accepts them all on 3 server connections
         assert lv.refused == 0 and lv.errors == 0, lv.error_messages

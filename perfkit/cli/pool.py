@@ -137,7 +137,9 @@ def pool_cmd(
     max_clients: Annotated[
         int,
         typer.Option(
-            "--max-clients", help="With --storm: never more connections than this at once."
+            "--max-clients",
+            metavar="N",
+            help="With --storm: never more connections than this at once.",
         ),
     ] = 500,
     allow_exhaust: Annotated[

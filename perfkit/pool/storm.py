@@ -282,28 +282,20 @@ async def _attempt(
 
     await start.wait()
     t0 = time.perf_counter()
+    step = "connection timeout expired"
     try:
-        conn = await asyncio.wait_for(
+        a.conn = await asyncio.wait_for(
             psycopg.AsyncConnection.connect(conninfo, autocommit=True), timeout
-        )
-    except (psycopg.Error, OSError) as exc:
-        a.seconds, a.message = time.perf_counter() - t0, _message(exc)
+        )  # closed by the level whatever happens next
+        step = "no answer to SELECT 1 in time"
+        await asyncio.wait_for(a.conn.execute(check), timeout)
+        a.outcome = "accepted"
+    except (psycopg.Error, OSError) as exc:  # a pooler relays the server's refusal at SELECT
+        a.message = _message(exc)
         a.outcome = classify(a.message)
-        return
     except asyncio.TimeoutError:
-        a.seconds, a.message = time.perf_counter() - t0, "connection timeout expired"
-        return
-    a.conn = conn  # closed by the level whatever happens next
-    try:
-        await asyncio.wait_for(conn.execute(check), timeout)
-    except (psycopg.Error, OSError) as exc:  # a pooler relays the server's refusal here
-        a.seconds, a.message = time.perf_counter() - t0, _message(exc)
-        a.outcome = classify(a.message)
-        return
-    except asyncio.TimeoutError:
-        a.seconds, a.message = time.perf_counter() - t0, "no answer to SELECT 1 in time"
-        return
-    a.seconds, a.outcome = time.perf_counter() - t0, "accepted"
+        a.message = step
+    a.seconds = time.perf_counter() - t0
 
 
 async def _close_all(attempts: Sequence[_Attempt]) -> None:

@@ -13,11 +13,7 @@ from perfkit.report.model import Column, Document, Style, Table
 SCHEMA_VERSION = 1
 
 
-def _ms(s: Summary | None, attr: str) -> float | None:
-    return None if s is None else float(getattr(s, attr))
-
-
-def _summary_json(s: Summary | None) -> dict[str, Any] | None:
+def _summary(s: Summary | None) -> dict[str, Any] | None:
     return None if s is None else dict(s.to_json())
 
 
@@ -35,8 +31,8 @@ def _level_json(lv: StormLevel) -> dict[str, Any]:
         "errors": lv.errors,
         "error_messages": list(lv.error_messages),
         "instances_failed": lv.instances_failed,
-        "connect": _summary_json(lv.connect),
-        "refusal": _summary_json(lv.refusal),
+        "connect": _summary(lv.connect),
+        "refusal": _summary(lv.refusal),
         "peak_backends": lv.peak_backends,
         "peak_storm_backends": lv.peak_ours,
         "elapsed_s": lv.elapsed_s,
@@ -167,9 +163,9 @@ def to_document(result: StormResult) -> Document:
                 lv.refused_pooler,
                 lv.errors,
                 lv.instances_failed,
-                _ms(lv.connect, "p50_ms"),
-                _ms(lv.connect, "p95_ms"),
-                _ms(lv.connect, "p99_ms"),
+                lv.connect.p50_ms if lv.connect else None,
+                lv.connect.p95_ms if lv.connect else None,
+                lv.connect.p99_ms if lv.connect else None,
                 lv.peak_backends,
             ]
         )
