@@ -205,6 +205,7 @@ def test_cli_default_levels_stay_below_the_usable_slots(
         (("--storm", "--pool-size", "2,4"), "--pool-size: give one pool size"),
         (("--storm", "--clients", "1,x"), "--clients:"),
         (("--storm", "--plot", "x.gif"), "--plot:"),
+        (("--storm",), "cannot connect"),  # an unreachable server: one line, no storm
     ],
 )
 def test_cli_usage_errors(cli: Any, args: tuple[str, ...], message: str) -> None:
@@ -221,6 +222,18 @@ def test_cli_max_clients_bounds_typed_levels(cli: Any, cluster: Cluster) -> None
     )  # fmt: skip
     assert r.exit_code == 2
     assert "--clients: 30 instances x 2 connections = 60, more than --max-clients 40" in r.stderr
+
+
+def test_planned_levels_never_exceed_max_clients(cluster: Cluster) -> None:
+    _quiet(cluster.admin)
+    result = run_storm(
+        cluster.app, options=StormOptions(pool_max=3, max_clients=10, allow_exhaust=True, hold_s=0)
+    )
+    assert result.status == "complete", result.error
+    assert result.levels and max(result.levels) * 3 <= 10
+    for lv in result.results:
+        assert lv.peak_ours is not None and lv.peak_ours <= 10
+    assert result.endpoints[0].leftover == 0
 
 
 @pytest.fixture

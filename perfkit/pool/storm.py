@@ -613,7 +613,8 @@ def _storm(
                     samples = monitor.stop()
                 if monitor.broken:
                     return results, "failed", f"the monitor failed: {monitor.broken}", leftovers
-                predicted = None if e.pooler else predict(slots, per, n)
+                # the model is of the primary's server; a second endpoint is measured only
+                predicted = predict(slots, per, n) if e.label == "primary" else None
                 results.append(
                     _summarize_level(
                         e.label, n, per, attempts, samples, time.monotonic() - t0, predicted
