@@ -269,6 +269,8 @@ def test_storm_through_pgbouncer_keeps_server_backends_flat(cluster: Cluster, bo
     assert result.verdict("compare") is not None
     doc = to_document(result)
     assert any("through the pooler" in line for line in doc.summary)
+    md = render(doc, "markdown")
+    assert "| compare |" in md and "| primary |" in md
 
 
 @pytest.mark.localpg
