@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pgbouncer_proc import run_pgbouncer
 from test_db_fixtures import PW_ROLE, private_cluster
 
 from perfkit.db import embedded
@@ -461,57 +460,19 @@ def test_config_sections_set_defaults(cli, pg_server: str, tmp_path: Path) -> No
 @pytest.mark.localpg
 def test_compare_dsn_through_pgbouncer(local_pg: str, tmp_path: Path) -> None:
     """PgBouncer rejects the `options` startup parameter: perfkit SETs instead."""
-    binary = shutil.which("pgbouncer")
-    if binary is None:
-        pytest.skip("pgbouncer is not installed")
     from psycopg.conninfo import conninfo_to_dict
 
     params = conninfo_to_dict(local_pg)
-    port = _free_port()
-    work = Path(tempfile.mkdtemp(prefix="pkpgb-"))
-    (work / "users.txt").write_text(f'"{params.get("user", "postgres")}" ""\n')
-    (work / "pgb.ini").write_text(
-        f"[databases]\n* = host={params.get('host', '127.0.0.1')} port={params.get('port', 5432)}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\n"
-        f"auth_file = {work}/users.txt\npool_mode = session\nunix_socket_dir =\n"
-        f"logfile = {work}/pgb.log\n"
-    )
-    cmd = [binary, str(work / "pgb.ini")]
-    if os.geteuid() == 0:
-        shutil.chown(work, "postgres")
-        for f in work.iterdir():
-            shutil.chown(f, "postgres")
-        cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        bouncer = (
-            f"postgresql://{params.get('user', 'postgres')}@127.0.0.1:{port}/{params['dbname']}"
-        )
+    with run_pgbouncer(local_pg, user=str(params.get("user", "postgres"))) as bouncer:
         result = run_pool_benchmark(
             local_pg,
-            compare_dsn=bouncer,
+            compare_dsn=f"{bouncer}/{params['dbname']}",
             options=PoolBenchOptions(clients=(2,), pool_sizes=(2,), requests=20, warmup_s=0),
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
     assert result.status == "complete", result.error
     primary, compare = result.endpoints
     assert primary.startup_options and not compare.startup_options
     assert all(p.requests == 20 for p in result.points)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_runs_from_a_threaded_caller(pg_server: str) -> None:

@@ -116,6 +116,40 @@ def pool_cmd(
             show_default=False,
         ),
     ] = None,
+    storm: Annotated[
+        bool,
+        typer.Option(
+            "--storm",
+            help="Instead of the sweep: --clients concurrent Lambda cold starts, each opening "
+            "its pool at once; accepted/refused connections, connect time, server backends, "
+            "the safe reserved concurrency (docs/pool.md).",
+        ),
+    ] = False,
+    pool_min: Annotated[
+        int | None,
+        typer.Option(
+            "--pool-min",
+            help="With --storm: connections each instance opens at its cold start "
+            "(default: the pool's max size).",
+            show_default=False,
+        ),
+    ] = None,
+    max_clients: Annotated[
+        int,
+        typer.Option(
+            "--max-clients",
+            metavar="N",
+            help="With --storm: never more connections than this at once.",
+        ),
+    ] = 500,
+    allow_exhaust: Annotated[
+        bool,
+        typer.Option(
+            "--allow-exhaust",
+            help="With --storm: let it take every connection slot of a server other than the "
+            "embedded one (locks other applications out meanwhile).",
+        ),
+    ] = False,
     statement_timeout: StatementTimeoutOpt = "30s",
     lock_timeout: Annotated[
         str, typer.Option("--lock-timeout", help="lock_timeout for every session.")
@@ -161,6 +195,34 @@ def pool_cmd(
         lock_timeout = db_defaults.lock_timeout
     if not given("connect_timeout"):
         connect_timeout = db_defaults.connect_timeout
+    if storm:
+        from perfkit.cli.pool_storm import SWEEP_ONLY, run_storm_command
+
+        run_storm_command(
+            ctx,
+            dsn=dsn,
+            compare_dsn=compare_dsn,
+            clients=clients if typed("clients") else None,
+            pool_size=pool_size if typed("pool_size") else None,
+            pool_min=pool_min,
+            duration=duration if typed("duration") else None,
+            lambda_memory_mb=lambda_memory_mb,
+            max_clients=max_clients,
+            allow_exhaust=allow_exhaust,
+            plot=plot,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+            connect_timeout=connect_timeout,
+            fmt=fmt,
+            output=output,
+            sweep_options=[opt for opt, name in SWEEP_ONLY.items() if typed(name)],
+        )
+        return
+    for option, name in (("--pool-min", "pool_min"), ("--max-clients", "max_clients")):
+        if typed(name):
+            raise UsageError(option, "only used with --storm")
+    if allow_exhaust:
+        raise UsageError("--allow-exhaust", "only used with --storm")
 
     def int_list(option: str, text: str) -> tuple[int, ...]:
         try:

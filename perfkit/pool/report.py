@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,7 @@ def _ms(s: Summary | None, attr: str) -> float | None:
 
 
 def _summary_json(s: Summary | None) -> dict[str, Any] | None:
-    if s is None:
-        return None
-    return {
-        "count": s.count,
-        "mean_ms": s.mean_ms,
-        "p50_ms": s.p50_ms,
-        "p95_ms": s.p95_ms,
-        "p99_ms": s.p99_ms,
-        "max_ms": s.max_ms,
-    }
+    return None if s is None else dict(s.to_json())
 
 
 def _point_json(p: PointResult) -> dict[str, Any]:
@@ -431,15 +423,20 @@ def render_plot(result: PoolBenchResult, fmt: str) -> bytes:
 
 def write_plot(result: PoolBenchResult, path: str | Path) -> None:
     """Write the plot as PNG, SVG, or a self-contained HTML page (SVG inline, no CDN)."""
+    write_figure(path, lambda fmt: render_plot(result, fmt), to_document(result))
+
+
+def write_figure(path: str | Path, render: Callable[[str], bytes], doc: Document) -> None:
+    """Write ``render("png"|"svg")`` to ``path`` by its suffix; ``.html`` is a page with
+    ``doc``'s title, summary and verdict above the inline SVG."""
     from perfkit.report.output import write_atomic
 
     target = Path(path)
     check_plot_path(target)
     suffix = target.suffix.lower()
     if suffix == ".html":
-        svg = render_plot(result, "svg").decode("utf-8")
+        svg = render("svg").decode("utf-8")
         svg = svg[svg.find("<svg") :]
-        doc = to_document(result)
         verdict = f"<p><strong>{_esc(doc.verdict)}</strong></p>" if doc.verdict else ""
         lines = "".join(f"<li>{_esc(s)}</li>" for s in doc.summary)
         html = (
@@ -449,7 +446,7 @@ def write_plot(result: PoolBenchResult, path: str | Path) -> None:
         )
         write_atomic(target, html)
     else:
-        write_atomic(target, render_plot(result, suffix[1:]))
+        write_atomic(target, render(suffix[1:]))
 
 
 def _esc(text: str) -> str:

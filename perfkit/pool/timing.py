@@ -131,6 +131,16 @@ class Summary:
     p99_ms: float
     max_ms: float
 
+    def to_json(self) -> dict[str, float | int]:
+        return {
+            "count": self.count,
+            "mean_ms": self.mean_ms,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+        }
+
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default) of already sorted values."""
