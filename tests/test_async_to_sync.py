@@ -21,7 +21,7 @@ def _tool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_committed_sync_executor_is_what_the_source_generates() -> None:
+def test_the_sync_executor_on_disk_is_what_the_source_generates() -> None:
     proc = _tool("--check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     head = (ROOT / "perfkit/cache/executor.py").read_text(encoding="utf-8").splitlines()[0]

@@ -57,7 +57,8 @@ def header(source: str) -> str:
     name = Path(source).name
     return (
         f"# generated from {name} by tools/async_to_sync.py, do not edit\n"
-        f"# (change {source} and run `python tools/async_to_sync.py`; a test checks it)\n"
+        f"# (written by every build, see hatch_build.py; after changing {source} run "
+        f"`python tools/async_to_sync.py`; a test checks it)\n"
     )
 
 
