@@ -149,13 +149,6 @@ class Catalog:
             self._stats[key] = _load_stats(self._conn, qualified, column, self.server_version)
         return self._stats[key]
 
-    def sqlglot_schema(self) -> dict[str, dict[str, dict[str, str]]]:
-        out: dict[str, dict[str, dict[str, str]]] = {}
-        for qualified, cols in self.columns.items():
-            schema, _, name = qualified.partition(".")
-            out.setdefault(schema, {})[name] = {c: "text" for c in cols}
-        return out
-
 
 def _pg_array(text: str | None) -> tuple[str, ...]:
     """Parse a PostgreSQL array literal's text form (``{a,"b c",NULL}``)."""
