@@ -216,3 +216,40 @@ def test_predicates_are_read_from_postgresqls_parse_tree(
     first = shape.accesses[0] if shape.accesses else None
     assert ([k.text for k in first.eq] if first else []) == eq
     assert ([k.text for k in first.join] if first else []) == join
+
+
+#: modules a suggest-indexes run must not load: PostgreSQL's parser (pglast) reads the
+#: statements, and reports are rendered without rich
+NOT_ON_THE_SUGGEST_PATH = ("sqlglot", "pandas", "numpy", "scipy", "rich", "matplotlib")
+
+
+@pytest.mark.parametrize("source", ["file", "statement"])
+def test_a_suggest_indexes_process_loads_no_heavy_module(
+    db: str, tmp_path: Path, source: str
+) -> None:
+    import subprocess
+    import sys
+
+    sql = "SELECT id, title FROM stories WHERE slug = 's0cc175b9c0f1b6a831c399e269772661'"
+    query = tmp_path / "q.sql"
+    query.write_text(sql + ";\n")
+    loaded = tmp_path / "modules.json"
+    inputs = [str(query)] if source == "file" else ["-s", sql]
+    argv = ["perfkit", "suggest-indexes", *inputs, "--dsn", db, "--trial", "-f", "json"]
+    code = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(loaded)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        f"sys.argv = {argv!r}\n"
+        "from perfkit.cli import main\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert [s["columns"] for s in report["suggestions"]] == [["slug"]]  # the real work ran
+    modules = set(json.loads(loaded.read_text()))
+    assert "perfkit.indexes.advisor" in modules and "pglast" in modules
+    heavy = sorted(m for m in modules if m.split(".")[0] in NOT_ON_THE_SUGGEST_PATH)
+    assert heavy == []
+    if source == "statement":  # -s needs no log reader
+        assert not any(m.startswith("perfkit.querylog.readers") for m in modules)
