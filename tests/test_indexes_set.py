@@ -251,5 +251,6 @@ def test_a_suggest_indexes_process_loads_no_heavy_module(
     assert "perfkit.indexes.advisor" in modules and "pglast" in modules
     heavy = sorted(m for m in modules if m.split(".")[0] in NOT_ON_THE_SUGGEST_PATH)
     assert heavy == []
+    assert "pglast.stream" not in modules  # a plain comparison needs no deparser
     if source == "statement":  # -s needs no log reader
         assert not any(m.startswith("perfkit.querylog.readers") for m in modules)

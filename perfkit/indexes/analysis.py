@@ -154,6 +154,24 @@ def _deparse(node: Any) -> str:
     return str(RawStream()(getattr(ast, data["@"])(data)))
 
 
+def _column_sql(node: Any, rest: str) -> str | None:
+    """``column rest`` (``state = 'pending'``, ``deleted_at IS NULL``) for a plain column
+    reference, written without the deparser; None for anything else."""
+    from perfkit.indexes.candidates import quote_ident
+
+    ref = _colref(node) if _kind(node) == "ColumnRef" else None
+    return f"{quote_ident(ref[1])} {rest}" if ref else None
+
+
+def _literal_sql(node: Any) -> str:
+    """A number or string constant as SQL (``42``, ``'it''s'``)."""
+    value = _constant(node)
+    assert value is not None
+    if _kind(node.val) == "String":
+        return "'" + value.replace("'", "''") + "'"
+    return value
+
+
 def _has(node: Any, kinds: tuple[str, ...]) -> bool:
     return any(_kind(n) in kinds for n in _walk(node))
 
@@ -447,7 +465,8 @@ class _Collector:
             if s and _enum(p.nulltesttype) == "IS_NULL" and not s[1].is_expr:
                 a = self.acc(sid, s[0])
                 _add(a.eq, s[1])
-                a.constants.append((s[1].column, "NULL", _deparse(p)))
+                sql = _column_sql(p.arg, "IS NULL") or _deparse(p)
+                a.constants.append((s[1].column, "NULL", sql))
             return
         if kind == "SubLink":
             if _enum(p.subLinkType) == "ANY_SUBLINK" and p.testexpr is not None:
@@ -540,7 +559,10 @@ class _Collector:
                 if n is not None:
                     a.params[n] = s[1].column
                 elif value is not None and not s[1].is_expr:
-                    sql = p.deparsed() if isinstance(p, _Pair) else _deparse(p)
+                    col_node = left if s is ls else right
+                    sql = _column_sql(col_node, "= " + _literal_sql(other)) or (
+                        p.deparsed() if isinstance(p, _Pair) else _deparse(p)
+                    )
                     a.constants.append((s[1].column, value, sql))
                 return
             if s and s is ls and rs is None and _has(other, ("ColumnRef",)):
