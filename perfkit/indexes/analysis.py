@@ -619,17 +619,15 @@ class _Collector:
                 target = o.node
                 if _kind(target) == "A_Const" and _kind(target.val) == "Integer":
                     pos = int(target.val.ival)  # ORDER BY 1: the first output column
-                    if 1 <= pos <= len(targets):
-                        target = targets[pos - 1].val
+                    outputs = self.outputs(scope, targets)
+                    if outputs is not None and 1 <= pos <= len(outputs):
+                        target = outputs[pos - 1]
                 elif _kind(target) == "ColumnRef":
                     ref = _colref(target)
-                    if (
-                        ref is not None
-                        and ref[0] is None
-                        and ref[1] in aliases
-                        and self.r.column(None, ref[1], scope) is None
-                    ):
-                        target = aliases[ref[1]]  # ORDER BY an output alias
+                    if ref is not None and ref[0] is None and ref[1] in aliases:
+                        # a bare name in ORDER BY is an output column first, as in
+                        # PostgreSQL (SELECT score AS created_at ... ORDER BY created_at)
+                        target = aliases[ref[1]]
                 s = self.side(target, scope)
                 if s is None:
                     keys = []
@@ -646,6 +644,30 @@ class _Collector:
             s = self.side(g, scope)
             if s:
                 _add(self.acc(sid, s[0]).group, s[1])
+
+    def outputs(self, scope: _Scope, targets: list[Any]) -> list[Any] | None:
+        """The output columns of a SELECT, ``*`` and ``t.*`` spelt out as ``alias.column``
+        of their tables; None when a ``*`` covers a source whose columns are not known."""
+        from pglast import ast
+
+        out: list[Any] = []
+        for rt in targets:
+            val = rt.val
+            fields = tuple(val.fields or ()) if _kind(val) == "ColumnRef" else ()
+            if not fields or _kind(fields[-1]) != "A_Star":
+                out.append(val)
+                continue
+            qual = fields[-2].sval if len(fields) >= 2 and _kind(fields[-2]) == "String" else None
+            for alias, src in scope.sources.items():
+                if qual is not None and alias != qual:
+                    continue
+                if src[0] != "table":
+                    return None
+                for column in self.r.catalog.columns.get(src[1], {}):
+                    out.append(
+                        ast.ColumnRef(fields=(ast.String(sval=alias), ast.String(sval=column)))
+                    )
+        return out
 
     def referenced(self, scope: _Scope, sid: int) -> None:
         for n in _walk_all(scope.expressions()):
