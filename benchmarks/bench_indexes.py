@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
+import statistics
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -99,16 +103,35 @@ def suite(dsn: str, n: int, method: str, in_process: bool) -> None:
                     load_workload(statements=case["statements"]),
                     SuggestOptions(method=method, allow_trial=True),
                 )
+    walls: list[float] = []
+    cpu0 = _children_cpu()
     for i in range(0 if in_process else n):
         case = cases[i % len(cases)]
         args = ["perfkit", "suggest-indexes", "--dsn", dsn, "--method", method, "--trial"]
         for sql in case["statements"]:
             args += ["-s", sql]
-        subprocess.run([*args, "-f", "json"], capture_output=True, check=False)
+        start = time.perf_counter()
+        run = subprocess.run([*args, "-f", "json"], capture_output=True, check=False)
+        walls.append(time.perf_counter() - start)
+        if run.returncode != 0:  # a failed case is no timing
+            raise SystemExit(f"case {case['name']}: exit {run.returncode}: {run.stderr!r}")
     how = "in one process" if in_process else "one process each"
     print(f"cases: {n} ({len(cases)} distinct), {how}")
     print(f"wall time: {time.perf_counter() - t0:.1f} s")
+    if walls:
+        cpu = _children_cpu() - cpu0
+        print(
+            f"per process: median {statistics.median(walls) * 1000:.0f} ms wall, "
+            f"min {min(walls) * 1000:.0f} ms, {cpu / n * 1000:.0f} ms CPU (user+sys) on average"
+        )
+        print(f"bytecode cache written: {not sys.flags.dont_write_bytecode}")
     print(f"costing: {method}")
+    print(f"load average (1 min) after: {os.getloadavg()[0]:.1f}")
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
@@ -120,6 +143,7 @@ def main() -> None:
     ap.add_argument("--admin-dsn", help="a server allowing CREATE DATABASE; default: embedded")
     ap.add_argument("--method", default="trial", choices=("trial", "hypopg"))
     args = ap.parse_args()
+    print(f"load average (1 min) before: {os.getloadavg()[0]:.1f}")
     was_running = embedded.status().running or bool(args.admin_dsn)
     admin = args.admin_dsn or embedded.ensure_running()
     name = f"pk_bench_{uuid.uuid4().hex[:8]}"

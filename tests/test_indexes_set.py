@@ -170,3 +170,87 @@ def test_from_stats_error_names_the_option_once(db: str, cli: Any) -> None:
     r = cli("suggest-indexes", "--dsn", db, "--from-stats", "--trial")
     assert r.exit_code == 2
     assert r.stderr.count("--from-stats") == 1, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("sql", "eq", "join"),
+    [
+        # a row comparison is one equality per member
+        (
+            "SELECT * FROM stories WHERE (writer_id, board_id) = (1, 2)",
+            ["writer_id", "board_id"],
+            [],
+        ),
+        # a cast of a jsonb field is an expression key, written as PostgreSQL writes it
+        (
+            "SELECT id FROM stories WHERE (meta ->> 'ref')::int = 5",
+            ["CAST(meta ->> 'ref' AS integer)"],
+            [],
+        ),
+        # arithmetic on a column is no key
+        ("SELECT id FROM stories WHERE score + 1 = 5", [], []),
+        # a correlated EXISTS: the inner table's filter and its correlation column
+        (
+            "SELECT id FROM writers w WHERE EXISTS "
+            "(SELECT 1 FROM remarks r WHERE r.writer_id = w.id AND r.story_id = 7)",
+            ["story_id"],
+            ["writer_id"],
+        ),
+        # LATERAL: the subquery's correlation column is a join key of its table
+        (
+            "SELECT * FROM writers w, LATERAL (SELECT id FROM remarks r "
+            "WHERE r.writer_id = w.id ORDER BY r.id LIMIT 1) x WHERE w.handle = 'h'",
+            [],
+            ["writer_id"],
+        ),
+    ],
+)
+def test_predicates_are_read_from_postgresqls_parse_tree(
+    db: str, sql: str, eq: list[str], join: list[str]
+) -> None:
+    from perfkit.indexes.analysis import analyze_query
+    from perfkit.indexes.catalog import load_catalog
+
+    with psycopg.connect(db) as conn:
+        shape = analyze_query(sql, load_catalog(conn))
+    first = shape.accesses[0] if shape.accesses else None
+    assert ([k.text for k in first.eq] if first else []) == eq
+    assert ([k.text for k in first.join] if first else []) == join
+
+
+#: modules a suggest-indexes run must not load: PostgreSQL's parser (pglast) reads the
+#: statements, and reports are rendered without rich
+NOT_ON_THE_SUGGEST_PATH = ("sqlglot", "pandas", "numpy", "scipy", "rich", "matplotlib")
+
+
+@pytest.mark.parametrize("source", ["file", "statement"])
+def test_a_suggest_indexes_process_loads_no_heavy_module(
+    db: str, tmp_path: Path, source: str
+) -> None:
+    import subprocess
+    import sys
+
+    sql = "SELECT id, title FROM stories WHERE slug = 's0cc175b9c0f1b6a831c399e269772661'"
+    query = tmp_path / "q.sql"
+    query.write_text(sql + ";\n")
+    loaded = tmp_path / "modules.json"
+    inputs = [str(query)] if source == "file" else ["-s", sql]
+    argv = ["perfkit", "suggest-indexes", *inputs, "--dsn", db, "--trial", "-f", "json"]
+    code = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(loaded)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        f"sys.argv = {argv!r}\n"
+        "from perfkit.cli import main\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert [s["columns"] for s in report["suggestions"]] == [["slug"]]  # the real work ran
+    modules = set(json.loads(loaded.read_text()))
+    assert "perfkit.indexes.advisor" in modules and "pglast" in modules
+    heavy = sorted(m for m in modules if m.split(".")[0] in NOT_ON_THE_SUGGEST_PATH)
+    assert heavy == []
+    assert "pglast.stream" not in modules  # a plain comparison needs no deparser
+    if source == "statement":  # -s needs no log reader
+        assert not any(m.startswith("perfkit.querylog.readers") for m in modules)

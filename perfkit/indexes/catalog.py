@@ -149,13 +149,6 @@ class Catalog:
             self._stats[key] = _load_stats(self._conn, qualified, column, self.server_version)
         return self._stats[key]
 
-    def sqlglot_schema(self) -> dict[str, dict[str, dict[str, str]]]:
-        out: dict[str, dict[str, dict[str, str]]] = {}
-        for qualified, cols in self.columns.items():
-            schema, _, name = qualified.partition(".")
-            out.setdefault(schema, {})[name] = {c: "text" for c in cols}
-        return out
-
 
 def _pg_array(text: str | None) -> tuple[str, ...]:
     """Parse a PostgreSQL array literal's text form (``{a,"b c",NULL}``)."""
@@ -208,11 +201,29 @@ def _load_stats(conn: Any, qualified: str, column: str, version: int) -> ColumnS
     )
 
 
+_CATALOG = ("idx_relations", "idx_columns", "idx_indexes", "idx_search_path", "idx_stats_window")
+
+
+def _fetch_all(conn: Any, names: tuple[str, ...], version: int) -> list[list[Any]]:
+    """The rows of each query ``names``, sent as one simple-protocol query string (no
+    parameters), read with ``nextset()``."""
+    text = "\n;\n".join(load_sql(n, version).strip().rstrip(";") for n in names)
+    cur = conn.execute(text.encode())
+    out: list[list[Any]] = []
+    for i in range(len(names)):
+        if i and not cur.nextset():
+            raise RuntimeError(f"no result for catalog query {names[i]}")
+        out.append(list(cur.fetchall()))
+    return out
+
+
 def load_catalog(conn: Any) -> Catalog:
-    """Read relations, columns, indexes and the search path of ``conn``'s database."""
+    """Read relations, columns, indexes and the search path of ``conn``'s database (one
+    round trip: the catalog queries are sent together and read result by result)."""
     version = int(conn.info.server_version)
+    rel_rows, col_rows, idx_rows, path_rows, window_rows = _fetch_all(conn, _CATALOG, version)
     rels: dict[str, Relation] = {}
-    for r in conn.execute(load_sql("idx_relations", version)).fetchall():
+    for r in rel_rows:
         rel = Relation(
             schema=r[0],
             name=r[1],
@@ -233,9 +244,7 @@ def load_catalog(conn: Any) -> Catalog:
         rels[rel.qualified] = rel
     cols: dict[str, dict[str, str]] = {}
     collations: dict[tuple[str, str], str] = {}
-    for schema, name, column, typ, coll in conn.execute(
-        load_sql("idx_columns", version)
-    ).fetchall():
+    for schema, name, column, typ, coll in col_rows:
         cols.setdefault(f"{schema}.{name}", {})[column] = typ
         if coll:
             collations[(f"{schema}.{name}", column)] = coll
@@ -257,10 +266,9 @@ def load_catalog(conn: Any) -> Catalog:
             constraint_backed=bool(r[13]),
             definition=r[14],
         )
-        for r in conn.execute(load_sql("idx_indexes", version)).fetchall()
+        for r in idx_rows
     ]
-    path_row = conn.execute(load_sql("idx_search_path", version)).fetchone()
-    search_path = tuple(path_row[0]) if path_row else ("public",)
-    wrow = conn.execute(load_sql("idx_stats_window", version)).fetchone()
+    search_path = tuple(path_rows[0][0]) if path_rows else ("public",)
+    wrow = window_rows[0] if window_rows else None
     window = float(wrow[0]) if wrow and wrow[0] is not None else None
     return Catalog(rels, cols, idx, search_path, version, window, collations, _conn=conn)
