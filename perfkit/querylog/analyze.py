@@ -28,6 +28,7 @@ from perfkit.querylog.stats import (
     EXACT_LIMIT,
     RELATIVE_ERROR,
     DurationDigest,
+    FingerprintSeries,
     Timeline,
     bucket_index,
 )
@@ -51,6 +52,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: Fingerprints (the most total time) whose calls and time per bucket a report carries.
+TIMELINE_FINGERPRINTS = 50
+#: At most this many buckets in the per-fingerprint series (merged when the log is longer).
+TIMELINE_FP_POINTS = 1_500
 #: How many distinct databases/users/applications are kept per fingerprint.
 MAX_NAMES = 10
 _REPLAY_BLOCK = 4096
@@ -204,6 +209,13 @@ class AnalyzeResult:
     truncated: bool = False
     late_events: int = 0
     events: EventsResult | None = None  # with AnalyzeOptions.events
+    #: calls and time per bucket of the TIMELINE_FINGERPRINTS fingerprints with the most
+    #: total time (``timeline_fp_all``: of every statement) on a grid of
+    #: ``timeline_fp_bucket_s`` from ``timeline_fp_start``
+    timeline_fp_start: dt.datetime | None = None
+    timeline_fp_bucket_s: float = 60.0
+    timeline_fp_all: FingerprintSeries | None = None
+    timeline_fingerprints: tuple[FingerprintSeries, ...] = ()
     percentile_method: str = field(
         default=f"exact up to {EXACT_LIMIT} timed calls per fingerprint, else a log-bucketed "
         f"histogram with at most {RELATIVE_ERROR:.0%} relative error"
@@ -487,7 +499,7 @@ class _Accumulator:
                     first_f, first = tf, t
                 if tf > last_f:
                     last_f, last = tf, t
-                timeline_add(tf, d, bi)
+                timeline_add(tf, d, bi, fid)
                 if pending is not None:
                     # The text is part of the key even with parameters: a prepared
                     # statement may embed literals the fingerprint ignores. A 64-bit hash
@@ -532,7 +544,7 @@ class _Accumulator:
                     total_ms += d
                 if tf is None:
                     continue
-                timeline_add(tf, d, bi)
+                timeline_add(tf, d, bi, fid)
                 item((tf, fid, key, d, session, a.cls))  # type: ignore[arg-type]
         finally:
             self.total_ms = total_ms
@@ -678,6 +690,9 @@ class _Accumulator:
             regex_fingerprints=regex_fps,
         )
         events = self._events_result(notes)
+        fp_start, fp_bucket_s, fp_all, fp_series = tl.fingerprint_series(
+            [f.id for f in fps[:TIMELINE_FINGERPRINTS]], TIMELINE_FP_POINTS
+        )
         return AnalyzeResult(
             summary=summary,
             fingerprints=fps,
@@ -693,6 +708,12 @@ class _Accumulator:
             truncated=truncated,
             late_events=late,
             events=events,
+            timeline_fp_start=(
+                dt.datetime.fromtimestamp(fp_start, tz=dt.timezone.utc) if fp_all.calls else None
+            ),
+            timeline_fp_bucket_s=fp_bucket_s,
+            timeline_fp_all=fp_all if fp_all.calls else None,
+            timeline_fingerprints=fp_series,
         )
 
     def _events_result(self, notes: list[str]) -> EventsResult | None:

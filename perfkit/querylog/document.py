@@ -109,6 +109,27 @@ def _with_plans(fps: list[dict[str, Any]], r: AnalyzeResult) -> list[dict[str, A
     return fps
 
 
+def _fp_timeline(r: AnalyzeResult) -> dict[str, Any] | None:
+    """Calls and total ms per bucket of the fingerprints with the most total time (and of
+    all statements), dense from ``start``; total ms rounded to µs (bounded size)."""
+    every = r.timeline_fp_all
+    if every is None:
+        return None
+    return {
+        "start": _ts(r.timeline_fp_start),
+        "bucket_s": r.timeline_fp_bucket_s,
+        "all": {"calls": list(every.calls), "total_ms": [round(t, 3) for t in every.total_ms]},
+        "series": [
+            {
+                "id": s.fingerprint,
+                "calls": list(s.calls),
+                "total_ms": [round(t, 3) for t in s.total_ms],
+            }
+            for s in r.timeline_fingerprints
+        ],
+    }
+
+
 def _data(r: AnalyzeResult) -> dict[str, Any]:
     s = r.summary
     caches = [
@@ -173,6 +194,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
                 }
                 for p in r.timeline
             ],
+            "fingerprints": _fp_timeline(r),
         },
         "percentiles": {
             "method": r.percentile_method,

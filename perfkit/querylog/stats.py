@@ -18,7 +18,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["EXACT_LIMIT", "RELATIVE_ERROR", "DurationDigest", "Timeline", "TimelinePoint"]
+__all__ = [
+    "EXACT_LIMIT",
+    "RELATIVE_ERROR",
+    "DurationDigest",
+    "FingerprintSeries",
+    "Timeline",
+    "TimelinePoint",
+]
 
 RELATIVE_ERROR = 0.01
 EXACT_LIMIT = 512
@@ -156,18 +163,51 @@ class _Bucket:
         self.digest = DurationDigest(exact_limit=0)
 
 
+@dataclass(frozen=True, slots=True)
+class FingerprintSeries:
+    """One fingerprint's calls and total time per bucket of a :class:`Timeline`'s
+    fingerprint grid (``bucket_s`` wide, bucket ``i`` starting at ``start + i * bucket_s``)."""
+
+    fingerprint: str
+    calls: tuple[int, ...]
+    total_ms: tuple[float, ...]
+
+
 class Timeline:
     """Calls and p95 per time bucket (60 s; doubled while there are more than
-    ``max_buckets`` buckets, so a log spanning months stays bounded)."""
+    ``max_buckets`` buckets, so a log spanning months stays bounded).
 
-    __slots__ = ("_buckets", "bucket_s", "max_buckets")
+    Beside it, calls and total time per fingerprint per bucket of a second grid (60 s,
+    doubled while there are more than ``max_fp_cells`` (bucket, fingerprint) cells), so
+    a report can show which fingerprints make up a minute and re-slice by time; its
+    memory is bounded by ``max_fp_cells``, never by the number of statements.
+    """
 
-    def __init__(self, bucket_s: float = 60.0, max_buckets: int = 10_080) -> None:
+    __slots__ = (
+        "_buckets",
+        "_fp",
+        "_fp_cells",
+        "bucket_s",
+        "fp_bucket_s",
+        "max_buckets",
+        "max_fp_cells",
+    )
+
+    def __init__(
+        self, bucket_s: float = 60.0, max_buckets: int = 10_080, max_fp_cells: int = 300_000
+    ) -> None:
         self.bucket_s = bucket_s
         self.max_buckets = max_buckets
         self._buckets: dict[int, _Bucket] = {}
+        self.fp_bucket_s = bucket_s
+        self.max_fp_cells = max_fp_cells
+        # fingerprint grid: bucket index -> fingerprint -> [calls, total ms]
+        self._fp: dict[int, dict[str, list[float]]] = {}
+        self._fp_cells = 0
 
-    def add(self, ts: float, ms: float | None, index: int | None = None) -> None:
+    def add(
+        self, ts: float, ms: float | None, index: int | None = None, fingerprint: str | None = None
+    ) -> None:
         idx = int(ts // self.bucket_s)
         b = self._buckets.get(idx)
         if b is None:
@@ -191,6 +231,32 @@ class Timeline:
                 index = bucket_index(ms)
             counts = d._buckets
             counts[index] = counts.get(index, 0) + 1
+        if fingerprint is not None:
+            row = self._fp.get(int(ts // self.fp_bucket_s))
+            cell = row.get(fingerprint) if row is not None else None
+            if cell is None:
+                self.add_fingerprint(ts, ms, fingerprint)
+                return
+            cell[0] += 1
+            if ms is not None:
+                cell[1] += ms
+
+    def add_fingerprint(self, ts: float, ms: float | None, fingerprint: str) -> None:
+        """Count one statement in the fingerprint grid only."""
+        while True:
+            fidx = int(ts // self.fp_bucket_s)
+            row = self._fp.setdefault(fidx, {})
+            cell = row.get(fingerprint)
+            if cell is None:
+                if self._fp_cells >= self.max_fp_cells and len(self._fp) > 1:
+                    self._coarsen_fp()
+                    continue
+                cell = row[fingerprint] = [0, 0.0]
+                self._fp_cells += 1
+            cell[0] += 1
+            if ms is not None:
+                cell[1] += ms
+            return
 
     def _coarsen(self) -> None:
         merged: dict[int, _Bucket] = {}
@@ -204,6 +270,10 @@ class Timeline:
         self._buckets = merged
         self.bucket_s *= 2
 
+    def _coarsen_fp(self) -> None:
+        self._fp, self._fp_cells = _halve(self._fp)
+        self.fp_bucket_s *= 2
+
     def points(self) -> list[TimelinePoint]:
         return [
             TimelinePoint(
@@ -215,6 +285,59 @@ class Timeline:
             )
             for idx, b in sorted(self._buckets.items())
         ]
+
+    def fingerprint_series(
+        self, fingerprints: Sequence[str], max_points: int = 1_500
+    ) -> tuple[float, float, FingerprintSeries, tuple[FingerprintSeries, ...]]:
+        """``(start, bucket_s, all, series)``: the fingerprint grid as dense series from
+        the first to the last bucket with a statement, buckets merged (exactly: sums)
+        until there are at most ``max_points``; ``all`` sums every fingerprint, ``series``
+        holds ``fingerprints`` in that order."""
+        grid, bucket_s = self._fp, self.fp_bucket_s
+        if not grid:
+            return 0.0, bucket_s, FingerprintSeries("", (), ()), ()
+        while max(grid) - min(grid) + 1 > max_points:
+            grid, _ = _halve(grid)
+            bucket_s *= 2
+        first = min(grid)
+        n = max(grid) - first + 1
+        wanted = {fid: i for i, fid in enumerate(fingerprints)}
+        calls = [[0] * n for _ in range(len(wanted) + 1)]
+        total = [[0.0] * n for _ in range(len(wanted) + 1)]
+        everything = len(wanted)
+        for idx, row in grid.items():
+            j = idx - first
+            for fid, (c, t) in row.items():
+                calls[everything][j] += int(c)
+                total[everything][j] += t
+                k = wanted.get(fid)
+                if k is not None:
+                    calls[k][j] = int(c)
+                    total[k][j] = t
+        series = tuple(
+            FingerprintSeries(fid, tuple(calls[k]), tuple(total[k])) for fid, k in wanted.items()
+        )
+        every = FingerprintSeries("", tuple(calls[everything]), tuple(total[everything]))
+        return first * bucket_s, bucket_s, every, series
+
+
+def _halve(
+    grid: dict[int, dict[str, list[float]]],
+) -> tuple[dict[int, dict[str, list[float]]], int]:
+    """Merge each pair of adjacent buckets of a fingerprint grid; the new cell count."""
+    merged: dict[int, dict[str, list[float]]] = {}
+    cells = 0
+    for idx in sorted(grid):
+        row = merged.setdefault(idx // 2, {})
+        for fid, (calls, total) in grid[idx].items():
+            cell = row.get(fid)
+            if cell is None:
+                row[fid] = [calls, total]
+                cells += 1
+            else:
+                cell[0] += calls
+                cell[1] += total
+    return merged, cells
 
 
 def _merge(into: DurationDigest, other: DurationDigest) -> None:
