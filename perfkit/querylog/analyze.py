@@ -153,6 +153,9 @@ class FingerprintResult:
     percentiles_exact: bool
     cache: tuple[FingerprintCacheStats, ...] = ()
     cache_bypassed: tuple[tuple[str, int], ...] = ()
+    #: timed calls per duration bin: (low ms, high ms or None, count), see
+    #: :meth:`~perfkit.querylog.stats.DurationDigest.histogram`
+    histogram: tuple[tuple[float, float | None, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -782,6 +785,7 @@ class _Accumulator:
                     percentiles_exact=dg.exact,
                     cache=cache_stats,
                     cache_bypassed=bypassed,
+                    histogram=dg.histogram(),
                 )
             )
         out.sort(key=lambda f: (-f.total_ms, -f.calls, f.id))

@@ -84,6 +84,7 @@ def _fp_json(f: FingerprintResult) -> dict[str, Any]:
             for c in f.cache
         ],
         "cache_bypassed": dict(f.cache_bypassed),
+        "histogram": [list(b) for b in f.histogram],
     }
 
 

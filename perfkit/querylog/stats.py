@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "EXACT_LIMIT",
+    "HISTOGRAM_EDGES_MS",
     "RELATIVE_ERROR",
     "DurationDigest",
     "FingerprintSeries",
@@ -37,6 +38,12 @@ _log = math.log
 # Durations at or below this (ms) share one bucket, reported as 0 (below log precision).
 _MIN_MS = 1e-6
 
+
+#: Bin edges (ms) of :meth:`DurationDigest.histogram`: 0, then 1-2-5 steps from 1 µs to 1 h.
+HISTOGRAM_EDGES_MS: tuple[float, ...] = (
+    0.0,
+    *(m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5) if m * 10.0**e <= 3_600_000),
+)
 
 #: Bucket of durations too small to bucket logarithmically (reported as 0).
 ZERO_INDEX = -(2**31)
@@ -138,6 +145,32 @@ class DurationDigest:
                 # The extremes are known exactly; never report outside them.
                 return min(max(value, self.min), self.max)
         return self.max
+
+    def histogram(self) -> tuple[tuple[float, float | None, int], ...]:
+        """``(low, high, count)`` per bin of :data:`HISTOGRAM_EDGES_MS` (``high`` None:
+        unbounded), from the first to the last bin with a value. Exact below
+        :data:`EXACT_LIMIT` values; beyond that each sketch bucket counts at its
+        representative value (within :data:`RELATIVE_ERROR` of every value it holds)."""
+        if self.count == 0:
+            return ()
+        from bisect import bisect_right
+
+        edges = HISTOGRAM_EDGES_MS
+        counts = [0] * len(edges)
+        if self._exact is not None:
+            for v in self._exact:
+                counts[bisect_right(edges, v) - 1] += 1
+        else:
+            for i, n in self._buckets.items():
+                v = 0.0 if i == ZERO_INDEX else 2 * _GAMMA**i / (_GAMMA + 1)
+                v = min(max(v, self.min), self.max)
+                counts[bisect_right(edges, v) - 1] += n
+        used = [k for k, n in enumerate(counts) if n]
+        lo, hi = used[0], used[-1]
+        return tuple(
+            (edges[k], edges[k + 1] if k + 1 < len(edges) else None, counts[k])
+            for k in range(lo, hi + 1)
+        )
 
     def quantiles(self, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         if self._exact is not None and self.count:
