@@ -247,7 +247,7 @@ def generic(obj: Any, tid: str, depth: int = 0) -> str:
 def _script_json(value: Any) -> str:
     """JSON safe inside a <script> element."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return text.replace("<", "\\u003c")  # no "</script>" or "<!--" inside the element
 
 
 def page(

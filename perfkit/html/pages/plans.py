@@ -184,14 +184,33 @@ def _suggest(report: Mapping[str, Any]) -> str:
                 f"s{i + 1}", f"Index {i + 1}: {s.get('name') or s.get('table')}", "".join(parts)
             )
         )
-    plans = [q for q in report.get("queries") or [] if isinstance(q, Mapping) and q.get("plan")]
+    queries = [q for q in report.get("queries") or [] if isinstance(q, Mapping)]
+    sections.append(
+        Section(
+            "queries",
+            "Queries",
+            table(
+                "queries",
+                (
+                    Col("query", "query", clip=120),
+                    Col("source", "source"),
+                    Col("calls", "calls", "{:,}", True),
+                    Col("cost", "cost", "{:,.2f}", True),
+                    Col("plan", "plan"),
+                ),
+                [{**q, "plan": q["plan"] if isinstance(q.get("plan"), str) else ""}
+                 for q in queries],
+            ),
+        )
+    )
+    plans = [q for q in queries if isinstance(q.get("plan"), Mapping)]
     if plans:
         body = _LEGEND + "".join(
             f"<h3>{esc(' '.join(str(q.get('query')).split())[:120])}</h3>{plan_tree(q['plan'])}"
             for q in plans
         )
         sections.append(Section("plans", "Plans", body))
-    rest = rest_section(report, ("suggestions",))
+    rest = rest_section(report, ("suggestions", "queries"))
     if rest:
         sections.append(rest)
     summary = cards(
