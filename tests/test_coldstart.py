@@ -278,7 +278,7 @@ def test_cli_json_is_a_baseline_and_html_is_offline(
     assert len(data["totals_ms"]) == 2
     assert data["candidates"][0]["fix"]["kind"] == "function-local"
     text = page.read_text()
-    assert 'id="icicle-svg"' in text and '"app.slow"' in text
+    assert 'id="icicle"' in text and '"app.slow"' in text
     # one file: no external script, style sheet, image or font (URLs in comments are fine)
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
     assert "<script src" not in text and "<link" not in text and "@import" not in text

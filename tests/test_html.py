@@ -76,9 +76,9 @@ def test_analyze_page_embeds_the_json_figures(two_hours: dict[str, Any]) -> None
         assert sum(s["calls"]) == fps[fid]["calls"]
         assert sum(s["total_ms"]) == pytest.approx(fps[fid]["total_ms"], abs=0.01)
     assert sum(window["all"]["calls"]) == report["summary"]["queries"]
-    # the stacked chart: 8 fingerprints + "other", layers adding up to every statement's time
+    # the stacked chart: 7 fingerprints + "other", layers adding up to every statement's time
     stacked = charts["chart-stacked"]
-    assert len(stacked["series"]) == 9
+    assert len(stacked["series"]) == 8
     per_bucket = [sum(v) for v in zip(*(s["values"] for s in stacked["series"]), strict=True)]
     assert per_bucket == pytest.approx(window["all"]["total_ms"], abs=0.01)
     # the fingerprints table's sort values are the JSON figures

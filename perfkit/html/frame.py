@@ -263,9 +263,10 @@ def page(
     warnings: Sequence[str] = (),
 ) -> str:
     """The whole page: one file, every asset inlined."""
-    nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
+    # sections are "sec-<id>": their ids never clash with the tables' and charts' ids
+    nav = "".join(f'<a href="#sec-{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
     body = "".join(
-        f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{s.body}</section>' for s in sections
+        f'<section id="sec-{esc(s.id)}"><h2>{esc(s.title)}</h2>{s.body}</section>' for s in sections
     )
     warn = "".join(f'<p class="warn" role="note">warning: {esc(w)}</p>' for w in warnings)
     specs = _script_json([c.spec() for c in charts])

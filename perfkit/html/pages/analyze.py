@@ -24,7 +24,7 @@ from perfkit.html.frame import (
 __all__ = ["STACKED", "TABLE_ROWS", "page_data", "render"]
 
 #: fingerprints stacked in the timeline (the rest is one "other" layer)
-STACKED = 8
+STACKED = 7
 #: rows of the fingerprints table (the page says how many there were)
 TABLE_ROWS = 200
 #: fingerprints with a drill-down section

@@ -57,7 +57,7 @@ def render(report: Mapping[str, Any]) -> str:
             Section(
                 "icicle",
                 "Import tree (median ms; click a bar to zoom in, the top bar to zoom out)",
-                legend + '<svg id="icicle-svg" width="100%" role="img" aria-label="import tree; '
+                legend + '<svg id="icicle" width="100%" role="img" aria-label="import tree; '
                 'the numbers are in the modules table"></svg><div id="tip"></div>',
             )
         )
@@ -182,7 +182,7 @@ _ICICLE = r"""
 (function () {
   "use strict";
   var DATA = PK.data.icicle, lazy = new Set(DATA.lazy);
-  var ROW = 18, svg = document.getElementById("icicle-svg"), tip = document.getElementById("tip");
+  var ROW = 18, svg = document.getElementById("icicle"), tip = document.getElementById("tip");
   var NS = "http://www.w3.org/2000/svg", stack = [DATA.root];
   function depth(n) { var d = 0; n.k.forEach(function (k) { d = Math.max(d, depth(k)); }); return d + 1; }
   function color(n) { return lazy.has(n.n) ? "#D55E00" : n.p ? "#0072B2" : "#E69F00"; }

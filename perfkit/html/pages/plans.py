@@ -198,8 +198,10 @@ def _suggest(report: Mapping[str, Any]) -> str:
                     Col("cost", "cost", "{:,.2f}", True),
                     Col("plan", "plan"),
                 ),
-                [{**q, "plan": q["plan"] if isinstance(q.get("plan"), str) else ""}
-                 for q in queries],
+                [
+                    {**q, "plan": q["plan"] if isinstance(q.get("plan"), str) else ""}
+                    for q in queries
+                ],
             ),
         )
     )
