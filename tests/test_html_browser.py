@@ -1,7 +1,7 @@
 """HTML reports in a real browser (headless Chromium through Playwright): no console
 error, no network request, every chart drawn with its series, sorting, search and the
 time brush change the tables. Screenshots go to PERFKIT_SCREENSHOTS (a directory) when
-set; ``PERFKIT_SCREENSHOTS=docs/images`` remakes the README's picture."""
+set: the README's picture, docs/images/analyze-report.png, is this test's analyze-report.png."""
 
 from __future__ import annotations
 
@@ -119,8 +119,18 @@ def check_charts(o: Opened, want: list[str] | None = None) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def analyze_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("browser")
-    log = write_log(tmp / "two-hours.log")
-    r = analyze([str(log)], AnalyzeOptions(ttls=(1.0, 10.0, 60.0, 300.0)), jobs=1)
+    write_log(tmp / "two-hours.log")
+    here = os.getcwd()
+    os.chdir(tmp)  # the page names the log as given: "two-hours.log" (the README's picture)
+    try:
+        r = analyze(
+            ["two-hours.log"],
+            AnalyzeOptions(ttls=(1.0, 10.0, 60.0, 300.0)),
+            prefix="%m [%p] %u@%d ",
+            jobs=1,
+        )
+    finally:
+        os.chdir(here)
     report = json.loads(render_json(to_document(r)))
     path = tmp / "analyze.html"
     path.write_text(render(report))
@@ -142,7 +152,7 @@ def test_analyze_page(
     page = o.page
     charts = check_charts(o, ["chart-stacked", "chart-calls", "chart-ttl"])
     assert charts["chart-stacked"]["series"] == 8 and charts["chart-calls"]["series"] == 2
-    shot(page, "analyze", tmp_path, full=False)
+    shot(page, "analyze-report", tmp_path, full=False)
 
     # the table starts in total-time order; sorting by calls reorders it
     before = rows(page)

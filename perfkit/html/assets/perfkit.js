@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var PAL = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999"];
-  var PK = (window.PK = { charts: {}, palette: PAL });
+  var PK = (window.PK = { charts: {}, palette: PAL, timing: { start: performance.now() } });
   PK.data = JSON.parse(document.getElementById("pk-data").textContent);
   PK.specs = JSON.parse(document.getElementById("pk-charts").textContent);
 
@@ -178,4 +178,5 @@
     document.querySelectorAll("details").forEach(function (d) { d.open = true; });
   });
   PK.draw();
+  PK.timing.drawn = performance.now();
 })();

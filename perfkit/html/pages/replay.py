@@ -15,6 +15,16 @@ __all__ = ["TOP", "render"]
 TOP = 30
 
 
+_LABELS = {
+    "hits": "measured hits",
+    "simulated_hits": "simulated hits",
+    "saved_ms": "measured saved ms",
+    "simulated_saved_ms": "simulated saved ms",
+    "direct_p95_ms": "direct p95",
+    "cached_p95_ms": "cached p95",
+}
+
+
 def render(report: Mapping[str, Any]) -> str:
     fps = list(report.get("fingerprints") or [])
     runs = list(report.get("runs") or [])
@@ -22,77 +32,50 @@ def render(report: Mapping[str, Any]) -> str:
     charts: list[Chart] = []
     top = sorted(fps, key=lambda f: -(f.get("calls") or 0))[:TOP]
     cats = [f"{str(f.get('fingerprint'))[:8]}" for f in top]
+    pairs = []
     if top and any(f.get("simulated_hits") is not None for f in top):
-        charts.append(
-            Chart(
+        pairs.append(
+            (
                 "chart-hits",
                 f"Cache hits per fingerprint: measured against simulated ({len(top)} most called)",
-                x=list(range(len(top))),
-                series=[
-                    {
-                        "label": "measured hits",
-                        "values": [f.get("hits") for f in top],
-                        "color": "#0072B2",
-                    },
-                    {
-                        "label": "simulated hits",
-                        "values": [f.get("simulated_hits") for f in top],
-                        "color": "#E69F00",
-                    },
-                ],
-                kind="points",
-                x_label="fingerprint",
-                y_label="hits",
-                alt="measured and simulated hits per fingerprint; the numbers are in the table",
-                extra={"xCategories": cats},
+                "hits",
+                "hits",
+                "simulated_hits",
             )
         )
-        charts.append(
-            Chart(
+        pairs.append(
+            (
                 "chart-saved",
                 "Time saved per fingerprint (ms): measured against simulated",
-                x=list(range(len(top))),
-                series=[
-                    {
-                        "label": "measured saved ms",
-                        "values": [f.get("saved_ms") for f in top],
-                        "color": "#0072B2",
-                    },
-                    {
-                        "label": "simulated saved ms",
-                        "values": [f.get("simulated_saved_ms") for f in top],
-                        "color": "#E69F00",
-                    },
-                ],
-                kind="points",
-                x_label="fingerprint",
-                y_label="ms",
-                alt="measured and simulated time saved per fingerprint; the numbers are in the table",
-                extra={"xCategories": cats},
+                "ms",
+                "saved_ms",
+                "simulated_saved_ms",
             )
         )
     if top:
-        charts.append(
-            Chart(
+        pairs.append(
+            (
                 "chart-p95",
                 "p95 latency per fingerprint (ms): direct against cached run",
+                "ms",
+                "direct_p95_ms",
+                "cached_p95_ms",
+            )
+        )
+    for cid, title, unit, first, second in pairs:
+        charts.append(
+            Chart(
+                cid,
+                title,
                 x=list(range(len(top))),
                 series=[
-                    {
-                        "label": "direct p95",
-                        "values": [f.get("direct_p95_ms") for f in top],
-                        "color": "#D55E00",
-                    },
-                    {
-                        "label": "cached p95",
-                        "values": [f.get("cached_p95_ms") for f in top],
-                        "color": "#009E73",
-                    },
+                    {"label": _LABELS[k], "values": [f.get(k) for f in top], "color": colour}
+                    for k, colour in ((first, "#0072B2"), (second, "#E69F00"))
                 ],
                 kind="points",
                 x_label="fingerprint",
-                y_label="ms",
-                alt="p95 per fingerprint in both runs; the numbers are in the table",
+                y_label=unit,
+                alt=f"{title}; the numbers are in the table",
                 extra={"xCategories": cats},
             )
         )
