@@ -166,11 +166,13 @@ def test_size_of_a_large_report_stays_under_2_mb() -> None:
     ),
     st.integers(1, 40),
     st.integers(2, 50),
+    st.integers(1, 30),
 )
 def test_fingerprint_grid_keeps_exact_sums_within_its_bound(
-    events: list[tuple[float, str, float | None]], cells: int, points: int
+    events: list[tuple[float, str, float | None]], cells: int, points: int, buckets: int
 ) -> None:
-    tl = Timeline(max_fp_cells=cells)
+    # both grids coarsen (the timeline past ``buckets``, the grid past ``cells``)
+    tl = Timeline(max_buckets=buckets, max_fp_cells=cells)
     for ts, fid, ms in events:
         tl.add(ts, ms, fingerprint=fid)
     assert tl._fp_cells <= max(cells, 8)  # a single bucket holds every fingerprint once

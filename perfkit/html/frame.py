@@ -37,6 +37,9 @@ __all__ = [
 #: yellow, grey)
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")
 
+#: a table gets a search box when it has more rows than this
+SEARCH_ROWS = 10
+
 #: rows a generic table shows at most (the page says how many there were)
 GENERIC_ROWS = 200
 
@@ -148,12 +151,13 @@ def table(
     rows: Sequence[Mapping[str, Any]],
     *,
     caption: str = "",
-    search: bool = True,
+    search: bool | None = None,
     row_attrs: Sequence[str] | None = None,
     total: int | None = None,
 ) -> str:
-    """A sortable (click a header) and searchable table. ``total``: how many rows there
-    were when ``rows`` is a part (the caption says so)."""
+    """A sortable (click a header) table, with a search box when ``search`` (by default
+    when it has more than :data:`SEARCH_ROWS` rows). ``total``: how many rows there were
+    when ``rows`` is a part (the caption says so)."""
     head = "".join(
         f'<th scope="col"{" class=num" if c.numeric else ""} data-col="{i}">{esc(c.header)}</th>'
         for i, c in enumerate(columns)
@@ -186,7 +190,7 @@ def table(
     finder = (
         f'<input type="search" class="find" data-table="{esc(tid)}" '
         f'placeholder="search" aria-label="search {esc(caption or tid)}">'
-        if search and rows
+        if rows and (search or (search is None and len(rows) > SEARCH_ROWS))
         else ""
     )
     empty = "" if rows else '<p class="empty">none</p>'
@@ -238,7 +242,12 @@ def generic(obj: Any, tid: str, depth: int = 0) -> str:
             rows = [_flat(r) for r in obj[:GENERIC_ROWS]]
             return table(tid, _columns_of(rows), rows, total=len(obj))
         if obj and all(isinstance(r, list) for r in obj):
-            rows = [{str(i): v for i, v in enumerate(r)} for r in obj[:GENERIC_ROWS]]
+            # (name, count) pairs, as the events' by-reason lists are
+            names = ("name", "count") if all(len(r) == 2 for r in obj) else ()
+            rows = [
+                {names[i] if names else str(i): v for i, v in enumerate(r)}
+                for r in obj[:GENERIC_ROWS]
+            ]
             return table(tid, _columns_of(rows), rows, total=len(obj))
         return f"<p>{esc(fmt(obj))}</p>"
     return f"<p>{esc(fmt(obj))}</p>"

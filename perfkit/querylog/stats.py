@@ -189,11 +189,15 @@ class TimelinePoint:
 
 
 class _Bucket:
-    __slots__ = ("calls", "digest")
+    __slots__ = ("calls", "digest", "fps", "gen")
 
     def __init__(self) -> None:
         self.calls = 0
         self.digest = DurationDigest(exact_limit=0)
+        # the fingerprint grid's row of the same time span, while both grids are equal
+        # (valid while ``gen`` is the timeline's generation): one dict lookup per statement
+        self.fps: dict[str, list[float]] | None = None
+        self.gen = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,7 @@ class Timeline:
         "_buckets",
         "_fp",
         "_fp_cells",
+        "_gen",
         "bucket_s",
         "fp_bucket_s",
         "max_buckets",
@@ -237,6 +242,7 @@ class Timeline:
         # fingerprint grid: bucket index -> fingerprint -> [calls, total ms]
         self._fp: dict[int, dict[str, list[float]]] = {}
         self._fp_cells = 0
+        self._gen = 0  # bumped whenever either grid coarsens (links to rows go stale)
 
     def add(
         self, ts: float, ms: float | None, index: int | None = None, fingerprint: str | None = None
@@ -265,17 +271,19 @@ class Timeline:
             counts = d._buckets
             counts[index] = counts.get(index, 0) + 1
         if fingerprint is not None:
-            row = self._fp.get(int(ts // self.fp_bucket_s))
+            # the same grid as the timeline's until the cell bound coarsens it
+            row = b.fps if b.gen == self._gen else None
             cell = row.get(fingerprint) if row is not None else None
             if cell is None:
-                self.add_fingerprint(ts, ms, fingerprint)
+                self._add_fingerprint(b, ts, ms, fingerprint)
                 return
             cell[0] += 1
             if ms is not None:
                 cell[1] += ms
 
-    def add_fingerprint(self, ts: float, ms: float | None, fingerprint: str) -> None:
-        """Count one statement in the fingerprint grid only."""
+    def _add_fingerprint(self, b: _Bucket, ts: float, ms: float | None, fingerprint: str) -> None:
+        """Count one statement in the fingerprint grid (a new cell, or a bucket not linked
+        to its row yet)."""
         while True:
             fidx = int(ts // self.fp_bucket_s)
             row = self._fp.setdefault(fidx, {})
@@ -289,6 +297,8 @@ class Timeline:
             cell[0] += 1
             if ms is not None:
                 cell[1] += ms
+            if self.fp_bucket_s == self.bucket_s:
+                b.fps, b.gen = row, self._gen
             return
 
     def _coarsen(self) -> None:
@@ -302,10 +312,12 @@ class Timeline:
                 _merge(m.digest, b.digest)
         self._buckets = merged
         self.bucket_s *= 2
+        self._gen += 1
 
     def _coarsen_fp(self) -> None:
         self._fp, self._fp_cells = _halve(self._fp)
         self.fp_bucket_s *= 2
+        self._gen += 1
 
     def points(self) -> list[TimelinePoint]:
         return [

@@ -163,7 +163,8 @@
     PK.specs.forEach(function (spec) {
       if (PK.charts[spec.id]) return;
       var el = document.getElementById(spec.id);
-      if (!el || !el.getClientRects().length || !el.clientWidth) return;  /* drawn once visible */
+      /* drawn once visible: a chart in a closed drill-down waits until it is opened */
+      if (!el || el.closest("details:not([open])") || !el.getClientRects().length || !el.clientWidth) return;
       build(spec, el);
     });
   };

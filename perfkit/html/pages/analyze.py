@@ -155,6 +155,7 @@ def _fp_table(fps: Sequence[Mapping[str, Any]], has_window: set[str]) -> str:
         _FP_COLS,
         rows,
         caption="by total time; click a row for its details",
+        search=True,
         row_attrs=attrs,
         total=len(fps),
     )
@@ -361,6 +362,8 @@ _EVENT_TITLES = {
     "connections": "Sessions",
     "sessions": "Sessions",
     "plans": "Plans (auto_explain)",
+    "categories": "Event categories read",
+    "notes": "Notes on the events",
 }
 
 
