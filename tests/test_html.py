@@ -360,3 +360,28 @@ def test_analyze_html_options(cli: Any, tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.stderr
     assert 'data-kind="batch"' in (tmp_path / "batch.html").read_text()
+
+
+def test_drill_down_holds_the_fingerprints_events() -> None:
+    from perfkit.html.pages.analyze import events_by_fingerprint
+    from perfkit.querylog.events import parse_categories
+
+    logs = Path(__file__).parent / "data" / "querylog" / "events"
+    r = analyze(
+        [str(logs / "stderr.log"), str(logs / "stderr_json_plans.log")],
+        AnalyzeOptions(events=parse_categories("all")),
+        jobs=1,
+    )
+    report = json.loads(render_json(to_document(r)))
+    page = render(report)
+    mine = events_by_fingerprint(report["events"])
+    plans = report["events"]["plans"]["fingerprints"]
+    assert plans and all(p["fingerprint"] in mine for p in plans)
+    for f in report["fingerprints"][:50]:
+        details = re.search(rf'<details class="fp" id="fp-{f["id"]}">(.*?)</details>', page, re.S)
+        assert details is not None
+        want = {section for section, _ in mine.get(f["id"], [])}
+        got = set(re.findall(r"<h4>Its events: ([^<]+)</h4>", details.group(1)))
+        assert got == {w.replace("_", " ") for w in want}
+    for key in ("temp_files", "locks", "errors", "checkpoints", "autovacuum", "connections"):
+        assert f'id="sec-events-{key}"' in page

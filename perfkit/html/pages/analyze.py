@@ -21,7 +21,7 @@ from perfkit.html.frame import (
     table,
 )
 
-__all__ = ["STACKED", "TABLE_ROWS", "page_data", "render"]
+__all__ = ["STACKED", "TABLE_ROWS", "events_by_fingerprint", "page_data", "render"]
 
 #: fingerprints stacked in the timeline (the rest is one "other" layer)
 STACKED = 7
@@ -182,8 +182,28 @@ def _histogram_chart(f: Mapping[str, Any]) -> Chart | None:
     )
 
 
+def events_by_fingerprint(events: Any) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    """Every entry of the events sections that names a fingerprint (temp files, lock
+    waits, errors, timeouts, plans and plan changes), as ``(section, entry)`` per id."""
+    out: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{path} {k}".strip())
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Mapping) and isinstance(item.get("fingerprint"), str):
+                    out.setdefault(item["fingerprint"], []).append((path, item))
+
+    walk(events, "")
+    return out
+
+
 def _details(
-    f: Mapping[str, Any], slow: Sequence[Mapping[str, Any]], plans: Mapping[str, Any] | None
+    f: Mapping[str, Any],
+    slow: Sequence[Mapping[str, Any]],
+    events: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> tuple[str, Chart | None]:
     facts = [
         ("calls", fmt(f.get("calls"))),
@@ -244,8 +264,14 @@ def _details(
     if summary:
         parts.append("<h4>Plans (auto_explain)</h4>")
         parts.append(generic(summary, f"plans-{f['id']}"))
-    if plans:
-        parts.append(generic(plans, f"plandetail-{f['id']}"))
+    by_section: dict[str, list[Mapping[str, Any]]] = {}
+    for section, entry in events:
+        by_section.setdefault(section, []).append(
+            {k: v for k, v in entry.items() if k not in ("fingerprint", "query")}
+        )
+    for n, (section, entries) in enumerate(by_section.items()):
+        parts.append(f"<h4>Its events: {esc(section.replace('_', ' '))}</h4>")
+        parts.append(generic(entries, f"ev-{f['id']}-{n}"))
     mine = [q for q in slow if q.get("fingerprint") == f["id"]]
     if mine:
         parts.append("<h4>Its slow statements</h4>")
@@ -394,16 +420,11 @@ def render(report: Mapping[str, Any]) -> str:
         "most total time; percentiles stay those of the whole log.</p>"
     )
     sections.append(Section("fingerprints", "Fingerprints", note + _fp_table(fps, has_window)))
-    plan_detail = {}
     events = report.get("events") or {}
-    plans = events.get("plans") if isinstance(events, Mapping) else None
-    if isinstance(plans, Mapping):
-        for p in plans.get("fingerprints") or []:
-            if isinstance(p, Mapping) and "fingerprint" in p:
-                plan_detail[p["fingerprint"]] = p
+    mine = events_by_fingerprint(events)
     details = []
     for f in fps[:DETAILS]:
-        html, hist = _details(f, slow, plan_detail.get(f["id"]))
+        html, hist = _details(f, slow, mine.get(f["id"], ()))
         details.append(html)
         if hist is not None:
             charts.append(hist)
