@@ -386,7 +386,7 @@ def test_quote_ident_round_trips_through_postgresqls_parser(name: str) -> None:
 
     if "\x00" in name:
         return
-    stmt = parse_sql(f"SELECT 1 FROM {quote_ident(name)}")[0].stmt
+    stmt: Any = parse_sql(f"SELECT 1 FROM {quote_ident(name)}")[0].stmt
     relname = stmt.fromClause[0].relname
     raw = name.encode()
     # PostgreSQL cuts identifiers at 63 bytes (NAMEDATALEN), quoted or not

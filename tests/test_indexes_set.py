@@ -208,8 +208,8 @@ def test_from_stats_error_names_the_option_once(db: str, cli: Any) -> None:
 def test_predicates_are_read_from_postgresqls_parse_tree(
     db: str, sql: str, eq: list[str], join: list[str]
 ) -> None:
-    from perfkit.indexes.analysis import analyze_query
     from perfkit.indexes.catalog import load_catalog
+    from perfkit.indexes.shape import analyze_query
 
     with psycopg.connect(db) as conn:
         shape = analyze_query(sql, load_catalog(conn))

@@ -326,7 +326,18 @@ def _make_app() -> typer.Typer:
 
 
 # The command modules, in `perfkit --help` order, and the commands each one registers.
-_MODULES = ("analyze", "pool", "db", "explain", "coldstart", "batch", "replay", "check", "demo")
+_MODULES = (
+    "analyze",
+    "pool",
+    "db",
+    "explain",
+    "coldstart",
+    "batch",
+    "replay",
+    "check",
+    "report",
+    "demo",
+)
 COMMANDS = {
     "analyze": "analyze",
     "pool": "pool",
@@ -338,6 +349,7 @@ COMMANDS = {
     "replay": "replay",
     "check": "check",
     "init": "check",
+    "report": "report",
     "demo": "demo",
 }
 

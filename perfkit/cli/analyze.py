@@ -8,7 +8,7 @@ import typer
 
 from perfkit.cli.common import emit, progress
 from perfkit.cli.common import state as cli_state
-from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
+from perfkit.cli.options import FormatOpt, HtmlOpt, OutputFormat, OutputOpt
 
 # the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
 # out so that `--help` does not import the readers
@@ -115,6 +115,7 @@ def analyze_cmd(
     ] = "none",
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs."""
     from perfkit.errors import UsageError
@@ -144,7 +145,7 @@ def analyze_cmd(
         progress=progress(ctx),
         jobs=jobs,
     )
-    emit(to_document(result, top=top, debug=st.debug), fmt, output, ctx=ctx)
+    emit(to_document(result, top=top, debug=st.debug), fmt, output, ctx=ctx, html=html)
 
 
 def register(app: typer.Typer) -> None:

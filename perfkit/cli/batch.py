@@ -14,6 +14,7 @@ from perfkit.cli.options import (
     ConnectTimeoutOpt,
     DsnOpt,
     FormatOpt,
+    HtmlOpt,
     OutputFormat,
     OutputOpt,
     SeedOpt,
@@ -232,6 +233,7 @@ def batch(
     connect_timeout: ConnectTimeoutOpt = 5.0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Replay an SQS message dump through a handler: batching, concurrency, retries,
     partial failures (batchItemFailures), DLQ; or sweep batch size x concurrency."""
@@ -340,7 +342,7 @@ def batch(
     except Terminated:
         typer.echo("perfkit: terminated", err=True)
         raise typer.Exit(EXIT_TERMINATED) from None
-    emit(to_document(result), fmt, output, ctx=ctx)
+    emit(to_document(result), fmt, output, ctx=ctx, html=html)
     stopped = next((r.stopped for r in result.runs if r.stopped in STOPPED_BY_SIGNAL), None)
     if stopped is not None:
         typer.echo(f"perfkit: {stopped}: partial report above", err=True)

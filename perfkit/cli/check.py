@@ -10,7 +10,14 @@ import typer
 
 from perfkit.cli.common import debug_note, emit, note, progress
 from perfkit.cli.common import state as cli_state
-from perfkit.cli.options import DsnOpt, FormatOpt, OutputFormat, OutputOpt, StatementTimeoutOpt
+from perfkit.cli.options import (
+    DsnOpt,
+    FormatOpt,
+    HtmlOpt,
+    OutputFormat,
+    OutputOpt,
+    StatementTimeoutOpt,
+)
 
 _FileOpt = dict(dir_okay=False, show_default=False)
 
@@ -90,6 +97,7 @@ def check_cmd(
     statement_timeout: StatementTimeoutOpt = "30s",
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Run the checks of [check] in perfkit.toml; exit 1 on a regression, 2 if one cannot run."""
     from perfkit.check import (
@@ -132,7 +140,7 @@ def check_cmd(
     for o in result.errors:
         if o.detail and st.debug:
             debug_note(o.detail, ctx)  # scrubbed like every error perfkit shows
-    emit(doc, fmt, output, ctx=ctx)
+    emit(doc, fmt, output, ctx=ctx, html=html)
     if markdown is not None:
         write_atomic(markdown, render(to_document(result), "markdown"))
         note(f"wrote {markdown}", ctx)

@@ -10,7 +10,7 @@ import typer
 
 from perfkit.cli.check import AgainstDirOpt, AgainstOpt
 from perfkit.cli.common import emit, note, progress
-from perfkit.cli.options import FormatOpt, OutputFormat, OutputOpt
+from perfkit.cli.options import FormatOpt, HtmlOpt, OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
     from perfkit.coldstart.model import ColdstartResult
@@ -86,15 +86,7 @@ def coldstart_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Modules and candidates shown.")] = 20,
-    html: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            help="Also write a self-contained icicle chart (opens offline).",
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    html: HtmlOpt = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -255,13 +247,7 @@ def _report(
     from perfkit.errors import FindingError
 
     doc = to_document(result, top=top, terminal=fmt is OutputFormat.table)
-    emit(doc, fmt, output, ctx=ctx)
-    if html is not None:
-        from perfkit.coldstart.html import render_html
-        from perfkit.report.output import write_atomic
-
-        write_atomic(html, render_html(result))
-        note(f"wrote {html}", ctx)
+    emit(doc, fmt, output, ctx=ctx, html=html)
     if fail_on_regression and result.baseline and result.baseline.verdict == "regression":
         raise FindingError(f"cold start regressed: {result.baseline.reason}")
 

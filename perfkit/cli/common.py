@@ -81,16 +81,30 @@ def emit(
     *,
     table: str | None = None,
     ctx: typer.Context | None = None,
+    html: Path | None = None,
 ) -> None:
     """Render ``doc`` and write it to ``output`` (atomically) or stdout, with every
-    known password scrubbed (a report may quote an error or a target)."""
+    known password scrubbed (a report may quote an error or a target); ``html``: also
+    the HTML page of the report (``-o out.html`` without ``--format``: only the page)."""
     from perfkit.redact import scrub
     from perfkit.report.render import render
 
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
     if output is not None:
         name = format_for_output(name, output, ctx)
-    if name == "table" and output is None and color_stdout(ctx):
+    page = None
+    if html is not None or name == "html":
+        from perfkit.html import render_document
+
+        page = render_document(doc)
+    if html is not None:
+        from perfkit.report.output import write_atomic
+
+        write_atomic(html, page or "")
+        note(f"wrote {html}", ctx)
+    if name == "html":
+        text = page or ""
+    elif name == "table" and output is None and color_stdout(ctx):
         from perfkit.report.terminal import render_table
 
         text = render_table(doc, color=True)
@@ -113,24 +127,20 @@ FORMAT_BY_EXTENSION = {
     ".md": "markdown",
     ".markdown": "markdown",
     ".txt": "table",
+    ".html": "html",
+    ".htm": "html",
 }
 
 
 def format_for_output(name: str, output: Path, ctx: typer.Context | None) -> str:
     """The report format for ``-o output``: ``--format`` (or the config's ``format``) when
-    given, else the one the extension names (``out.json`` is JSON), else ``name``."""
+    given, else the one the extension names (``out.json`` is JSON, ``out.html`` the HTML
+    page), else ``name``."""
     ctx = ctx or get_current_context(silent=True)  # type: ignore[assignment]
     source = ctx.get_parameter_source("fmt") if ctx is not None else None
     if source is None or source.name != "DEFAULT":
         return name  # given on the command line, by the environment or the config
     ext = output.suffix.lower()
-    if ext in (".html", ".htm"):
-        from perfkit.errors import UsageError
-
-        raise UsageError(
-            "--output",
-            f"{output}: no HTML report yet; give --format table|json|csv|markdown",
-        )
     return FORMAT_BY_EXTENSION.get(ext, name)
 
 

@@ -13,6 +13,7 @@ from perfkit.cli.options import (
     ConnectTimeoutOpt,
     DsnOpt,
     FormatOpt,
+    HtmlOpt,
     OutputFormat,
     OutputOpt,
     StatementTimeoutOpt,
@@ -114,6 +115,7 @@ def explain_cmd(
     connect_timeout: ConnectTimeoutOpt = 5.0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Plans of the workload's queries, with what each plan shows and the node that shows it."""
     from perfkit.db.guard import parse_effect_flags
@@ -133,7 +135,7 @@ def explain_cmd(
         progress=progress(ctx),
     )
     color = fmt == OutputFormat.table and output is None and color_stdout(ctx)
-    emit(to_document(result, color=color), fmt, output, ctx=ctx)
+    emit(to_document(result, color=color), fmt, output, ctx=ctx, html=html)
     refused = [q for q in result.queries if q.refused]
     if refused and len(refused) == len(result.queries):
         from perfkit.errors import UnsafeOperation
@@ -209,6 +211,7 @@ def suggest_cmd(
     connect_timeout: ConnectTimeoutOpt = 5.0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Missing indexes for a workload, each costed (HypoPG or a rolled-back trial build)."""
     from perfkit.errors import UsageError
@@ -255,7 +258,7 @@ def suggest_cmd(
     if apply:
         created = sum(1 for a in result.applied if a.status == "created")
         note(f"--apply: created {created} of {len(result.suggestions)} index(es)", ctx)
-    emit(to_document(result), fmt, output, ctx=ctx)
+    emit(to_document(result), fmt, output, ctx=ctx, html=html)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,8 +35,29 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         help="Write the report to FILE (atomically) instead of stdout; without --format, "
-        "the extension picks it (.json, .csv, .md, .txt).",
+        "the extension picks it (.json, .csv, .md, .txt, .html).",
         dir_okay=False,
+    ),
+]
+
+
+def html_path(value: Path | None) -> Path | None:
+    """Option callback: an HTML report's file, its directory checked where it is given
+    (before minutes of measuring, not after)."""
+    if value is not None and str(value.parent) and not value.parent.is_dir():
+        raise typer.BadParameter(f"directory {value.parent} does not exist")
+    return value
+
+
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        help="Also write the report as one self-contained HTML page to FILE (charts, "
+        "sortable tables; opens offline).",
+        dir_okay=False,
+        show_default=False,
+        callback=html_path,
     ),
 ]
 DsnOpt = Annotated[

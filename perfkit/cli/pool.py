@@ -14,6 +14,7 @@ from perfkit.cli.options import (
     ConnectTimeoutOpt,
     DsnOpt,
     FormatOpt,
+    HtmlOpt,
     OutputFormat,
     OutputOpt,
     StatementTimeoutOpt,
@@ -158,6 +159,7 @@ def pool_cmd(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help=FIXED_SEED_HELP)] = 0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Measure a fresh connection per request against a connection pool, and size the pool.
 
@@ -288,7 +290,7 @@ def pool_cmd(
     result = run_pool_benchmark(
         dsn, compare_dsn=compare_dsn, options=options, config=config.data, progress=progress(ctx)
     )
-    emit(to_document(result), fmt, output, ctx=ctx)
+    emit(to_document(result), fmt, output, ctx=ctx, html=html)
     if plot is not None and result.points:
         write_plot(result, plot)
         note(f"wrote {plot}", ctx)

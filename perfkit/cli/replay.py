@@ -13,6 +13,7 @@ from perfkit.cli.options import (
     ConnectTimeoutOpt,
     DsnOpt,
     FormatOpt,
+    HtmlOpt,
     OutputFormat,
     OutputOpt,
     StatementTimeoutOpt,
@@ -150,6 +151,7 @@ def replay_cmd(
     connect_timeout: ConnectTimeoutOpt = 5.0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Replay a query log against a database, without and with a query cache, and measure it.
 
@@ -235,7 +237,7 @@ def replay_cmd(
         )
     finally:
         gc.unfreeze()
-    emit(to_document(result, top=top), fmt, output, ctx=ctx)
+    emit(to_document(result, top=top), fmt, output, ctx=ctx, html=html)
     if result.interrupted:
         typer.echo("perfkit: interrupted: partial report above", err=True)
         raise typer.Exit(130)

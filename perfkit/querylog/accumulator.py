@@ -239,7 +239,7 @@ class RunAccumulator:
                     first_f, first = tf, t
                 if tf > last_f:
                     last_f, last = tf, t
-                timeline_add(tf, d, bi)
+                timeline_add(tf, d, bi, fid)
                 if pending is not None:
                     # The text is part of the key even with parameters: a prepared
                     # statement may embed literals the fingerprint ignores. A 64-bit hash
@@ -282,7 +282,7 @@ class RunAccumulator:
                     total_ms += d
                 if tf is None:
                     continue
-                timeline_add(tf, d, bi)
+                timeline_add(tf, d, bi, fid)
                 item((tf, fid, key, d, session, a.cls))  # type: ignore[arg-type]
         finally:
             self.total_ms = total_ms

@@ -27,6 +27,7 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.stats import (
     EXACT_LIMIT,
     RELATIVE_ERROR,
+    FingerprintSeries,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: Fingerprints (the most total time) whose calls and time per bucket a report carries.
+TIMELINE_FINGERPRINTS = 50
+#: At most this many buckets in the per-fingerprint series (merged when the log is longer).
+TIMELINE_FP_POINTS = 1_500
 # the inputs that hold server messages besides statements (analyze --events)
 _SERVER_LOGS = frozenset({"stderr", "syslog", "csvlog", "jsonlog", "cnpg"})
 
@@ -142,6 +147,9 @@ class FingerprintResult:
     percentiles_exact: bool
     cache: tuple[FingerprintCacheStats, ...] = ()
     cache_bypassed: tuple[tuple[str, int], ...] = ()
+    #: timed calls per duration bin: (low ms, high ms or None, count), see
+    #: :meth:`~perfkit.querylog.stats.DurationDigest.histogram`
+    histogram: tuple[tuple[float, float | None, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,13 @@ class AnalyzeResult:
     truncated: bool = False
     late_events: int = 0
     events: EventsResult | None = None  # with AnalyzeOptions.events
+    #: calls and time per bucket of the TIMELINE_FINGERPRINTS fingerprints with the most
+    #: total time (``timeline_fp_all``: of every statement) on a grid of
+    #: ``timeline_fp_bucket_s`` from ``timeline_fp_start``
+    timeline_fp_start: dt.datetime | None = None
+    timeline_fp_bucket_s: float = 60.0
+    timeline_fp_all: FingerprintSeries | None = None
+    timeline_fingerprints: tuple[FingerprintSeries, ...] = ()
     percentile_method: str = field(
         default=f"exact up to {EXACT_LIMIT} timed calls per fingerprint, else a log-bucketed "
         f"histogram with at most {RELATIVE_ERROR:.0%} relative error"
@@ -461,6 +476,9 @@ def _result(
         regex_fingerprints=regex_fps,
     )
     events = _events_result(acc, notes)
+    fp_start, fp_bucket_s, fp_all, fp_series = tl.fingerprint_series(
+        [f.id for f in fps[:TIMELINE_FINGERPRINTS]], TIMELINE_FP_POINTS
+    )
     return AnalyzeResult(
         summary=summary,
         fingerprints=fps,
@@ -476,6 +494,12 @@ def _result(
         truncated=truncated,
         late_events=late,
         events=events,
+        timeline_fp_start=(
+            dt.datetime.fromtimestamp(fp_start, tz=dt.timezone.utc) if fp_all.calls else None
+        ),
+        timeline_fp_bucket_s=fp_bucket_s,
+        timeline_fp_all=fp_all if fp_all.calls else None,
+        timeline_fingerprints=fp_series,
     )
 
 
@@ -544,6 +568,7 @@ def _fingerprints(
                 percentiles_exact=dg.exact,
                 cache=cache_stats,
                 cache_bypassed=bypassed,
+                histogram=dg.histogram(),
             )
         )
     out.sort(key=lambda f: (-f.total_ms, -f.calls, f.id))

@@ -84,6 +84,7 @@ def _fp_json(f: FingerprintResult) -> dict[str, Any]:
             for c in f.cache
         ],
         "cache_bypassed": dict(f.cache_bypassed),
+        "histogram": [list(b) for b in f.histogram],
     }
 
 
@@ -107,6 +108,27 @@ def _with_plans(fps: list[dict[str, Any]], r: AnalyzeResult) -> list[dict[str, A
             else None
         )
     return fps
+
+
+def _fp_timeline(r: AnalyzeResult) -> dict[str, Any] | None:
+    """Calls and total ms per bucket of the fingerprints with the most total time (and of
+    all statements), dense from ``start``; total ms rounded to µs (bounded size)."""
+    every = r.timeline_fp_all
+    if every is None:
+        return None
+    return {
+        "start": _ts(r.timeline_fp_start),
+        "bucket_s": r.timeline_fp_bucket_s,
+        "all": {"calls": list(every.calls), "total_ms": [round(t, 3) for t in every.total_ms]},
+        "series": [
+            {
+                "id": s.fingerprint,
+                "calls": list(s.calls),
+                "total_ms": [round(t, 3) for t in s.total_ms],
+            }
+            for s in r.timeline_fingerprints
+        ],
+    }
 
 
 def _data(r: AnalyzeResult) -> dict[str, Any]:
@@ -173,6 +195,7 @@ def _data(r: AnalyzeResult) -> dict[str, Any]:
                 }
                 for p in r.timeline
             ],
+            "fingerprints": _fp_timeline(r),
         },
         "percentiles": {
             "method": r.percentile_method,

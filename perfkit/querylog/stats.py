@@ -18,7 +18,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["EXACT_LIMIT", "RELATIVE_ERROR", "DurationDigest", "Timeline", "TimelinePoint"]
+__all__ = [
+    "EXACT_LIMIT",
+    "HISTOGRAM_EDGES_MS",
+    "RELATIVE_ERROR",
+    "DurationDigest",
+    "FingerprintSeries",
+    "Timeline",
+    "TimelinePoint",
+]
 
 RELATIVE_ERROR = 0.01
 EXACT_LIMIT = 512
@@ -30,6 +38,12 @@ _log = math.log
 # Durations at or below this (ms) share one bucket, reported as 0 (below log precision).
 _MIN_MS = 1e-6
 
+
+#: Bin edges (ms) of :meth:`DurationDigest.histogram`: 0, then 1-2-5 steps from 1 µs to 1 h.
+HISTOGRAM_EDGES_MS: tuple[float, ...] = (
+    0.0,
+    *(m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5) if m * 10.0**e <= 3_600_000),
+)
 
 #: Bucket of durations too small to bucket logarithmically (reported as 0).
 ZERO_INDEX = -(2**31)
@@ -132,6 +146,32 @@ class DurationDigest:
                 return min(max(value, self.min), self.max)
         return self.max
 
+    def histogram(self) -> tuple[tuple[float, float | None, int], ...]:
+        """``(low, high, count)`` per bin of :data:`HISTOGRAM_EDGES_MS` (``high`` None:
+        unbounded), from the first to the last bin with a value. Exact below
+        :data:`EXACT_LIMIT` values; beyond that each sketch bucket counts at its
+        representative value (within :data:`RELATIVE_ERROR` of every value it holds)."""
+        if self.count == 0:
+            return ()
+        from bisect import bisect_right
+
+        edges = HISTOGRAM_EDGES_MS
+        counts = [0] * len(edges)
+        if self._exact is not None:
+            for v in self._exact:
+                counts[bisect_right(edges, v) - 1] += 1
+        else:
+            for i, n in self._buckets.items():
+                v = 0.0 if i == ZERO_INDEX else 2 * _GAMMA**i / (_GAMMA + 1)
+                v = min(max(v, self.min), self.max)
+                counts[bisect_right(edges, v) - 1] += n
+        used = [k for k, n in enumerate(counts) if n]
+        lo, hi = used[0], used[-1]
+        return tuple(
+            (edges[k], edges[k + 1] if k + 1 < len(edges) else None, counts[k])
+            for k in range(lo, hi + 1)
+        )
+
     def quantiles(self, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         if self._exact is not None and self.count:
             values = sorted(self._exact)
@@ -166,25 +206,64 @@ class TimelinePoint:
 
 
 class _Bucket:
-    __slots__ = ("calls", "digest")
+    __slots__ = ("calls", "digest", "fps", "gen")
 
     def __init__(self) -> None:
         self.calls = 0
         self.digest = DurationDigest(exact_limit=0)
+        # the fingerprint grid's row of the same time span, while both grids are equal
+        # (valid while ``gen`` is the timeline's generation): one dict lookup per statement
+        self.fps: dict[str, list[float]] | None = None
+        self.gen = -1
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintSeries:
+    """One fingerprint's calls and total time per bucket of a :class:`Timeline`'s
+    fingerprint grid (``bucket_s`` wide, bucket ``i`` starting at ``start + i * bucket_s``)."""
+
+    fingerprint: str
+    calls: tuple[int, ...]
+    total_ms: tuple[float, ...]
 
 
 class Timeline:
     """Calls and p95 per time bucket (60 s; doubled while there are more than
-    ``max_buckets`` buckets, so a log spanning months stays bounded)."""
+    ``max_buckets`` buckets, so a log spanning months stays bounded).
 
-    __slots__ = ("_buckets", "bucket_s", "max_buckets")
+    Beside it, calls and total time per fingerprint per bucket of a second grid (60 s,
+    doubled while there are more than ``max_fp_cells`` (bucket, fingerprint) cells), so
+    a report can show which fingerprints make up a minute and re-slice by time; its
+    memory is bounded by ``max_fp_cells``, never by the number of statements.
+    """
 
-    def __init__(self, bucket_s: float = 60.0, max_buckets: int = 10_080) -> None:
+    __slots__ = (
+        "_buckets",
+        "_fp",
+        "_fp_cells",
+        "_gen",
+        "bucket_s",
+        "fp_bucket_s",
+        "max_buckets",
+        "max_fp_cells",
+    )
+
+    def __init__(
+        self, bucket_s: float = 60.0, max_buckets: int = 10_080, max_fp_cells: int = 300_000
+    ) -> None:
         self.bucket_s = bucket_s
         self.max_buckets = max_buckets
         self._buckets: dict[int, _Bucket] = {}
+        self.fp_bucket_s = bucket_s
+        self.max_fp_cells = max_fp_cells
+        # fingerprint grid: bucket index -> fingerprint -> [calls, total ms]
+        self._fp: dict[int, dict[str, list[float]]] = {}
+        self._fp_cells = 0
+        self._gen = 0  # bumped whenever either grid coarsens (links to rows go stale)
 
-    def add(self, ts: float, ms: float | None, index: int | None = None) -> None:
+    def add(
+        self, ts: float, ms: float | None, index: int | None = None, fingerprint: str | None = None
+    ) -> None:
         idx = int(ts // self.bucket_s)
         b = self._buckets.get(idx)
         if b is None:
@@ -208,6 +287,36 @@ class Timeline:
                 index = bucket_index(ms)
             counts = d._buckets
             counts[index] = counts.get(index, 0) + 1
+        if fingerprint is not None:
+            # the same grid as the timeline's until the cell bound coarsens it
+            row = b.fps if b.gen == self._gen else None
+            cell = row.get(fingerprint) if row is not None else None
+            if cell is None:
+                self._add_fingerprint(b, ts, ms, fingerprint)
+                return
+            cell[0] += 1
+            if ms is not None:
+                cell[1] += ms
+
+    def _add_fingerprint(self, b: _Bucket, ts: float, ms: float | None, fingerprint: str) -> None:
+        """Count one statement in the fingerprint grid (a new cell, or a bucket not linked
+        to its row yet)."""
+        while True:
+            fidx = int(ts // self.fp_bucket_s)
+            row = self._fp.setdefault(fidx, {})
+            cell = row.get(fingerprint)
+            if cell is None:
+                if self._fp_cells >= self.max_fp_cells and len(self._fp) > 1:
+                    self._coarsen_fp()
+                    continue
+                cell = row[fingerprint] = [0, 0.0]
+                self._fp_cells += 1
+            cell[0] += 1
+            if ms is not None:
+                cell[1] += ms
+            if self.fp_bucket_s == self.bucket_s:
+                b.fps, b.gen = row, self._gen
+            return
 
     def _coarsen(self) -> None:
         merged: dict[int, _Bucket] = {}
@@ -220,6 +329,12 @@ class Timeline:
                 m.digest.merge(b.digest)
         self._buckets = merged
         self.bucket_s *= 2
+        self._gen += 1
+
+    def _coarsen_fp(self) -> None:
+        self._fp, self._fp_cells = _halve(self._fp)
+        self.fp_bucket_s *= 2
+        self._gen += 1
 
     def points(self) -> list[TimelinePoint]:
         return [
@@ -232,3 +347,73 @@ class Timeline:
             )
             for idx, b in sorted(self._buckets.items())
         ]
+
+    def fingerprint_series(
+        self, fingerprints: Sequence[str], max_points: int = 1_500
+    ) -> tuple[float, float, FingerprintSeries, tuple[FingerprintSeries, ...]]:
+        """``(start, bucket_s, all, series)``: the fingerprint grid as dense series from
+        the first to the last bucket with a statement, buckets merged (exactly: sums)
+        until there are at most ``max_points``; ``all`` sums every fingerprint, ``series``
+        holds ``fingerprints`` in that order."""
+        grid, bucket_s = self._fp, self.fp_bucket_s
+        if not grid:
+            return 0.0, bucket_s, FingerprintSeries("", (), ()), ()
+        while max(grid) - min(grid) + 1 > max_points:
+            grid, _ = _halve(grid)
+            bucket_s *= 2
+        first = min(grid)
+        n = max(grid) - first + 1
+        wanted = {fid: i for i, fid in enumerate(fingerprints)}
+        calls = [[0] * n for _ in range(len(wanted) + 1)]
+        total = [[0.0] * n for _ in range(len(wanted) + 1)]
+        everything = len(wanted)
+        for idx, row in grid.items():
+            j = idx - first
+            for fid, (c, t) in row.items():
+                calls[everything][j] += int(c)
+                total[everything][j] += t
+                k = wanted.get(fid)
+                if k is not None:
+                    calls[k][j] = int(c)
+                    total[k][j] = t
+        series = tuple(
+            FingerprintSeries(fid, tuple(calls[k]), tuple(total[k])) for fid, k in wanted.items()
+        )
+        every = FingerprintSeries("", tuple(calls[everything]), tuple(total[everything]))
+        return first * bucket_s, bucket_s, every, series
+
+
+def _halve(
+    grid: dict[int, dict[str, list[float]]],
+) -> tuple[dict[int, dict[str, list[float]]], int]:
+    """Merge each pair of adjacent buckets of a fingerprint grid; the new cell count."""
+    merged: dict[int, dict[str, list[float]]] = {}
+    cells = 0
+    for idx in sorted(grid):
+        row = merged.setdefault(idx // 2, {})
+        for fid, (calls, total) in grid[idx].items():
+            cell = row.get(fid)
+            if cell is None:
+                row[fid] = [calls, total]
+                cells += 1
+            else:
+                cell[0] += calls
+                cell[1] += total
+    return merged, cells
+
+
+def _merge(into: DurationDigest, other: DurationDigest) -> None:
+    if other._exact is not None:
+        for v in other._exact:
+            into.add(v)
+        return
+    if into._exact is not None:
+        exact, into._exact = into._exact, None
+        for v in exact:
+            into._bucket(bucket_index(v))
+    into.count += other.count
+    into.total += other.total
+    into.min = min(into.min, other.min)
+    into.max = max(into.max, other.max)
+    for i, n in other._buckets.items():
+        into._buckets[i] = into._buckets.get(i, 0) + n

@@ -25,6 +25,7 @@ COMMANDS = (
     "replay",
     "check",
     "init",
+    "report",
     "demo",
     "db",
     "db status",

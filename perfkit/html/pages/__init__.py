@@ -1,0 +1,2 @@
+"""One module per report kind, each with ``render(report: Mapping) -> str`` (see
+:data:`perfkit.html.PAGES`)."""
