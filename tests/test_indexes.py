@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
 
-from perfkit.indexes.candidates import quote_ident
+from perfkit.db.ident import quote_ident
 
 DATA = Path(__file__).parent / "data" / "indexes"
 WORKLOAD = DATA / "workload.sql"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfkit.db.connect import rolled_back
+from perfkit.db.ident import quote_ident
 from perfkit.db.sql import load_sql
 from perfkit.errors import UsageError
 from perfkit.indexes.candidates import (
@@ -26,7 +27,6 @@ from perfkit.indexes.candidates import (
     bundles_for,
     candidates_for,
     covered_by_existing,
-    quote_ident,
 )
 from perfkit.indexes.catalog import Catalog, load_catalog
 from perfkit.indexes.hygiene import hygiene

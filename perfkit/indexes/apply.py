@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from perfkit.db.ident import quote_ident
 from perfkit.db.sql import load_sql
-from perfkit.indexes.candidates import quote_ident
 from perfkit.indexes.model import Applied, Suggestion
 
 

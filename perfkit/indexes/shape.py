@@ -157,7 +157,7 @@ def _deparse(node: Any) -> str:
 def _column_sql(node: Any, rest: str) -> str | None:
     """``column rest`` (``state = 'pending'``, ``deleted_at IS NULL``) for a plain column
     reference, written without the deparser; None for anything else."""
-    from perfkit.indexes.candidates import quote_ident
+    from perfkit.db.ident import quote_ident
 
     ref = _colref(node) if _kind(node) == "ColumnRef" else None
     return f"{quote_ident(ref[1])} {rest}" if ref else None
