@@ -1,0 +1,342 @@
+"""Regenerate the example outputs in README.md and docs/*.md from real runs of perfkit.
+
+    python tools/gendocs.py            # rewrite every generated block
+    python tools/gendocs.py --check    # exit 1, naming file, line and block, if any differs
+
+A generated block is a fenced code block between two markers::
+
+    <!-- gendocs -->
+    ```console
+    $ perfkit analyze sample_configs/logs/stderr.log --top 4 --ttl 1,60
+    (output, written by this script)
+    ```
+    <!-- /gendocs -->
+
+The ``$ `` lines (a trailing backslash continues one) are the commands, exactly as the
+reader sees them; everything else in the block is their output and is replaced. Commands
+run from the repository's root, one after another, in a fresh ``python -m perfkit`` with
+``COLUMNS=100 NO_COLOR=1 TERM=dumb`` and without ``PERFKIT_DSN``, ``FORCE_COLOR`` or the
+libpq ``PG*`` variables; stdout and stderr are shown together, as on a terminal; trailing
+spaces and trailing blank lines are dropped. Besides ``perfkit``, a block may use
+``cd DIR`` (later commands of the block run there) and ``cat FILE``.
+
+Options after ``gendocs`` in the opening marker:
+
+* ``exit=N`` - the block's last command is expected to exit with N (default 0); any other
+  exit status of any command is an error.
+* ``volatile`` - the output holds timings or other figures of the machine it ran on. The
+  check then compares the block's *shape*: every number is replaced by ``#``, runs of bar
+  (``█▌``) and rule (``─``) characters count as one, and all white space (line breaks
+  included) as one space, so the labels, columns, rows and words must match while the
+  figures may differ. Rewriting keeps the checked-in figures when the shape still matches
+  (no churn), and writes the new run's figures when it does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the one command that brings every generated block up to date (named in every failure)
+REGEN_COMMAND = "python tools/gendocs.py"
+
+_BLOCK = re.compile(
+    r"^<!-- gendocs(?P<opts>[^\n]*?)-->\n(?P<body>.*?)^<!-- /gendocs -->$",
+    re.MULTILINE | re.DOTALL,
+)
+_FENCE = re.compile(r"^(`{3,})[\w-]*$")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_BARS = re.compile(r"[█▉▊▋▌▍▎▏]+")
+_RULES = re.compile(r"─+")
+_SPACE = re.compile(r"\s+")
+_ENV_DROP = ("PERFKIT_DSN", "FORCE_COLOR", "CLICOLOR_FORCE", "PERFKIT_ANALYZE_CHUNK_BYTES")
+
+
+class GenError(Exception):
+    """A block that cannot be generated: one line naming the file, line and block."""
+
+
+@dataclass(frozen=True)
+class Command:
+    lines: tuple[str, ...]  # as written in the doc, each starting with "$ " or a continuation
+
+    @property
+    def argv(self) -> list[str]:
+        text = " ".join(line.removeprefix("$ ").rstrip("\\").strip() for line in self.lines)
+        return shlex.split(text, comments=True)
+
+    @property
+    def shown(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Block:
+    path: Path
+    line: int  # 1-based line of the opening marker
+    start: int  # offsets of the body in the file's text
+    end: int
+    fence: str
+    info: str  # the opening fence line, e.g. "```console"
+    commands: tuple[tuple[Command, str], ...]  # each command with its checked-in output
+    volatile: bool = False
+    exit_code: int = 0
+
+    @property
+    def where(self) -> str:
+        try:
+            name = self.path.relative_to(ROOT)
+        except ValueError:
+            name = self.path
+        first = self.commands[-1][0].shown if self.commands else "(no command)"
+        return f"{name}:{self.line}: block `{first}`"
+
+    def render(self, outputs: Sequence[str]) -> str:
+        lines = [self.info]
+        for (command, _), output in zip(self.commands, outputs):
+            lines += command.lines
+            if output:
+                lines.append(output)
+        lines.append(self.fence)
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Runner:
+    """Runs the commands of blocks; identical commands (same directory) run once."""
+
+    cache: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = field(default_factory=dict)
+
+    def run(self, block: Block) -> list[str]:
+        cwd = ROOT
+        outputs: list[str] = []
+        for i, (command, _) in enumerate(block.commands):
+            argv = command.argv
+            expected = block.exit_code if i == len(block.commands) - 1 else 0
+            if not argv:
+                raise GenError(f"{block.where}: an empty command")
+            if argv[0] == "cd" and len(argv) == 2:
+                cwd = (cwd / argv[1]).resolve()
+                if not cwd.is_dir():
+                    raise GenError(f"{block.where}: cd {argv[1]}: no such directory")
+                outputs.append("")
+                continue
+            if argv[0] == "cat" and len(argv) == 2:
+                try:
+                    outputs.append(_clean((cwd / argv[1]).read_text(encoding="utf-8")))
+                except OSError as exc:
+                    raise GenError(f"{block.where}: cat {argv[1]}: {exc.strerror}") from None
+                continue
+            if argv[0] != "perfkit":
+                raise GenError(
+                    f"{block.where}: `{argv[0]}` is not something this script runs "
+                    "(perfkit, cd DIR, cat FILE)"
+                )
+            key = (str(cwd), tuple(argv))
+            if key not in self.cache:
+                self.cache[key] = _perfkit(argv[1:], cwd)
+            code, output = self.cache[key]
+            if code != expected:
+                tail = output.strip().splitlines()[-1:] or ["(no output)"]
+                raise GenError(
+                    f"{block.where}: `{command.shown}` exited {code}, not {expected}: {tail[0]}"
+                )
+            outputs.append(output)
+        return outputs
+
+
+def _perfkit(args: Sequence[str], cwd: Path) -> tuple[int, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _ENV_DROP and not (k.startswith("PG") and k[2:].isupper())
+    }
+    env.update(COLUMNS="100", LINES="50", NO_COLOR="1", TERM="dumb")
+    # the checkout's perfkit, whatever the current directory
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+    done = subprocess.run(
+        [sys.executable, "-m", "perfkit", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, _clean(done.stdout)
+
+
+def _clean(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+def shape(text: str) -> str:
+    """What ``volatile`` blocks are compared by: the text without its figures."""
+    text = _NUMBER.sub("#", text)
+    text = _BARS.sub("█", text)
+    text = _RULES.sub("─", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def parse(path: Path, text: str | None = None) -> list[Block]:
+    """Every generated block of one Markdown file."""
+    if text is None:
+        text = path.read_text(encoding="utf-8")
+    blocks = []
+    for match in _BLOCK.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        where = f"{path.name}:{line}"
+        opts = match["opts"].split()
+        volatile = "volatile" in opts
+        exit_code = 0
+        for opt in opts:
+            if opt.startswith("exit="):
+                exit_code = int(opt.removeprefix("exit="))
+            elif opt != "volatile":
+                raise GenError(f"{where}: unknown gendocs option {opt!r} (volatile, exit=N)")
+        body = match["body"].splitlines()
+        fence = _FENCE.match(body[0]) if body else None
+        if fence is None or body[-1] != fence[1]:
+            raise GenError(f"{where}: a gendocs marker must hold one fenced code block")
+        commands: list[tuple[Command, str]] = []
+        current: list[str] = []
+        output: list[str] = []
+        inner = body[1:-1]
+        i = 0
+        while i < len(inner):
+            if inner[i].startswith("$ "):
+                if current:
+                    commands.append((Command(tuple(current)), "\n".join(output)))
+                current, output = [inner[i]], []
+                while current[-1].endswith("\\") and i + 1 < len(inner):
+                    i += 1
+                    current.append(inner[i])
+            elif current:
+                output.append(inner[i])
+            else:
+                raise GenError(f"{where}: the block must start with a `$ ` command line")
+            i += 1
+        if current:
+            commands.append((Command(tuple(current)), "\n".join(output)))
+        if not commands:
+            raise GenError(f"{where}: the block holds no `$ ` command line")
+        blocks.append(
+            Block(
+                path=path,
+                line=line,
+                start=match.start("body"),
+                end=match.end("body"),
+                fence=fence[1],
+                info=body[0],
+                commands=tuple(commands),
+                volatile=volatile,
+                exit_code=exit_code,
+            )
+        )
+    return blocks
+
+
+def doc_files() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@dataclass(frozen=True)
+class Stale:
+    block: Block
+    diff: str
+
+
+def _new_body(block: Block, outputs: Sequence[str]) -> str:
+    if block.volatile:
+        kept = [old for _, old in block.commands]
+        if all(shape(o) == shape(n) for o, n in zip(kept, outputs)):
+            outputs = kept  # same shape: keep the checked-in figures
+    return block.render(outputs)
+
+
+def generate(
+    paths: Iterable[Path] | None = None,
+    *,
+    check: bool = False,
+    select: Callable[[Block], bool] = lambda b: True,
+    runner: Runner | None = None,
+) -> list[Stale]:
+    """Run every selected block; rewrite the files (or, with ``check``, only compare).
+
+    Returns the blocks whose checked-in output differed from the run."""
+    runner = runner or Runner()
+    stale: list[Stale] = []
+    for path in paths if paths is not None else doc_files():
+        text = path.read_text(encoding="utf-8")
+        pieces: list[str] = []
+        pos = 0
+        for block in parse(path, text):
+            old = text[block.start : block.end]
+            new = old
+            if select(block):
+                new = _new_body(block, runner.run(block))
+            if new != old:
+                diff = "".join(
+                    difflib.unified_diff(
+                        old.splitlines(keepends=True),
+                        new.splitlines(keepends=True),
+                        "checked in",
+                        "perfkit prints now",
+                        n=1,
+                    )
+                )
+                stale.append(Stale(block, diff))
+            pieces += [text[pos : block.start], new]
+            pos = block.end
+        pieces.append(text[pos:])
+        result = "".join(pieces)
+        if not check and result != text:
+            tmp = path.with_name(f".{path.name}.gendocs")
+            tmp.write_text(result, encoding="utf-8")
+            tmp.replace(path)
+    return stale
+
+
+def report(stale: Sequence[Stale], *, max_diff_lines: int = 40) -> str:
+    lines = []
+    for item in stale:
+        lines.append(f"{item.block.where} differs from what perfkit prints now")
+        diff = item.diff.splitlines()
+        lines += ["    " + d for d in diff[:max_diff_lines]]
+        if len(diff) > max_diff_lines:
+            lines.append(f"    ... ({len(diff) - max_diff_lines} more diff lines)")
+    lines.append(f"docs are out of date: run `{REGEN_COMMAND}` and commit the result")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 if stale")
+    parser.add_argument("files", nargs="*", type=Path, help="default: README.md docs/*.md")
+    opts = parser.parse_args(argv)
+    paths = [p.resolve() for p in opts.files] or None
+    try:
+        stale = generate(paths, check=opts.check)
+    except GenError as exc:
+        print(f"gendocs: error: {exc}", file=sys.stderr)
+        return 2
+    if opts.check and stale:
+        print(report(stale), file=sys.stderr)
+        return 1
+    for item in stale:
+        print(f"updated {item.block.where}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
