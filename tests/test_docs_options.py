@@ -105,3 +105,15 @@ def test_mentions_is_a_whole_word() -> None:
     assert mentions("use `--top 4`", "--top")
     assert not mentions("use --top-n 4", "--top")
     assert not mentions("use x--top", "--top")
+
+
+def test_jobs_help_names_every_format_read_in_ranges() -> None:
+    """``analyze --jobs`` says which logs it splits: every format the parallel reader
+    takes (it said "uncompressed stderr" while it split compressed and structured logs)."""
+    from perfkit.querylog import parallel
+
+    analyze = dict(COMMANDS)["analyze"]
+    (jobs,) = [p for p in analyze.params if "--jobs" in p.opts]
+    words = set(re.findall(r"[\w-]+", jobs.help))
+    assert words >= parallel.FORMATS, (sorted(parallel.FORMATS - words), jobs.help)
+    assert "uncompressed" not in words and "compressed" in words

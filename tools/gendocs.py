@@ -42,7 +42,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ class Block:
 
     def render(self, outputs: Sequence[str]) -> str:
         lines = [self.info]
-        for (command, _), output in zip(self.commands, outputs):
+        for (command, _), output in zip(self.commands, outputs, strict=True):
             lines += command.lines
             if output:
                 lines.append(output)
@@ -259,7 +259,7 @@ class Stale:
 def _new_body(block: Block, outputs: Sequence[str]) -> str:
     if block.volatile:
         kept = [old for _, old in block.commands]
-        if all(shape(o) == shape(n) for o, n in zip(kept, outputs)):
+        if all(shape(o) == shape(n) for o, n in zip(kept, outputs, strict=True)):
             outputs = kept  # same shape: keep the checked-in figures
     return block.render(outputs)
 
