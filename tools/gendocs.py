@@ -1,4 +1,4 @@
-"""Regenerate the example outputs in README.md and docs/*.md from real runs of perfkit.
+r"""Regenerate the example outputs in README.md and docs/*.md from real runs of perfkit.
 
     python tools/gendocs.py            # rewrite every generated block
     python tools/gendocs.py --check    # exit 1, naming file, line and block, if any differs
@@ -14,7 +14,9 @@ A generated block is a fenced code block between two markers::
 
 The ``$ `` lines (a trailing backslash continues one) are the commands, exactly as the
 reader sees them; everything else in the block is their output and is replaced. Commands
-run from the repository's root, one after another, in a fresh ``python -m perfkit`` with
+run from a scratch directory that links to every top-level entry of the repository (so
+relative paths work as from the root, and files the commands write land outside the
+checkout), one after another, in a fresh ``python -m perfkit`` with
 ``COLUMNS=100 NO_COLOR=1 TERM=dumb`` and without ``PERFKIT_DSN``, ``FORCE_COLOR`` or the
 libpq ``PG*`` variables; stdout and stderr are shown together, as on a terminal; trailing
 spaces and trailing blank lines are dropped. Besides ``perfkit``, a block may use
@@ -24,6 +26,13 @@ Options after ``gendocs`` in the opening marker:
 
 * ``exit=N`` - the block's last command is expected to exit with N (default 0); any other
   exit status of any command is an error.
+* ``db=FILE`` - the commands get a database of their own: a new one on perfkit's embedded
+  cluster (never another server), loaded from the SQL file FILE (psql ``\`` lines are
+  skipped) and vacuumed and analyzed (statistics from every row, so that plans are the
+  same on every run), dropped afterwards. ``$DSN`` in a command is its
+  connection string, and the string is shown as ``$DSN`` in the output.
+* ``slow`` - the block takes long (a benchmark, the demo): the test suite's check leaves it
+  out; this script and its ``--check`` run it.
 * ``volatile`` - the output holds timings or other figures of the machine it ran on. The
   check then compares the block's *shape*: every number is replaced by ``#``, runs of bar
   (``█▌``) and rule (``─``) characters count as one, and all white space (line breaks
@@ -35,13 +44,17 @@ Options after ``gendocs`` in the opening marker:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +103,8 @@ class Block:
     commands: tuple[tuple[Command, str], ...]  # each command with its checked-in output
     volatile: bool = False
     exit_code: int = 0
+    slow: bool = False
+    db: str | None = None
 
     @property
     def where(self) -> str:
@@ -115,17 +130,42 @@ class Runner:
     """Runs the commands of blocks; identical commands (same directory) run once."""
 
     cache: dict[tuple[str, tuple[str, ...]], tuple[int, str]] = field(default_factory=dict)
+    workdir: Path | None = None
+
+    def close(self) -> None:
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def _root(self) -> Path:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="gendocs-"))
+            for entry in ROOT.iterdir():
+                if entry.name not in (".git", ".venv", ".ci-venv"):
+                    (self.workdir / entry.name).symlink_to(entry)
+        return self.workdir
 
     def run(self, block: Block) -> list[str]:
-        cwd = ROOT
+        if block.db is None:
+            return self._run(block, None)
+        with scratch_database(block, ROOT / block.db) as dsn:
+            outputs = self._run(block, dsn)
+        return [o.replace(dsn, "$DSN") for o in outputs]
+
+    def _run(self, block: Block, dsn: str | None) -> list[str]:
+        cwd = self._root()
         outputs: list[str] = []
         for i, (command, _) in enumerate(block.commands):
             argv = command.argv
+            if dsn is not None:
+                argv = [a.replace("$DSN", dsn) for a in argv]
+            elif any("$DSN" in a for a in argv):
+                raise GenError(f"{block.where}: $DSN needs a database: add db=FILE to the marker")
             expected = block.exit_code if i == len(block.commands) - 1 else 0
             if not argv:
                 raise GenError(f"{block.where}: an empty command")
             if argv[0] == "cd" and len(argv) == 2:
-                cwd = (cwd / argv[1]).resolve()
+                cwd = cwd / argv[1]
                 if not cwd.is_dir():
                     raise GenError(f"{block.where}: cd {argv[1]}: no such directory")
                 outputs.append("")
@@ -152,6 +192,36 @@ class Runner:
                 )
             outputs.append(output)
         return outputs
+
+
+@contextlib.contextmanager
+def scratch_database(block: Block, schema: Path) -> Iterator[str]:
+    """A new database on the embedded cluster, loaded from ``schema``; dropped after."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from perfkit.db import embedded
+
+    try:
+        sql = schema.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GenError(f"{block.where}: db={block.db}: {exc.strerror}") from None
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("\\"))
+    admin = embedded.ensure_running()
+    name = f"gendocs_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(admin, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.encode())
+            # statistics from every row, not a random sample: the same plans on every run
+            conn.execute("SET default_statistics_target = 10000")
+            conn.execute("VACUUM ANALYZE")
+        yield dsn
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _perfkit(args: Sequence[str], cwd: Path) -> tuple[int, str]:
@@ -198,12 +268,18 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
         where = f"{path.name}:{line}"
         opts = match["opts"].split()
         volatile = "volatile" in opts
+        slow = "slow" in opts
         exit_code = 0
+        db = None
         for opt in opts:
             if opt.startswith("exit="):
                 exit_code = int(opt.removeprefix("exit="))
-            elif opt != "volatile":
-                raise GenError(f"{where}: unknown gendocs option {opt!r} (volatile, exit=N)")
+            elif opt.startswith("db="):
+                db = opt.removeprefix("db=")
+            elif opt not in ("volatile", "slow"):
+                raise GenError(
+                    f"{where}: unknown gendocs option {opt!r} (volatile, slow, exit=N, db=FILE)"
+                )
         body = match["body"].splitlines()
         fence = _FENCE.match(body[0]) if body else None
         if fence is None or body[-1] != fence[1]:
@@ -241,6 +317,8 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
                 commands=tuple(commands),
                 volatile=volatile,
                 exit_code=exit_code,
+                slow=slow,
+                db=db,
             )
         )
     return blocks
@@ -258,7 +336,7 @@ class Stale:
 
 def _new_body(block: Block, outputs: Sequence[str]) -> str:
     if block.volatile:
-        kept = [old for _, old in block.commands]
+        kept = [_clean(old) for _, old in block.commands]
         if all(shape(o) == shape(n) for o, n in zip(kept, outputs, strict=True)):
             outputs = kept  # same shape: keep the checked-in figures
     return block.render(outputs)
@@ -274,7 +352,18 @@ def generate(
     """Run every selected block; rewrite the files (or, with ``check``, only compare).
 
     Returns the blocks whose checked-in output differed from the run."""
+    own = runner is None
     runner = runner or Runner()
+    try:
+        return _generate(paths, check, select, runner)
+    finally:
+        if own:
+            runner.close()
+
+
+def _generate(
+    paths: Iterable[Path] | None, check: bool, select: Callable[[Block], bool], runner: Runner
+) -> list[Stale]:
     stale: list[Stale] = []
     for path in paths if paths is not None else doc_files():
         text = path.read_text(encoding="utf-8")
