@@ -1,7 +1,7 @@
 """The example outputs in README.md and docs/*.md are what perfkit prints now.
 
 The blocks between ``<!-- gendocs -->`` markers are re-run by ``tools/gendocs.py``; this
-runs its check on every block but the ``slow`` ones (the demo, benchmarks), so a change
+runs its check on every block but the ``manual`` ones (the demo, benchmarks, racy runs), so a change
 that alters an output fails here until ``python tools/gendocs.py`` is run. Blocks with
 ``db=FILE`` run on a scratch database of the embedded PostgreSQL 18 the suite uses by
 default (with PERFKIT_TEST_DSN naming another server they are left to the script)."""
@@ -59,7 +59,7 @@ def test_docs_are_current(runner: object, pg_server: str) -> None:
     embedded = not os.environ.get("PERFKIT_TEST_DSN")
 
     def select(block: object) -> bool:
-        return not block.slow and (embedded or block.db is None)  # type: ignore[attr-defined]
+        return not block.manual and (embedded or block.db is None)  # type: ignore[attr-defined]
 
     stale = gendocs.generate(check=True, select=select, runner=runner)
     assert not stale, gendocs.report(stale)

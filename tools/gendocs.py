@@ -29,12 +29,14 @@ Options after ``gendocs`` in the opening marker:
 * ``db=FILE`` - the commands get a database of their own: a new one on perfkit's embedded
   cluster (never another server), loaded from the SQL file FILE (psql ``\`` lines are
   skipped) and vacuumed and analyzed (statistics from every row, so that plans are the
-  same on every run), dropped afterwards. ``$DSN`` in a command is its
-  connection string, and the string is shown as ``$DSN`` in the output.
-* ``slow`` - the block takes long (a benchmark, the demo): the test suite's check leaves it
-  out; this script and its ``--check`` run it.
+  same on every run), dropped afterwards. ``$DSN`` in a command is
+  ``postgresql://postgres@/gendocs`` (``PGHOST``/``PGPORT`` name the cluster's socket,
+  so that the output shows the same short target on every machine).
+* ``manual`` - the block takes long (a benchmark, the demo) or its words depend on timing
+  (a race the output reports, a row that appears under load): the test suite's check
+  leaves it out; this script and its ``--check`` run it.
 * ``volatile`` - the output holds timings or other figures of the machine it ran on. The
-  check then compares the block's *shape*: every number (with its unit, if any: ms, s,
+  check then compares the block's *shape*: every number (with its sign and unit, if any: ms, s,
   B, kB, ...) is replaced by ``#``, runs of bar
   (``█▌``) and rule (``─``) characters count as one, and all white space (line breaks
   included) as one space, so the labels, columns, rows and words must match while the
@@ -54,10 +56,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the one command that brings every generated block up to date (named in every failure)
@@ -69,7 +71,7 @@ _BLOCK = re.compile(
 )
 _FENCE = re.compile(r"^(`{3,})[\w-]*$")
 # a figure with its unit, if any: 4.5 kB/s and 351 B/s, 9 ms and 1.2 s have one shape
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:\s?(?:[kMGT]i?B|B|ms|µs|us|s|min|h)(?![\w]))?")
+_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?(?:\s?(?:[kMGT]i?B|B|ms|µs|us|s|min|h)(?![\w]))?")
 _BARS = re.compile(r"[█▉▊▋▌▍▎▏]+")
 _RULES = re.compile(r"─+")
 _SPACE = re.compile(r"\s+")
@@ -105,7 +107,7 @@ class Block:
     commands: tuple[tuple[Command, str], ...]  # each command with its checked-in output
     volatile: bool = False
     exit_code: int = 0
-    slow: bool = False
+    manual: bool = False
     db: str | None = None
 
     @property
@@ -157,18 +159,17 @@ class Runner:
             if block.db is None:
                 self.blocks[key] = self._run(block, None)
             else:
-                with scratch_database(block, ROOT / block.db) as dsn:
-                    outputs = self._run(block, dsn)
-                self.blocks[key] = [o.replace(dsn, "$DSN") for o in outputs]
+                with scratch_database(block, ROOT / block.db) as socket:
+                    self.blocks[key] = self._run(block, socket)
         return self.blocks[key]
 
-    def _run(self, block: Block, dsn: str | None) -> list[str]:
+    def _run(self, block: Block, socket: dict[str, str] | None) -> list[str]:
         cwd = self._root()
         outputs: list[str] = []
         for i, (command, _) in enumerate(block.commands):
             argv = command.argv
-            if dsn is not None:
-                argv = [a.replace("$DSN", dsn) for a in argv]
+            if socket is not None:
+                argv = [a.replace("$DSN", SCRATCH_DSN) for a in argv]
             elif any("$DSN" in a for a in argv):
                 raise GenError(f"{block.where}: $DSN needs a database: add db=FILE to the marker")
             expected = block.exit_code if i == len(block.commands) - 1 else 0
@@ -192,8 +193,8 @@ class Runner:
                     "(perfkit, cd DIR, cat FILE)"
                 )
             key = (str(cwd), tuple(argv))
-            if key not in self.cache:
-                self.cache[key] = _perfkit(argv[1:], cwd)
+            if socket is not None or key not in self.cache:
+                self.cache[key] = _perfkit(argv[1:], cwd, socket or {})
             code, output = self.cache[key]
             if code != expected:
                 tail = output.strip().splitlines()[-1:] or ["(no output)"]
@@ -204,11 +205,16 @@ class Runner:
         return outputs
 
 
+SCRATCH_DB = "gendocs"
+SCRATCH_DSN = f"postgresql://postgres@/{SCRATCH_DB}"
+
+
 @contextlib.contextmanager
-def scratch_database(block: Block, schema: Path) -> Iterator[str]:
-    """A new database on the embedded cluster, loaded from ``schema``; dropped after."""
+def scratch_database(block: Block, schema: Path) -> Iterator[dict[str, str]]:
+    """Database ``gendocs`` on the embedded cluster, made afresh from ``schema`` and
+    dropped after; yields the ``PGHOST``/``PGPORT`` that reach it."""
     import psycopg
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     from perfkit.db import embedded
 
@@ -216,15 +222,21 @@ def scratch_database(block: Block, schema: Path) -> Iterator[str]:
         sql = schema.read_text(encoding="utf-8")
     except OSError as exc:
         raise GenError(f"{block.where}: db={block.db}: {exc.strerror}") from None
-    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("\\"))
     admin = embedded.ensure_running()
-    name = f"gendocs_{uuid.uuid4().hex[:10]}"
+    name = SCRATCH_DB
     with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a killed run's
         conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(admin)
+    socket = {"PGHOST": str(params.get("host", "")), "PGPORT": str(params.get("port") or 5432)}
     dsn = make_conninfo(admin, dbname=name)
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.encode())
+            try:
+                load_sql(conn, sql)
+            except psycopg.Error as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise GenError(f"{block.where}: db={block.db}: {first}") from None
             # the load's row counts reach pg_stat now, not after VACUUM set n_live_tup
             # (a late flush would add them again: n_live_tup twice the table)
             conn.execute("SELECT pg_stat_force_next_flush()")
@@ -232,19 +244,45 @@ def scratch_database(block: Block, schema: Path) -> Iterator[str]:
             # statistics from every row, not a random sample: the same plans on every run
             conn.execute("SET default_statistics_target = 10000")
             conn.execute("VACUUM ANALYZE")
-        yield dsn
+        yield socket
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _perfkit(args: Sequence[str], cwd: Path) -> tuple[int, str]:
+_COPY_FROM_STDIN = re.compile(r"^COPY\b.*\bFROM\s+stdin\b.*;\s*$", re.IGNORECASE)
+
+
+def load_sql(conn: Any, sql: str) -> None:
+    """Run a SQL file as psql would for a pg_dump: statements, ``COPY ... FROM stdin``
+    with its data up to ``\\.``; other psql meta-commands (``\\restrict``) are skipped."""
+    pending: list[str] = []
+    lines = iter(sql.splitlines())
+    for line in lines:
+        if _COPY_FROM_STDIN.match(line):
+            if pending:
+                conn.execute("\n".join(pending).encode())
+                pending = []
+            data = []
+            for row in lines:
+                if row == "\\.":
+                    break
+                data.append(row + "\n")
+            with conn.cursor().copy(line.rstrip().rstrip(";").encode()) as copy:
+                copy.write("".join(data).encode())
+        elif not line.startswith("\\"):
+            pending.append(line)
+    if any(p.strip() for p in pending):
+        conn.execute("\n".join(pending).encode())
+
+
+def _perfkit(args: Sequence[str], cwd: Path, extra: dict[str, str]) -> tuple[int, str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in _ENV_DROP and not (k.startswith("PG") and k[2:].isupper())
     }
-    env.update(COLUMNS="100", LINES="50", NO_COLOR="1", TERM="dumb")
+    env.update(COLUMNS="100", LINES="50", NO_COLOR="1", TERM="dumb", **extra)
     # the checkout's perfkit, whatever the current directory
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     done = subprocess.run(
@@ -282,7 +320,7 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
         where = f"{path.name}:{line}"
         opts = match["opts"].split()
         volatile = "volatile" in opts
-        slow = "slow" in opts
+        manual = "manual" in opts
         exit_code = 0
         db = None
         for opt in opts:
@@ -290,9 +328,9 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
                 exit_code = int(opt.removeprefix("exit="))
             elif opt.startswith("db="):
                 db = opt.removeprefix("db=")
-            elif opt not in ("volatile", "slow"):
+            elif opt not in ("volatile", "manual"):
                 raise GenError(
-                    f"{where}: unknown gendocs option {opt!r} (volatile, slow, exit=N, db=FILE)"
+                    f"{where}: unknown gendocs option {opt!r} (volatile, manual, exit=N, db=FILE)"
                 )
         body = match["body"].splitlines()
         fence = _FENCE.match(body[0]) if body else None
@@ -331,7 +369,7 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
                 commands=tuple(commands),
                 volatile=volatile,
                 exit_code=exit_code,
-                slow=slow,
+                manual=manual,
                 db=db,
             )
         )
