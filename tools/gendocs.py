@@ -26,7 +26,7 @@ Options after ``gendocs`` in the opening marker:
 
 * ``exit=N`` - the block's last command is expected to exit with N (default 0); any other
   exit status of any command is an error.
-* ``db=FILE`` - the commands get a database of their own: a new one on perfkit's embedded
+* ``db=FILE`` (or ``db``: an empty one) - the commands get a database of their own: a new one on perfkit's embedded
   cluster (never another server), loaded from the SQL file FILE (psql ``\`` lines are
   skipped) and vacuumed and analyzed (statistics from every row, so that plans are the
   same on every run), dropped afterwards. ``$DSN`` in a command is
@@ -37,7 +37,8 @@ Options after ``gendocs`` in the opening marker:
   leaves it out; this script and its ``--check`` run it.
 * ``volatile`` - the output holds timings or other figures of the machine it ran on. The
   check then compares the block's *shape*: every number (with its sign and unit, if any: ms, s,
-  B, kB, ...) is replaced by ``#``, runs of bar
+  B, kB, ...) is replaced by ``#``, so is a run of 8 or more hex digits (generated
+  names, ids), runs of bar
   (``█▌``) and rule (``─``) characters count as one, and all white space (line breaks
   included) as one space, so the labels, columns, rows and words must match while the
   figures may differ. Rewriting keeps the checked-in figures when the shape still matches
@@ -72,6 +73,8 @@ _BLOCK = re.compile(
 _FENCE = re.compile(r"^(`{3,})[\w-]*$")
 # a figure with its unit, if any: 4.5 kB/s and 351 B/s, 9 ms and 1.2 s have one shape
 _NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?(?:\s?(?:[kMGT]i?B|B|ms|µs|us|s|min|h)(?![\w]))?")
+# generated names and ids (perfkit_demo_288c106c, fingerprint ids): any run of 8+ hex digits
+_HEX = re.compile(r"(?<![0-9a-fA-F])(?=[0-9a-f]*\d)[0-9a-f]{8,}(?![0-9a-fA-F])")
 _BARS = re.compile(r"[█▉▊▋▌▍▎▏]+")
 _RULES = re.compile(r"─+")
 _SPACE = re.compile(r"\s+")
@@ -159,7 +162,8 @@ class Runner:
             if block.db is None:
                 self.blocks[key] = self._run(block, None)
             else:
-                with scratch_database(block, ROOT / block.db) as socket:
+                schema = ROOT / block.db if block.db else None
+                with scratch_database(block, schema) as socket:
                     self.blocks[key] = self._run(block, socket)
         return self.blocks[key]
 
@@ -210,7 +214,7 @@ SCRATCH_DSN = f"postgresql://postgres@/{SCRATCH_DB}"
 
 
 @contextlib.contextmanager
-def scratch_database(block: Block, schema: Path) -> Iterator[dict[str, str]]:
+def scratch_database(block: Block, schema: Path | None) -> Iterator[dict[str, str]]:
     """Database ``gendocs`` on the embedded cluster, made afresh from ``schema`` and
     dropped after; yields the ``PGHOST``/``PGPORT`` that reach it."""
     import psycopg
@@ -219,7 +223,7 @@ def scratch_database(block: Block, schema: Path) -> Iterator[dict[str, str]]:
     from perfkit.db import embedded
 
     try:
-        sql = schema.read_text(encoding="utf-8")
+        sql = schema.read_text(encoding="utf-8") if schema is not None else ""
     except OSError as exc:
         raise GenError(f"{block.where}: db={block.db}: {exc.strerror}") from None
     admin = embedded.ensure_running()
@@ -304,6 +308,7 @@ def _clean(text: str) -> str:
 
 def shape(text: str) -> str:
     """What ``volatile`` blocks are compared by: the text without its figures."""
+    text = _HEX.sub("#", text)
     text = _NUMBER.sub("#", text)
     text = _BARS.sub("█", text)
     text = _RULES.sub("─", text)
@@ -328,6 +333,8 @@ def parse(path: Path, text: str | None = None) -> list[Block]:
                 exit_code = int(opt.removeprefix("exit="))
             elif opt.startswith("db="):
                 db = opt.removeprefix("db=")
+            elif opt == "db":
+                db = ""  # an empty database
             elif opt not in ("volatile", "manual"):
                 raise GenError(
                     f"{where}: unknown gendocs option {opt!r} (volatile, manual, exit=N, db=FILE)"
