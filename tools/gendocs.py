@@ -20,7 +20,8 @@ checkout), one after another, in a fresh ``python -m perfkit`` with
 ``COLUMNS=100 NO_COLOR=1 TERM=dumb`` and without ``PERFKIT_DSN``, ``FORCE_COLOR`` or the
 libpq ``PG*`` variables; stdout and stderr are shown together, as on a terminal; trailing
 spaces and trailing blank lines are dropped. Besides ``perfkit``, a block may use
-``cd DIR`` (later commands of the block run there) and ``cat FILE``.
+``python benchmarks/SCRIPT`` (e.g. to write a large input), ``cd DIR`` (later commands of
+the block run there) and ``cat FILE``.
 
 Options after ``gendocs`` in the opening marker:
 
@@ -191,14 +192,18 @@ class Runner:
                 except OSError as exc:
                     raise GenError(f"{block.where}: cat {argv[1]}: {exc.strerror}") from None
                 continue
-            if argv[0] != "perfkit":
+            if argv[0] == "perfkit":
+                run = [sys.executable, "-m", "perfkit", *argv[1:]]
+            elif argv[0] == "python" and argv[1:2] and argv[1].startswith("benchmarks/"):
+                run = [sys.executable, *argv[1:]]  # the repository's own scripts
+            else:
                 raise GenError(
                     f"{block.where}: `{argv[0]}` is not something this script runs "
-                    "(perfkit, cd DIR, cat FILE)"
+                    "(perfkit, python benchmarks/..., cd DIR, cat FILE)"
                 )
             key = (str(cwd), tuple(argv))
             if socket is not None or key not in self.cache:
-                self.cache[key] = _perfkit(argv[1:], cwd, socket or {})
+                self.cache[key] = _execute(run, cwd, socket or {})
             code, output = self.cache[key]
             if code != expected:
                 tail = output.strip().splitlines()[-1:] or ["(no output)"]
@@ -280,7 +285,7 @@ def load_sql(conn: Any, sql: str) -> None:
         conn.execute("\n".join(pending).encode())
 
 
-def _perfkit(args: Sequence[str], cwd: Path, extra: dict[str, str]) -> tuple[int, str]:
+def _execute(argv: Sequence[str], cwd: Path, extra: dict[str, str]) -> tuple[int, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -290,7 +295,7 @@ def _perfkit(args: Sequence[str], cwd: Path, extra: dict[str, str]) -> tuple[int
     # the checkout's perfkit, whatever the current directory
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     done = subprocess.run(
-        [sys.executable, "-m", "perfkit", *args],
+        argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
