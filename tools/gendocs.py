@@ -27,23 +27,23 @@ Options after ``gendocs`` in the opening marker:
 
 * ``exit=N`` - the block's last command is expected to exit with N (default 0); any other
   exit status of any command is an error.
-* ``db=FILE`` (or ``db``: an empty one) - the commands get a database of their own: a new one on perfkit's embedded
-  cluster (never another server), loaded from the SQL file FILE (psql ``\`` lines are
-  skipped) and vacuumed and analyzed (statistics from every row, so that plans are the
-  same on every run), dropped afterwards. ``$DSN`` in a command is
-  ``postgresql://postgres@/gendocs`` (``PGHOST``/``PGPORT`` name the cluster's socket,
-  so that the output shows the same short target on every machine).
+* ``db=FILE`` (or ``db``: an empty database) - the commands get a database of their own:
+  ``gendocs`` on perfkit's embedded cluster (never another server), made afresh, loaded
+  from the SQL file FILE as psql would (``COPY ... FROM stdin`` too; other ``\`` lines are
+  skipped), vacuumed and analyzed with statistics from every row (so that plans repeat),
+  and dropped afterwards. ``$DSN`` in a command is ``postgresql://postgres@/gendocs``
+  (``PGHOST``/``PGPORT`` name the cluster's socket), so that the output shows the same
+  short target on every machine.
 * ``manual`` - the block takes long (a benchmark, the demo) or its words depend on timing
   (a race the output reports, a row that appears under load): the test suite's check
-  leaves it out; this script and its ``--check`` run it.
+  (tests/test_docs_examples.py) leaves it out; this script and its ``--check`` run it.
 * ``volatile`` - the output holds timings or other figures of the machine it ran on. The
-  check then compares the block's *shape*: every number (with its sign and unit, if any: ms, s,
-  B, kB, ...) is replaced by ``#``, so is a run of 8 or more hex digits (generated
-  names, ids), runs of bar
-  (``█▌``) and rule (``─``) characters count as one, and all white space (line breaks
-  included) as one space, so the labels, columns, rows and words must match while the
-  figures may differ. Rewriting keeps the checked-in figures when the shape still matches
-  (no churn), and writes the new run's figures when it does not.
+  check then compares the block's *shape*: every number (with its sign and its unit, if
+  any: ms, s, B, kB, ...) and every run of 8 or more hex digits (generated names, ids)
+  becomes ``#``, a run of bar (``█▌``) or rule (``─``) characters counts as one, and all
+  white space (line breaks included) as one space: the labels, columns, rows and words
+  must match, the figures may differ. Rewriting keeps the checked-in figures while the
+  shape still matches (no churn) and writes the new run's figures when it does not.
 """
 
 from __future__ import annotations
