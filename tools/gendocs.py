@@ -66,6 +66,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 #: the one command that brings every generated block up to date (named in every failure)
 REGEN_COMMAND = "python tools/gendocs.py"
+COMMAND_TIMEOUT_S = 600
 
 _BLOCK = re.compile(
     r"^<!-- gendocs(?P<opts>[^\n]*?)-->\n(?P<body>.*?)^<!-- /gendocs -->$",
@@ -294,16 +295,19 @@ def _execute(argv: Sequence[str], cwd: Path, extra: dict[str, str]) -> tuple[int
     env.update(COLUMNS="100", LINES="50", NO_COLOR="1", TERM="dumb", **extra)
     # the checkout's perfkit, whatever the current directory
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    done = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-    )
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise GenError(f"`{' '.join(argv)}` ran over {COMMAND_TIMEOUT_S} s") from None
     return done.returncode, _clean(done.stdout)
 
 
@@ -478,9 +482,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="default: README.md docs/*.md")
     opts = parser.parse_args(argv)
     paths = [p.resolve() for p in opts.files] or None
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # the checkout's perfkit, installed or not
+    from perfkit.errors import PerfkitError
+
     try:
         stale = generate(paths, check=opts.check)
-    except GenError as exc:
+    except (GenError, PerfkitError) as exc:  # e.g. the embedded cluster would not start
         print(f"gendocs: error: {exc}", file=sys.stderr)
         return 2
     if opts.check and stale:
