@@ -175,3 +175,15 @@ def test_parse_reads_back_what_render_wrote(outputs: list[str], volatile: bool) 
     assert [c.argv[-1] for c, _ in block.commands] == [str(i) for i in range(len(outputs))]
     assert [o for _, o in block.commands] == outputs
     assert block.render([o for _, o in block.commands]) == body + "```\n"
+
+
+def test_check_leaves_manual_blocks_to_all(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(
+        "<!-- gendocs manual -->\n```\n$ perfkit --version\nperfkit 0.0\n```\n<!-- /gendocs -->\n"
+    )
+    assert gendocs.main(["--check", str(path)]) == 0
+    assert gendocs.main(["--check", "--all", str(path)]) == 1
+    assert "perfkit 0.0" in path.read_text(encoding="utf-8")
+    assert gendocs.main([str(path)]) == 0  # rewriting runs every block
+    assert "perfkit 0.0" not in path.read_text(encoding="utf-8")

@@ -1,7 +1,8 @@
 r"""Regenerate the example outputs in README.md and docs/*.md from real runs of perfkit.
 
-    python tools/gendocs.py            # rewrite every generated block
-    python tools/gendocs.py --check    # exit 1, naming file, line and block, if any differs
+    python tools/gendocs.py                # rewrite every generated block (a few minutes)
+    python tools/gendocs.py --check        # exit 1, naming file, line and block, if one differs
+    python tools/gendocs.py --check --all  # ... the ``manual`` blocks too
 
 A generated block is a fenced code block between two markers::
 
@@ -35,8 +36,9 @@ Options after ``gendocs`` in the opening marker:
   (``PGHOST``/``PGPORT`` name the cluster's socket), so that the output shows the same
   short target on every machine.
 * ``manual`` - the block takes long (a benchmark, the demo) or its words depend on timing
-  (a race the output reports, a row that appears under load): the test suite's check
-  (tests/test_docs_examples.py) leaves it out; this script and its ``--check`` run it.
+  (a race the output reports, a row that appears under load): ``--check`` and the test
+  suite's check (tests/test_docs_examples.py) leave it out, ``--check --all`` and
+  rewriting run it.
 * ``volatile`` - the output holds timings or other figures of the machine it ran on. The
   check then compares the block's *shape*: every number (with its sign and its unit, if
   any: ms, s, B, kB, ...) and every run of 8 or more hex digits (generated names, ids)
@@ -479,6 +481,9 @@ def report(stale: Sequence[Stale], *, max_diff_lines: int = 40) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 if stale")
+    parser.add_argument(
+        "--all", action="store_true", help="with --check: the manual blocks too (they may vary)"
+    )
     parser.add_argument("files", nargs="*", type=Path, help="default: README.md docs/*.md")
     opts = parser.parse_args(argv)
     paths = [p.resolve() for p in opts.files] or None
@@ -487,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from perfkit.errors import PerfkitError
 
     try:
-        stale = generate(paths, check=opts.check)
+        every = not opts.check or opts.all
+        stale = generate(paths, check=opts.check, select=lambda b: every or not b.manual)
     except (GenError, PerfkitError) as exc:  # e.g. the embedded cluster would not start
         print(f"gendocs: error: {exc}", file=sys.stderr)
         return 2
