@@ -123,8 +123,9 @@ class Block:
             name = self.path.relative_to(ROOT)
         except ValueError:
             name = self.path
-        first = self.commands[-1][0].shown if self.commands else "(no command)"
-        return f"{name}:{self.line}: block `{first}`"
+        # named by its last command: the one whose output the block is about
+        last = self.commands[-1][0].shown if self.commands else "(no command)"
+        return f"{name}:{self.line}: block `{last}`"
 
     def render(self, outputs: Sequence[str]) -> str:
         lines = [self.info]
