@@ -3,6 +3,7 @@
 python benchmarks/bench_batch.py sim [N]        # simulate N messages (default 1,000,000)
 python benchmarks/bench_batch.py live [N]       # per-record overhead vs Powertools BatchProcessor
 python benchmarks/bench_batch.py sink DSN [N]   # COPY via BatchWriter vs row-by-row round trips
+python benchmarks/bench_batch.py dump FILE [N]  # write the N-message dump the others use (docs/batch.md)
 """
 
 from __future__ import annotations
@@ -170,5 +171,7 @@ if __name__ == "__main__":
         bench_live(int(sys.argv[2]) if len(sys.argv) > 2 else 50_000)
     elif what == "sink":
         bench_sink(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 10_000)
+    elif what == "dump" and len(sys.argv) > 2:
+        make_dump(Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 100_000)
     else:
         raise SystemExit(__doc__)

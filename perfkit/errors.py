@@ -2,7 +2,8 @@
 
 Every error a user can cause or meet derives from :class:`PerfkitError` and says
 *where* the problem is (file and line, option, config key, database target).
-The CLI maps them to exit codes in exactly one place (``perfkit.cli._app``):
+The CLI maps them to exit codes in exactly one place
+(``perfkit.cli.PerfkitGroup.invoke``, in ``perfkit/cli/__init__.py``):
 
 * 0 - success
 * 1 - the tool ran and found a failure or a regression (:class:`FindingError`)

@@ -99,8 +99,9 @@ def analyze_cmd(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for a large uncompressed stderr log (same results as 1, "
-            "which reads in this process); default: one per core.",
+            help="Worker processes that read a large cnpg, csvlog, jsonlog or stderr log in "
+            "ranges, compressed or not (same results as 1, which reads in this process); "
+            "default: one per core.",
             show_default=False,
         ),
     ] = None,
