@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer._click.globals import get_current_context
 
+from perfkit.cli.clicklib import get_current_context
 from perfkit.config import Config
 from perfkit.errors import PerfkitError
 
@@ -198,14 +198,13 @@ def _param_label(param: Any) -> str:
 def usage_error(exc: Any, config: Config | None = None) -> PerfkitError:
     """A click usage error (bad or unknown option, missing argument) as perfkit's one
     plain line naming the option - or the config file and key the bad value came from."""
-    from typer._click.core import ParameterSource
-    from typer._click.exceptions import (
+    from perfkit.cli.clicklib import (
         BadOptionUsage,
         BadParameter,
         MissingParameter,
         NoSuchOption,
+        ParameterSource,
     )
-
     from perfkit.config import DEFAULT_CONFIG_NAME, close_match, config_key
     from perfkit.errors import ConfigError, UsageError
 
