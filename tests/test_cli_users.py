@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -69,3 +72,73 @@ def test_pool_progress_label_says_what_runs() -> None:
     assert not any("pool pool" in label for label in labels)
     compare = plan_points(options, 2)[-1]
     assert point_label(compare, "compare") == "compare: async pool of 2, 8 clients"
+
+
+# --- streams: a report on stdout or in its file, notes and warnings on stderr ----------
+
+QUERYLOG = Path(__file__).parent / "data" / "querylog"
+INFERRED = "inferred as '%m [%p] user=%u,db=%d '"
+
+
+def test_analyze_warnings_go_to_stderr_not_into_the_report(cli: Any, tmp_path: Path) -> None:
+    log = str(QUERYLOG / "multiline_param.log")
+    r = cli("analyze", log)
+    assert r.exit_code == 0, r.output
+    assert INFERRED not in r.stdout and "warning" not in r.stdout
+    assert any(line.startswith("warning: ") and INFERRED in line for line in r.stderr.splitlines())
+    for fmt, ext in (("table", "txt"), ("markdown", "md"), ("csv", "csv")):
+        out = tmp_path / f"report.{ext}"
+        r = cli("analyze", log, "--format", fmt, "-o", str(out))
+        assert r.exit_code == 0, r.output
+        assert INFERRED not in out.read_text() and INFERRED in r.stderr
+        assert r.stdout == ""
+    # JSON keeps them as data for the programs that read it
+    r = cli("analyze", log, "--format", "json")
+    assert any(INFERRED in w for w in json.loads(r.stdout)["warnings"])
+
+
+def test_quiet_silences_warnings_and_notes(cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    r = cli("-q", "analyze", str(QUERYLOG / "multiline_param.log"), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert r.stderr == "" and r.stdout == ""
+    assert out.read_text().startswith("## ")
+    r = cli("analyze", str(QUERYLOG / "multiline_param.log"), "--quiet")
+    assert r.exit_code == 0 and r.stderr == "" and r.stdout.startswith("perfkit analyze")
+
+
+def test_check_warnings_stay_out_of_report_and_markdown(cli: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "perfkit.toml"
+    cfg.write_text('[check.t]\ntype = "command"\nrun = "true"\nruns = 3\n')
+    base = tmp_path / "base.json"
+    assert cli("--config", str(cfg), "check", "--save-baseline", str(base)).exit_code == 0
+    data = json.loads(base.read_text())
+    data["schema_version"] = 0
+    base.write_text(json.dumps(data))
+    md = tmp_path / "summary.md"
+    r = cli("--config", str(cfg), "check", "--baseline", str(base), "--markdown", str(md))
+    assert r.exit_code == 0, r.output
+    said = "has schema version 0 (current 1); compared anyway"
+    assert said not in r.stdout and said not in md.read_text()
+    assert f"warning: baseline base.json {said}" in r.stderr
+
+
+def test_every_command_renders_through_emit() -> None:
+    """Reports are rendered in one place (cli.common), which takes the warnings out of
+    them: a command module that renders a Document itself would put them back."""
+    import ast
+
+    cli_dir = Path(__file__).parent.parent / "perfkit" / "cli"
+    offenders = []
+    for path in sorted(cli_dir.glob("*.py")):
+        if path.name == "common.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in (
+                "perfkit.report.render",
+                "perfkit.report.terminal",
+            ):
+                names = [a.name for a in node.names]
+                if {"render", "render_table", "render_markdown"} & set(names):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

@@ -67,6 +67,49 @@ def note(message: str, ctx: typer.Context | None = None) -> None:
         typer.echo(scrub(message), err=True)
 
 
+def warn(message: str, ctx: typer.Context | None = None) -> None:
+    """A warning line on stderr (``warning: ...``, yellow on a colour terminal); like every
+    note it never goes into a report and --quiet silences it."""
+    if state(ctx).quiet:
+        return
+    from perfkit.redact import scrub
+
+    text = f"warning: {scrub(message)}"
+    if color_stdout(ctx, sys.stderr):
+        text = typer.style(text, fg="yellow")
+    typer.echo(text, err=True, color=True)
+
+
+#: how a warning that qualifies the result itself starts (``PARTIAL RESULT: stopped early``)
+RESULT_MARKERS = ("PARTIAL", "EMPTY")
+
+
+def about_result(warning: str) -> bool:
+    """Whether ``warning`` says the result is partial or empty (it stays in the report)."""
+    return warning.startswith(RESULT_MARKERS)
+
+
+def report_text(doc: Document, name: str, *, table: str | None = None, color: bool = False) -> str:
+    """``doc`` rendered as format ``name`` for stdout or a file. Its warnings are not in
+    the text (they go to stderr, see :func:`emit`) except those that say the result
+    itself is partial or empty (:func:`about_result`): a report file must not look
+    complete when it is not. JSON keeps them all as data, under ``warnings``."""
+    import dataclasses
+
+    from perfkit.redact import scrub
+    from perfkit.report.render import render
+
+    if name != "json":
+        doc = dataclasses.replace(doc, warnings=tuple(w for w in doc.warnings if about_result(w)))
+    if name == "table" and color:
+        from perfkit.report.terminal import render_table
+
+        text = render_table(doc, color=True)
+    else:
+        text = render(doc, name, table=table)
+    return scrub(text, key_values=False)
+
+
 def debug_note(message: str, ctx: typer.Context | None = None) -> None:
     if state(ctx).debug:
         from perfkit.redact import scrub
@@ -83,20 +126,12 @@ def emit(
     ctx: typer.Context | None = None,
 ) -> None:
     """Render ``doc`` and write it to ``output`` (atomically) or stdout, with every
-    known password scrubbed (a report may quote an error or a target)."""
-    from perfkit.redact import scrub
-    from perfkit.report.render import render
-
+    known password scrubbed (a report may quote an error or a target); its warnings
+    go to stderr after it (not with --quiet)."""
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
     if output is not None:
         name = format_for_output(name, output, ctx)
-    if name == "table" and output is None and color_stdout(ctx):
-        from perfkit.report.terminal import render_table
-
-        text = render_table(doc, color=True)
-    else:
-        text = render(doc, name, table=table)
-    text = scrub(text, key_values=False)
+    text = report_text(doc, name, table=table, color=output is None and color_stdout(ctx))
     if output is None:
         write_stdout(text)
     else:
@@ -104,6 +139,8 @@ def emit(
 
         write_atomic(output, text)
         note(f"wrote {output}", ctx)
+    for message in doc.warnings:
+        warn(message, ctx)
 
 
 #: ``-o FILE`` without ``--format``: the format its extension names
