@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from perfkit.cli.progress import RichProgress
@@ -142,3 +143,78 @@ def test_every_command_renders_through_emit() -> None:
                 if {"render", "render_table", "render_markdown"} & set(names):
                     offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
+
+
+# --- perfkit init writes only checks that run -----------------------------------------
+
+ONE = "SELECT relname FROM pg_class WHERE relpages > 10;\n"
+TWO = "SELECT 1;\n\nSELECT count(*) FROM pg_class\n  WHERE relkind = 'r';\n"
+NONE = "-- queries go here\n"
+DDL = "CREATE TABLE t (a int);\nSELECT oid FROM pg_type WHERE typname = 'int4';\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "checks", "skipped"),
+    [
+        ({"q/one.sql": ONE}, {"explain-one": ("file", "q/one.sql")}, []),
+        (
+            {"two.sql": TWO},
+            {
+                "explain-two-line1": ("query", "SELECT 1"),
+                "explain-two-line3": (
+                    "query",
+                    "SELECT count(*) FROM pg_class\n  WHERE relkind = 'r'",
+                ),
+            },
+            [],
+        ),
+        ({"empty.sql": NONE}, {}, ["empty.sql: no SQL statement in it, no explain check"]),
+        (
+            {"schema.sql": DDL},
+            {"explain-schema-line2": ("query", "SELECT oid FROM pg_type WHERE typname = 'int4'")},
+            ["schema.sql:1: no explain check: refused (write): CREATE TABLE t (a int)"],
+        ),
+        ({}, {}, []),
+    ],
+    ids=["one-statement", "two-statements", "no-statement", "ddl-and-select", "no-files"],
+)
+def test_init_then_check_runs(
+    cli: Any,
+    tmp_path: Path,
+    pg_server: str,
+    files: dict[str, str],
+    checks: dict[str, tuple[str, str]],
+    skipped: list[str],
+) -> None:
+    import tomllib
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    r = cli("init", str(tmp_path))
+    assert r.exit_code == 0, r.stderr
+    for line in skipped:
+        assert line in r.stderr
+    written = tomllib.loads((tmp_path / "perfkit.toml").read_text())["check"]
+    explain = {k: v for k, v in written.items() if isinstance(v, dict) and v["type"] == "explain"}
+    assert {
+        k: (key, v[key]) for k, v in explain.items() for key in ("file", "query") if key in v
+    } == checks
+    r = cli("--config", str(tmp_path / "perfkit.toml"), "check", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["verdict"] == "pass"
+    ran = {c["name"] for c in report["checks"]}
+    assert set(checks) <= ran
+
+
+def test_init_then_check_runs_for_a_handler(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text(
+        "import json\n\ndef handler(event, context):\n    return json.dumps(event)\n"
+    )
+    r = cli("init", str(tmp_path))
+    assert r.exit_code == 0, r.stderr
+    assert "coldstart (coldstart)" in r.stdout and "import (command)" in r.stdout
+    r = cli("--config", str(tmp_path / "perfkit.toml"), "check", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["verdict"] == "pass"

@@ -178,6 +178,8 @@ def init_cmd(
     target = output if output is not None else directory / "perfkit.toml"
     written = write_starter_config(directory, target, force=force)
     typer.echo(f"wrote {target}: {written.summary}")
+    for line in written.skipped:
+        note(line, ctx)
     note("next: perfkit check --save-baseline baseline.json, then --baseline baseline.json", ctx)
 
 
