@@ -218,3 +218,47 @@ def test_init_then_check_runs_for_a_handler(cli: Any, tmp_path: Path) -> None:
     r = cli("--config", str(tmp_path / "perfkit.toml"), "check", "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["verdict"] == "pass"
+
+
+# --- errors in the user's words ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--color", "purple", "demo"),
+            "--color: must be one of auto, always, never, not 'purple'",
+        ),
+        (
+            ("analyze", "x.log", "--format", "xml"),
+            "--format: must be one of table, json, csv, markdown, not 'xml'",
+        ),
+        (("analyze", "x.log", "--top", "-1"), "--top: must be at least 0, not -1"),
+        (("analyze", "x.log", "--slow-ms", "abc"), "--slow-ms: must be a number, not 'abc'"),
+        (
+            ("explain", "--statement", "SELECT 1", "--wat"),
+            "--wat: no such option for perfkit explain",
+        ),
+    ],
+)
+def test_bad_values_get_plain_sentences(cli: Any, args: tuple[str, ...], line: str) -> None:
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"perfkit: error: {line}")
+    assert len(r.stderr.splitlines()) == 1 and r.stdout == ""
+
+
+def test_from_stats_alone_says_only_why(cli: Any, scratch_db: str) -> None:
+    for command in ("explain", "suggest-indexes"):
+        r = cli(command, "--from-stats", "--dsn", scratch_db)
+        assert r.exit_code == 2, r.output
+        assert r.stderr.startswith("perfkit: error: --from-stats: ")
+        assert "pg_stat_statements" in r.stderr
+        assert "using the other inputs only" not in r.stderr
+
+
+def test_db_reset_without_a_terminal_asks_for_yes(cli: Any) -> None:
+    r = cli("db", "reset")
+    assert r.exit_code == 2
+    assert "pass --yes" in r.stderr and "Aborted" not in r.output

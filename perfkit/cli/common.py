@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +190,15 @@ def write_stdout(text: str) -> None:
         raise write_error("<stdout>", exc) from None
 
 
+def _choice_first(text: str) -> str:
+    """``'xml' is not one of 'table', 'json'`` -> ``must be one of table, json, not 'xml'``:
+    what the value must be first, like every other bad-value message."""
+    choice = re.fullmatch(r"(.+?) is not one of (.+)", text)
+    if choice is None:
+        return text
+    return f"must be one of {choice.group(2).replace(chr(39), '')}, not {choice.group(1)}"
+
+
 def _sentence(exc: Any) -> str:
     """What is wrong with a value, as a plain sentence (not the validator's wording)."""
     cause = exc.__cause__
@@ -197,7 +207,7 @@ def _sentence(exc: Any) -> str:
         text = str(exc.message).strip()
         if text.startswith("Value error, "):
             text = text[len("Value error, ") :]
-        return text.rstrip(".")
+        return _choice_first(text.rstrip("."))
     err = errors[0]
     kind = str(err.get("type", ""))
     given = err.get("input")
@@ -213,15 +223,16 @@ def _sentence(exc: Any) -> str:
         key, words = bounds[kind]
         return f"must be {words} {limits.get(key)}, not {given}"
     if kind.startswith("int_"):
-        return f"{shown} is not a whole number"
+        return f"must be a whole number, not {shown}"
     if kind.startswith("float_") or kind.startswith("decimal_"):
-        return f"{shown} is not a number"
+        return f"must be a number, not {shown}"
     if kind.startswith("bool_"):
-        return f"{shown} is not true or false"
+        return f"must be true or false, not {shown}"
     if kind == "enum":
-        return f"{shown} is not one of {limits.get('expected')}"
+        expected = str(limits.get("expected", "")).replace("'", "")
+        return f"must be one of {expected}, not {shown}"
     if kind == "value_error" and "error" in limits:
-        return str(limits["error"]).rstrip(".")
+        return _choice_first(str(limits["error"]).rstrip("."))
     return str(err.get("msg", exc.message)).replace("Input should be", "should be").rstrip(".")
 
 
