@@ -9,12 +9,20 @@ says when they move).
 from __future__ import annotations
 
 import ast
+import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import typer
 
 from perfkit.cli import clicklib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("perfkit", "tests", "benchmarks", "tools")
@@ -98,3 +106,36 @@ def test_clicklib_gives_the_classes_typer_really_raises() -> None:
     assert clicklib.BadParameter is typer.BadParameter
     assert {s.name for s in clicklib.ParameterSource} >= {"COMMANDLINE", "DEFAULT", "DEFAULT_MAP"}
     assert clicklib.get_current_context(silent=True) is None
+
+
+def _min_versions() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "min_versions", ROOT / "tools" / "min_versions.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_dependency_declares_a_floor_the_min_versions_job_can_pin() -> None:
+    tool = _min_versions()
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    deps = data["project"]["dependencies"]
+    pins = tool.pins()
+    assert len(pins) == len(deps)
+    assert "typer==0.29" in pins  # typer._click and the parameter descriptors start there
+    assert all("==" in p and "[" not in p for p in pins)  # constraints take no extras
+
+
+def test_a_dependency_without_a_floor_is_refused(tmp_path: Path) -> None:
+    tool = _min_versions()
+    bad = tmp_path / "pyproject.toml"
+    bad.write_text('[project]\ndependencies = ["rich>=13.8", "typer"]\n')
+    with pytest.raises(tool.FloorError, match="'typer' declares no floor"):
+        tool.pins(bad)
+    ok = tmp_path / "ok.toml"
+    ok.write_text(
+        '[project]\ndependencies = ["psycopg[binary]>=3.2", "tomli>=2.0; python_version < \'3.11\'"]\n'
+    )
+    assert tool.pins(ok) == ["psycopg==3.2", "tomli==2.0 ; python_version < '3.11'"]
