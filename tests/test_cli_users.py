@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,11 @@ from rich.console import Console
 
 from perfkit.cli.progress import RichProgress
 from perfkit.pool.bench import PoolBenchOptions, plan_points, point_label
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 def _shown(progress: RichProgress) -> str:
@@ -186,8 +192,6 @@ def test_init_then_check_runs(
     checks: dict[str, tuple[str, str]],
     skipped: list[str],
 ) -> None:
-    import tomllib
-
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)

@@ -39,8 +39,8 @@ def runtime_imports(tree: ast.Module) -> list[tuple[int, str, list[str]]]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child)
+            for stmt in node.orelse:
+                visit(stmt)
             return
         if isinstance(node, ast.Import):
             out.extend((node.lineno, a.name, []) for a in node.names)
