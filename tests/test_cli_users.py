@@ -266,3 +266,36 @@ def test_db_reset_without_a_terminal_asks_for_yes(cli: Any) -> None:
     r = cli("db", "reset")
     assert r.exit_code == 2
     assert "pass --yes" in r.stderr and "Aborted" not in r.output
+
+
+def test_a_warning_that_the_result_is_empty_stays_in_the_report(cli: Any, tmp_path: Path) -> None:
+    """A report file must not look complete when it is not: EMPTY/PARTIAL warnings are
+    in it as well as on stderr."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "batch.md"
+    r = cli("batch", str(empty), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    said = "EMPTY RESULT: the input held no messages, so nothing was run"
+    assert f"> **warning:** {said}" in out.read_text()
+    assert f"warning: {said}" in r.stderr
+    r = cli("batch", str(empty))
+    assert f"warning: {said}" in r.stdout and f"warning: {said}" in r.stderr
+
+
+def test_init_caps_the_checks_of_one_file_and_says_so(tmp_path: Path) -> None:
+    from perfkit.check.init import starter_config
+
+    (tmp_path / "many.sql").write_text("\n".join(f"SELECT {i};" for i in range(8)))
+    written = starter_config(tmp_path)
+    assert [name for name, _ in written.checks] == [f"explain-many-line{i}" for i in range(1, 6)]
+    assert written.skipped == (
+        "many.sql: explain checks for its first 5 statements only, not the 3 after them "
+        "(add them by hand)",
+    )
+    table = tomllib.loads(written.text)["check"]["explain-many-line5"]
+    assert table == {
+        "type": "explain",
+        "query": "SELECT 4",
+        "limits": {"cost": {"max_increase": "20%"}},
+    }

@@ -31,6 +31,7 @@ _HANDLER_FILES = ("handler.py", "lambda_function.py", "app.py", "main.py", "lamb
 _HANDLER_DEF = re.compile(r"^def\s+(lambda_handler|handler|main)\s*\(", re.M)
 _LOG_SUFFIXES = (".log", ".log.gz", ".csv", ".json", ".jsonl")
 _MAX_SQL = 5
+_MAX_STATEMENTS = 5  # explain checks per .sql file
 _MAX_DEPTH = 4
 
 
@@ -110,6 +111,12 @@ def _explain_checks(root: Path, path: Path, skipped: list[str]) -> dict[str, Any
     limits = {"cost": {"max_increase": "20%"}}
     if len(verdicts) == 1 and usable:
         return {base: {"type": "explain", "file": rel, "limits": limits}}
+    if len(usable) > _MAX_STATEMENTS:
+        skipped.append(
+            f"{rel}: explain checks for its first {_MAX_STATEMENTS} statements only, "
+            f"not the {len(usable) - _MAX_STATEMENTS} after them (add them by hand)"
+        )
+        usable = usable[:_MAX_STATEMENTS]
     return {
         f"{base}-line{v.line}": {"type": "explain", "query": v.text, "limits": limits}
         for v in usable
