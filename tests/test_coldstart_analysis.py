@@ -156,7 +156,7 @@ def test_annotation_only_use_moves_under_type_checking() -> None:
     )
 
 
-def _sites(src: str) -> dict[str, ImportSite]:
+def _by_statement(src: str) -> dict[str, ImportSite]:
     a = analyze_source(
         textwrap.dedent(src), file="m.py", module="m", is_package=False, version=(3, 12)
     )
@@ -164,7 +164,7 @@ def _sites(src: str) -> dict[str, ImportSite]:
 
 
 def test_an_import_used_by_a_module_level_lambda_gets_a_fix_one_can_apply() -> None:
-    sites = _sites(
+    sites = _by_statement(
         """
         import json
         import decimal
@@ -193,7 +193,7 @@ def test_an_import_used_by_a_module_level_lambda_gets_a_fix_one_can_apply() -> N
 
 
 def test_type_checking_flag_is_kept_for_the_guard_that_reads_it() -> None:
-    sites = _sites(
+    sites = _by_statement(
         """
         from typing import TYPE_CHECKING
         import typing
