@@ -62,7 +62,8 @@ class InputError(PerfkitError):
 
 
 class ConfigError(InputError):
-    """A config file is wrong: names the file, the section and the key."""
+    """A config file is wrong: names the file, the section and the key, as
+    ``perfkit.toml: [analyze] slow_ms: must be a number, not 'abc'``."""
 
     def __init__(
         self,
@@ -73,8 +74,14 @@ class ConfigError(InputError):
         key: str | None = None,
         line: int | None = None,
     ) -> None:
-        where = ".".join(p for p in (section, key) if p)
-        super().__init__(path, f"[{where}] {message}" if where else message, line=line)
+        # as the file reads: the table's header, then the key (`[analyze] slow_ms: ...`)
+        if section and key:
+            text = f"[{section}] {key}: {message}"
+        elif section:
+            text = f"[{section}] {message}"
+        else:
+            text = f"{key}: {message}" if key else message
+        super().__init__(path, text, line=line)
         self.section = section
         self.key = key
 

@@ -205,9 +205,11 @@ def test_debug_shows_skipped_samples(cli: Any, small_log: Path) -> None:
     lines = SMALL_LOG.splitlines(keepends=True)
     Path("noisy.log").write_text("".join(lines[:3]) + "garbage line\n" + "".join(lines[3:]))
     quiet = cli("analyze", "noisy.log", "--prefix", PREFIX)
-    assert "--debug shows samples" in quiet.stdout
+    # notes on stderr, never in the report
+    assert "--debug shows samples" in quiet.stderr and "--debug" not in quiet.stdout
     loud = cli("--debug", "analyze", "noisy.log", "--prefix", PREFIX)
-    assert "skipped noisy.log:4: garbage line" in loud.stdout
+    assert "skipped noisy.log:4: garbage line" in loud.stderr
+    assert "garbage line" not in loud.stdout
 
 
 def test_empty_log_and_no_replay(cli: Any, small_log: Path) -> None:

@@ -271,56 +271,56 @@ def test_markdown_is_a_step_summary(cli: Any, tmp_path: Path) -> None:
 CONFIG_ERRORS = [
     (
         '[check.a]\ntype = "comand"\nrun = "true"\n',
-        "[check.a.type] unknown check type 'comand' (known: analyze, batch, coldstart, "
+        "[check.a] type: unknown check type 'comand' (known: analyze, batch, coldstart, "
         "command, explain, pool, suggest-indexes)",
     ),
     (
         '[check.a]\ntype = "command"\n',
-        "[check.a.run] missing: a command check needs it",
+        "[check.a] run: missing: a command check needs it",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nmax = "250MB"\n',
-        "[check.a.max] wrong unit: '250MB' is not a duration (use e.g. 500ms, 10s, 2m)",
+        "[check.a] max: wrong unit: '250MB' is not a duration (use e.g. 500ms, 10s, 2m)",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nmax = 250\n',
-        '[check.a.max] wrong unit: 250 has none; give a duration such as "250ms"',
+        '[check.a] max: wrong unit: 250 has none; give a duration such as "250ms"',
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nmax_increase = "ten"\n',
-        "[check.a.max_increase] 'ten' is not a percentage (use e.g. \"10%\")",
+        "[check.a] max_increase: 'ten' is not a percentage (use e.g. \"10%\")",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nlimits.cpu = { max_increase = true }\n',
-        '[check.a.limits.cpu.max_increase] True is not a percentage (use e.g. "10%")',
+        '[check.a.limits.cpu] max_increase: True is not a percentage (use e.g. "10%")',
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nlimits.memory = { max = "1s" }\n',
-        "[check.a.limits.memory] a command check has no metric 'memory' (metrics: wall, cpu, instructions)",
+        "[check.a.limits] memory: a command check has no metric 'memory' (metrics: wall, cpu, instructions)",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nruns = "many"\n',
-        "[check.a.runs] must be a whole number, not 'many'",
+        "[check.a] runs: must be a whole number, not 'many'",
     ),
     (
         '[check.a]\ntype = "command"\nrun = "true"\nrunz = 3\n',
-        "[check.a.runz] unknown key for a command check (valid: cwd, env, instructions, limits, "
+        "[check.a] runz: unknown key for a command check (valid: cwd, env, instructions, limits, "
         "max, max_decrease, max_increase, min, run, runs, timeout, type, warmup)",
     ),
     (
         '[check.a]\ntype = "explain"\nquery = "select 1"\nlimits.cost = { max = "5ms" }\n',
-        "[check.a.limits.cost.max] wrong unit: '5ms'; a plan cost is a plain number",
+        "[check.a.limits.cost] max: wrong unit: '5ms'; a plan cost is a plain number",
     ),
     (
         '[check]\nalpah = 0.05\n[check.a]\ntype = "command"\nrun = "true"\n',
-        "[check.alpah] unknown setting (settings: against, against_dir, alpha, baseline, dsn, "
+        "[check] alpah: unknown setting (settings: against, against_dir, alpha, baseline, dsn, "
         "junit, markdown, only, "
         "output, retries, save_baseline, statement_timeout; a check is a table such as "
         "[check.startup])",
     ),
     (
         '[check.a]\ntype = "explain"\n',
-        "[check.a.query] missing: an explain check needs query or file",
+        "[check.a] query: missing: an explain check needs query or file",
     ),
     ("[db]\ndsn = 'x'\n", "no [check] section (run `perfkit init` to write one)"),
 ]

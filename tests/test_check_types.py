@@ -333,4 +333,4 @@ def test_instructions_key_is_validated(cli: Any, tmp_path: Path) -> None:
     )
     r = run(cli, cfg)
     assert r.exit_code == 2
-    assert "[check.t.instructions] must be one of auto, perf, callgrind, off" in r.stderr
+    assert "[check.t] instructions: must be one of auto, perf, callgrind, off" in r.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from perfkit.coldstart.baseline import Baseline, compare, load_baseline
-from perfkit.coldstart.deferrable import analyze_project, analyze_source
+from perfkit.coldstart.deferrable import ImportSite, analyze_project, analyze_source
 from perfkit.errors import InputError
 
 SOURCE = """\
@@ -154,6 +154,62 @@ def test_annotation_only_use_moves_under_type_checking() -> None:
         site.fix.text
         == "line 2: move `import decimal` under `if TYPE_CHECKING:` for the annotations"
     )
+
+
+def _by_statement(src: str) -> dict[str, ImportSite]:
+    a = analyze_source(
+        textwrap.dedent(src), file="m.py", module="m", is_package=False, version=(3, 12)
+    )
+    return {s.statement: s for s in a.sites}
+
+
+def test_an_import_used_by_a_module_level_lambda_gets_a_fix_one_can_apply() -> None:
+    sites = _by_statement(
+        """
+        import json
+        import decimal
+        import csv
+
+        handler = lambda event, context: json.dumps(event)
+        TABLE = {"d": lambda r: decimal.Decimal(r)}
+
+        def outer():
+            return lambda x: csv.reader(x)
+        """
+    )
+    fixes = {k: s.fix.text for k, s in sites.items() if s.fix is not None}
+    # no function named "<lambda>" to move it into: the lambda must become a def
+    assert fixes["import json"] == (
+        "line 2: move `import json` into a `def handler(...)` in place of the lambda on "
+        "line 6 (a lambda cannot hold an import statement)"
+    )
+    assert fixes["import decimal"] == (
+        "line 3: move `import decimal` into a `def` in place of the lambda on line 7 "
+        "(a lambda cannot hold an import statement)"
+    )
+    # a lambda inside a function: the function that defines it takes the import
+    assert fixes["import csv"] == "line 4: move `import csv` into outer()"
+    assert not any("<lambda>()" in text for text in fixes.values())
+
+
+def test_type_checking_flag_is_kept_for_the_guard_that_reads_it() -> None:
+    sites = _by_statement(
+        """
+        from typing import TYPE_CHECKING
+        import typing
+
+        if TYPE_CHECKING:
+            from decimal import Decimal
+
+        if typing.TYPE_CHECKING:
+            import fractions
+        """
+    )
+    flag, module = sites["from typing import TYPE_CHECKING"], sites["import typing"]
+    assert not flag.candidate and not module.candidate
+    assert flag.reason == "needed at import time by `if TYPE_CHECKING:` (line 5)"
+    assert module.reason == ("needed at import time by `if typing.TYPE_CHECKING:` (line 8)")
+    assert "not used in this module" not in flag.reason
 
 
 def test_project_walk_follows_own_modules_and_cross_module_imports(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_session_defaults_come_from_config_db_section() -> None:
 
 
 def test_bad_config_timeout_names_section_and_key() -> None:
-    with pytest.raises(ConfigError, match=r"perfkit.toml: \[db.lock_timeout\]"):
+    with pytest.raises(ConfigError, match=r"perfkit.toml: \[db\] lock_timeout: "):
         session_defaults({"db": {"lock_timeout": "soon"}})
 
 

@@ -117,7 +117,7 @@ def test_error_messages_name_the_place() -> None:
     assert str(InputError("a.log", "bad line", line=7)) == "a.log:7: bad line"
     assert str(UsageError("--clients", "must be at least 1")) == "--clients: must be at least 1"
     assert str(ConfigError("p.toml", "not a number", section="check.pool", key="max")) == (
-        "p.toml: [check.pool.max] not a number"
+        "p.toml: [check.pool] max: not a number"
     )
 
 
@@ -176,7 +176,7 @@ def test_config_section_sets_option_defaults_and_rejects_unknown_keys(
     result = cli("--config", str(cfg), "suggest-indexes", "-s", "SELECT 1")  # type: ignore[operator]
     assert result.exit_code == 2
     assert result.stderr == (
-        f"perfkit: error: {cfg}: [suggest-indexes.slo_ms] unknown option for perfkit suggest-indexes\n"
+        f"perfkit: error: {cfg}: [suggest-indexes] slo_ms: unknown option for perfkit suggest-indexes\n"
     )
     good = tmp_path / "good.toml"
     good.write_text('[analyze]\nformat = "json"\nslow-ms = 0\n')

@@ -280,7 +280,11 @@ def test_cli_max_errors_exit_code(workload: Workload, cli: Any) -> None:
     )  # fmt: skip
     assert r.exit_code == 1
     assert r.stdout.startswith("fingerprint,query,run,calls,p50_ms,p95_ms,p99_ms\n")
-    assert r.stderr.strip() == "perfkit: error: replay stopped after 1 errors (--max-errors 1)"
+    *warnings, last = r.stderr.strip().splitlines()
+    assert last == "perfkit: error: replay stopped after 1 errors (--max-errors 1)"
+    # the report's warnings come before, on stderr (the CSV on stdout has none of them)
+    assert "warning: direct run stopped after 1 errors (--max-errors 1)" in warnings
+    assert all(w.startswith("warning: ") for w in warnings)
 
 
 @pytest.mark.parametrize(

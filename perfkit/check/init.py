@@ -31,6 +31,7 @@ _HANDLER_FILES = ("handler.py", "lambda_function.py", "app.py", "main.py", "lamb
 _HANDLER_DEF = re.compile(r"^def\s+(lambda_handler|handler|main)\s*\(", re.M)
 _LOG_SUFFIXES = (".log", ".log.gz", ".csv", ".json", ".jsonl")
 _MAX_SQL = 5
+_MAX_STATEMENTS = 5  # explain checks per .sql file
 _MAX_DEPTH = 4
 
 
@@ -38,6 +39,7 @@ _MAX_DEPTH = 4
 class StarterConfig:
     text: str
     checks: tuple[tuple[str, str], ...]  # (name, type)
+    skipped: tuple[str, ...] = ()  # what was found and got no check, and why
 
     @property
     def summary(self) -> str:
@@ -82,8 +84,49 @@ def _is_pg_log(path: Path) -> bool:
     return False
 
 
-def detect(root: Path) -> dict[str, Any]:
-    """The checks a starter config should hold for ``root``, as TOML-ready tables."""
+def _explain_checks(root: Path, path: Path, skipped: list[str]) -> dict[str, Any]:
+    """The explain checks for one ``.sql`` file: the file itself when it holds one
+    statement, one check per statement (``query``) when it holds several - an explain
+    check plans exactly one - and none for a statement EXPLAIN cannot take (DDL,
+    session commands, what the guard refuses), which ``skipped`` then names."""
+    from perfkit.db.guard import Guard, explain_policy
+
+    rel = path.relative_to(root).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        skipped.append(f"{rel}: not read ({exc.strerror})")
+        return {}
+    verdicts = Guard(explain_policy(analyze=False)).judge(text)
+    if not verdicts:
+        skipped.append(f"{rel}: no SQL statement in it, no explain check")
+        return {}
+    usable = []
+    for v in verdicts:
+        if v.allowed and v.explainable:
+            usable.append(v)
+        else:
+            skipped.append(f"{rel}:{v.line}: no explain check: {v.describe()}")
+    base = "explain-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-")
+    limits = {"cost": {"max_increase": "20%"}}
+    if len(verdicts) == 1 and usable:
+        return {base: {"type": "explain", "file": rel, "limits": limits}}
+    if len(usable) > _MAX_STATEMENTS:
+        skipped.append(
+            f"{rel}: explain checks for its first {_MAX_STATEMENTS} statements only, "
+            f"not the {len(usable) - _MAX_STATEMENTS} after them (add them by hand)"
+        )
+        usable = usable[:_MAX_STATEMENTS]
+    return {
+        f"{base}-line{v.line}": {"type": "explain", "query": v.text, "limits": limits}
+        for v in usable
+    }
+
+
+def detect(root: Path, skipped: list[str] | None = None) -> dict[str, Any]:
+    """The checks a starter config should hold for ``root``, as TOML-ready tables;
+    what was found but gets no check is appended to ``skipped``, one line each."""
+    skipped = [] if skipped is None else skipped
     handler: tuple[str, str | None] | None = None
     sql_files: list[Path] = []
     logs: list[Path] = []
@@ -123,12 +166,7 @@ def detect(root: Path) -> dict[str, Any]:
         }
     if _available("explain"):
         for path in sql_files:
-            name = "explain-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-")
-            checks[name] = {
-                "type": "explain",
-                "file": path.relative_to(root).as_posix(),
-                "limits": {"cost": {"max_increase": "20%"}},
-            }
+            checks.update(_explain_checks(root, path, skipped))
     if logs and _available("analyze"):
         checks["log"] = {
             "type": "analyze",
@@ -157,12 +195,14 @@ def _available(type_name: str) -> bool:
 def starter_config(root: Path, existing: dict[str, Any] | None = None) -> StarterConfig:
     import tomli_w
 
-    checks = detect(root)
+    skipped: list[str] = []
+    checks = detect(root, skipped)
     data: dict[str, Any] = dict(existing or {})
     data["check"] = {"alpha": 0.05, "retries": 2, **checks}
     return StarterConfig(
         text=tomli_w.dumps(data),
         checks=tuple((name, str(table["type"])) for name, table in checks.items()),
+        skipped=tuple(skipped),
     )
 
 

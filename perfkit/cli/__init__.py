@@ -18,12 +18,12 @@ import traceback
 from typing import Any, NoReturn
 
 import typer
-from typer._click.core import Context as ClickContext
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
-from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from perfkit import __version__
+from perfkit.cli.clicklib import ClickException, NoArgsIsHelpError
+from perfkit.cli.clicklib import Context as ClickContext
+from perfkit.cli.clicklib import UsageError as ClickUsageError
 from perfkit.cli.common import CliState, usage_error
 from perfkit.cli.options import ColorMode, HelpGroup, use_help_classes
 from perfkit.config import Config

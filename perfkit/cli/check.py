@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from perfkit.cli.common import debug_note, emit, note, progress
+from perfkit.cli.common import debug_note, emit, note, progress, report_text
 from perfkit.cli.common import state as cli_state
 from perfkit.cli.options import (
     DsnOpt,
@@ -114,7 +114,6 @@ def check_cmd(
     from perfkit.check.types import RunEnv
     from perfkit.errors import FindingError, PerfkitError, UsageError
     from perfkit.report.output import write_atomic
-    from perfkit.report.render import render
 
     st = cli_state(ctx)
     gate = parse_gate_config(st.config)
@@ -142,7 +141,7 @@ def check_cmd(
             debug_note(o.detail, ctx)  # scrubbed like every error perfkit shows
     emit(doc, fmt, output, ctx=ctx, html=html)
     if markdown is not None:
-        write_atomic(markdown, render(to_document(result), "markdown"))
+        write_atomic(markdown, report_text(to_document(result), "markdown"))
         note(f"wrote {markdown}", ctx)
     if junit is not None:
         write_atomic(junit, to_junit(result))
@@ -187,6 +186,8 @@ def init_cmd(
     target = output if output is not None else directory / "perfkit.toml"
     written = write_starter_config(directory, target, force=force)
     typer.echo(f"wrote {target}: {written.summary}")
+    for line in written.skipped:
+        note(line, ctx)
     note("next: perfkit check --save-baseline baseline.json, then --baseline baseline.json", ctx)
 
 

@@ -153,7 +153,7 @@ def coldstart_cmd(
         if not target:
             raise UsageError("TARGET", "missing: a module, a .py file, or --importtime-log FILE")
         if against is not None or against_dir is not None:
-            from typer._click.core import ParameterSource
+            from perfkit.cli.clicklib import ParameterSource
 
             if ctx.get_parameter_source("runs") in (None, ParameterSource.DEFAULT):
                 # paired tests need more runs than two separate results: 12 pairs let the

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer._click.globals import get_current_context
 
+from perfkit.cli.clicklib import get_current_context
 from perfkit.config import Config
 from perfkit.errors import PerfkitError
 
@@ -67,6 +68,49 @@ def note(message: str, ctx: typer.Context | None = None) -> None:
         typer.echo(scrub(message), err=True)
 
 
+def warn(message: str, ctx: typer.Context | None = None) -> None:
+    """A warning line on stderr (``warning: ...``, yellow on a colour terminal); like every
+    note it never goes into a report and --quiet silences it."""
+    if state(ctx).quiet:
+        return
+    from perfkit.redact import scrub
+
+    text = f"warning: {scrub(message)}"
+    if color_stdout(ctx, sys.stderr):
+        text = typer.style(text, fg="yellow")
+    typer.echo(text, err=True, color=True)
+
+
+#: how a warning that qualifies the result itself starts (``PARTIAL RESULT: stopped early``)
+RESULT_MARKERS = ("PARTIAL", "EMPTY")
+
+
+def about_result(warning: str) -> bool:
+    """Whether ``warning`` says the result is partial or empty (it stays in the report)."""
+    return warning.startswith(RESULT_MARKERS)
+
+
+def report_text(doc: Document, name: str, *, table: str | None = None, color: bool = False) -> str:
+    """``doc`` rendered as format ``name`` for stdout or a file. Its warnings are not in
+    the text (they go to stderr, see :func:`emit`) except those that say the result
+    itself is partial or empty (:func:`about_result`): a report file must not look
+    complete when it is not. JSON keeps them all as data, under ``warnings``."""
+    import dataclasses
+
+    from perfkit.redact import scrub
+    from perfkit.report.render import render
+
+    if name != "json":
+        doc = dataclasses.replace(doc, warnings=tuple(w for w in doc.warnings if about_result(w)))
+    if name == "table" and color:
+        from perfkit.report.terminal import render_table
+
+        text = render_table(doc, color=True)
+    else:
+        text = render(doc, name, table=table)
+    return scrub(text, key_values=False)
+
+
 def debug_note(message: str, ctx: typer.Context | None = None) -> None:
     if state(ctx).debug:
         from perfkit.redact import scrub
@@ -84,19 +128,19 @@ def emit(
     html: Path | None = None,
 ) -> None:
     """Render ``doc`` and write it to ``output`` (atomically) or stdout, with every
-    known password scrubbed (a report may quote an error or a target); ``html``: also
-    the HTML page of the report (``-o out.html`` without ``--format``: only the page)."""
-    from perfkit.redact import scrub
-    from perfkit.report.render import render
-
+    known password scrubbed (a report may quote an error or a target); its warnings
+    go to stderr after it (not with --quiet). ``html``: also the HTML page of the report
+    (``-o out.html`` without ``--format``: only the page), made from the whole report as
+    ``perfkit report`` makes it from the JSON."""
     name = fmt.value if hasattr(fmt, "value") else str(fmt)
     if output is not None:
         name = format_for_output(name, output, ctx)
     page = None
     if html is not None or name == "html":
         from perfkit.html import render_document
+        from perfkit.redact import scrub
 
-        page = render_document(doc)
+        page = scrub(render_document(doc), key_values=False)
     if html is not None:
         from perfkit.report.output import write_atomic
 
@@ -104,13 +148,8 @@ def emit(
         note(f"wrote {html}", ctx)
     if name == "html":
         text = page or ""
-    elif name == "table" and output is None and color_stdout(ctx):
-        from perfkit.report.terminal import render_table
-
-        text = render_table(doc, color=True)
     else:
-        text = render(doc, name, table=table)
-    text = scrub(text, key_values=False)
+        text = report_text(doc, name, table=table, color=output is None and color_stdout(ctx))
     if output is None:
         write_stdout(text)
     else:
@@ -118,6 +157,8 @@ def emit(
 
         write_atomic(output, text)
         note(f"wrote {output}", ctx)
+    for message in doc.warnings:
+        warn(message, ctx)
 
 
 #: ``-o FILE`` without ``--format``: the format its extension names
@@ -162,6 +203,15 @@ def write_stdout(text: str) -> None:
         raise write_error("<stdout>", exc) from None
 
 
+def _choice_first(text: str) -> str:
+    """``'xml' is not one of 'table', 'json'`` -> ``must be one of table, json, not 'xml'``:
+    what the value must be first, like every other bad-value message."""
+    choice = re.fullmatch(r"(.+?) is not one of (.+)", text)
+    if choice is None:
+        return text
+    return f"must be one of {choice.group(2).replace(chr(39), '')}, not {choice.group(1)}"
+
+
 def _sentence(exc: Any) -> str:
     """What is wrong with a value, as a plain sentence (not the validator's wording)."""
     cause = exc.__cause__
@@ -170,7 +220,7 @@ def _sentence(exc: Any) -> str:
         text = str(exc.message).strip()
         if text.startswith("Value error, "):
             text = text[len("Value error, ") :]
-        return text.rstrip(".")
+        return _choice_first(text.rstrip("."))
     err = errors[0]
     kind = str(err.get("type", ""))
     given = err.get("input")
@@ -186,15 +236,16 @@ def _sentence(exc: Any) -> str:
         key, words = bounds[kind]
         return f"must be {words} {limits.get(key)}, not {given}"
     if kind.startswith("int_"):
-        return f"{shown} is not a whole number"
+        return f"must be a whole number, not {shown}"
     if kind.startswith("float_") or kind.startswith("decimal_"):
-        return f"{shown} is not a number"
+        return f"must be a number, not {shown}"
     if kind.startswith("bool_"):
-        return f"{shown} is not true or false"
+        return f"must be true or false, not {shown}"
     if kind == "enum":
-        return f"{shown} is not one of {limits.get('expected')}"
+        expected = str(limits.get("expected", "")).replace("'", "")
+        return f"must be one of {expected}, not {shown}"
     if kind == "value_error" and "error" in limits:
-        return str(limits["error"]).rstrip(".")
+        return _choice_first(str(limits["error"]).rstrip("."))
     return str(err.get("msg", exc.message)).replace("Input should be", "should be").rstrip(".")
 
 
@@ -208,14 +259,13 @@ def _param_label(param: Any) -> str:
 def usage_error(exc: Any, config: Config | None = None) -> PerfkitError:
     """A click usage error (bad or unknown option, missing argument) as perfkit's one
     plain line naming the option - or the config file and key the bad value came from."""
-    from typer._click.core import ParameterSource
-    from typer._click.exceptions import (
+    from perfkit.cli.clicklib import (
         BadOptionUsage,
         BadParameter,
         MissingParameter,
         NoSuchOption,
+        ParameterSource,
     )
-
     from perfkit.config import DEFAULT_CONFIG_NAME, close_match, config_key
     from perfkit.errors import ConfigError, UsageError
 

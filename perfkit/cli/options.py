@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click.core import Context as ClickContext
-from typer._click.formatting import HelpFormatter
 from typer.core import TyperCommand, TyperGroup
+
+from perfkit.cli.clicklib import Context as ClickContext
+from perfkit.cli.clicklib import HelpFormatter
 
 
 class OutputFormat(str, Enum):

@@ -167,8 +167,7 @@ def pool_cmd(
     time (socket vs authentication), pool wait, server backends, and recommends the
     smallest pool within 5% of the best throughput.
     """
-    from typer._click.core import ParameterSource
-
+    from perfkit.cli.clicklib import ParameterSource
     from perfkit.db.connect import session_defaults
     from perfkit.db.guard import parse_effect_flags
     from perfkit.errors import ConnectionFailed, UsageError

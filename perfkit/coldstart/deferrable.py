@@ -26,6 +26,7 @@ FUNCTION_LOCAL = "function-local"
 LAZY_IMPORT = "lazy-import"
 TYPE_CHECKING_ONLY = "type-checking"
 ANNOTATIONS = "<annotations>"  # marks uses in annotations that are never evaluated
+LAMBDA = "<lambda"  # starts the name of a lambda outside any function: `<lambda f, line 7>`
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class _ModuleScan:
     all_names: set[str] = field(default_factory=set)
     functions: set[str] = field(default_factory=set)
     classes: set[str] = field(default_factory=set)
+    # names read by a module-level `if TYPE_CHECKING:` -> (line, the test as written)
+    guards: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -202,6 +205,7 @@ class _Scanner:
         self.lazy_annotations = lazy_annotations
         self.out = _ModuleScan()
         self._annotation = False
+        self._lambda_names: dict[int, str] = {}  # id(lambda node) -> the name it is bound to
 
     def scan_module(self, tree: ast.Module) -> _ModuleScan:
         for stmt in tree.body:
@@ -285,10 +289,27 @@ class _Scanner:
             return
         if isinstance(stmt, ast.If) and top:
             if _is_type_checking(stmt.test):
+                # the test itself runs at import time: `TYPE_CHECKING` (or `typing`) is needed
+                root = stmt.test
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id in self.tracked:
+                    guard = (stmt.lineno, ast.unparse(stmt.test))
+                    self.out.guards.setdefault(root.id, guard)
                 self._body(stmt.orelse, deferred=deferred, owner=owner, func=func, top=top)
                 return
             if _is_main_guard(stmt.test):
                 return  # not run on import
+        if (
+            isinstance(stmt, ast.Assign | ast.AnnAssign)
+            and isinstance(stmt.value, ast.Lambda)
+            and isinstance(
+                stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target, ast.Name
+            )
+        ):
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+            assert isinstance(target, ast.Name)
+            self._lambda_names[id(stmt.value)] = target.id
         if isinstance(stmt, ast.AnnAssign):
             # Variable annotations at module/class level are read by dataclasses, pydantic, etc.
             self._expr(stmt.annotation, deferred=deferred, owner=owner, func=func)
@@ -384,7 +405,11 @@ class _Scanner:
         if isinstance(expr, ast.Lambda):
             for d in [*expr.args.defaults, *(d for d in expr.args.kw_defaults if d is not None)]:
                 self._expr(d, deferred=deferred, owner=owner, func=func)
-            self._expr(expr.body, deferred=True, owner=owner, func=func or "<lambda>")
+            if func is None:  # not inside a function: the lambda itself must become one
+                name = self._lambda_names.get(id(expr))
+                where = f"line {expr.lineno}"
+                func = f"{LAMBDA} {name}, {where}>" if name else f"{LAMBDA}, {where}>"
+            self._expr(expr.body, deferred=True, owner=owner, func=func)
             return
         if isinstance(expr, ast.Name):
             if isinstance(expr.ctx, ast.Load):
@@ -522,6 +547,10 @@ def _classify(
             return False, f"{name!r} is re-exported in __all__", ()
         if name in scan.rebound or bound_count.get(name, 0) > 1:
             return False, f"{name!r} is bound more than once", ()
+    for name in s.names:
+        if name in scan.guards:
+            line, test = scan.guards[name]
+            return False, f"needed at import time by `if {test}:` (line {line})", ()
     uses = [u for n in s.names for u in scan.uses.get(n, [])]
     if _is_dotted_import(s):
         # `import app.slow` serves `app.slow.X`; a bare `app` may need any of them
@@ -552,8 +581,25 @@ def _statement_text(s: _RawSite, lines: list[str]) -> str:
     return " ".join(text.replace("(", " ").replace(")", " ").split()).rstrip(",").strip()
 
 
+def _lambda_target(label: str) -> str:
+    """Where an import used by a lambda outside any function can go: a ``def`` that
+    replaces it (``<lambda handler, line 7>`` -> ``a `def handler(...)` in place of
+    the lambda on line 7``)."""
+    head, _, where = label.removesuffix(">").rpartition(", ")
+    name = head.removeprefix(LAMBDA).strip()
+    what = f"a `def {name}(...)`" if name else "a `def`"
+    return f"{what} in place of the lambda on {where}"
+
+
 def _with_fix(site: ImportSite, version: tuple[int, int]) -> ImportSite:
-    funcs = ", ".join(f"{f}()" for f in site.used_in if f != ANNOTATIONS)
+    targets = [
+        _lambda_target(f) if f.startswith(LAMBDA) else f"{f}()"
+        for f in site.used_in
+        if f != ANNOTATIONS
+    ]
+    funcs = ", ".join(targets)
+    if any(f.startswith(LAMBDA) for f in site.used_in):
+        funcs += " (a lambda cannot hold an import statement)"
     local = f"line {site.line}: move `{site.statement}` into {funcs}"
     if ANNOTATIONS in site.used_in:
         keep = "under `if TYPE_CHECKING:` for the annotations"

@@ -27,10 +27,9 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
     """The workload; ``conn`` is only needed (and may be None otherwise) for --from-stats."""
     rows: list[Any] = []
     warnings: list[str] = []
+    why: str | None = None
     if spec.from_stats:
         rows, why = load_stats_workload(conn)
-        if why:
-            warnings.append(f"--from-stats: {why}; using the other inputs only")
     wl = load_workload(
         statements=spec.statements,
         paths=spec.paths,
@@ -39,9 +38,12 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
         min_calls=spec.min_calls,
         min_time_ms=spec.min_time_ms,
     )
+    if why and wl.queries:
+        warnings.append(f"--from-stats: {why}; using the other inputs only")
     if not wl.queries:
-        if warnings:
-            raise UsageError("--from-stats", warnings[0].removeprefix("--from-stats: "))
+        if why:
+            # nothing else to use: say only why, not that other inputs are used
+            raise UsageError("--from-stats", why)
         raise UsageError(
             "FILES",
             "no queries to work on: give a .sql file or a log, -s SQL, or --from-stats"

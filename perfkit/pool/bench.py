@@ -590,6 +590,16 @@ def _merge(
 # --- the core function -----------------------------------------------------------
 
 
+def point_label(plan: _Plan, endpoint: str | None = None) -> str:
+    """What the progress line says while ``plan`` runs: ``pool of 2, 1 client``."""
+    clients = f"{plan.clients} client{'' if plan.clients == 1 else 's'}"
+    if plan.mode == "fresh":
+        what = "fresh connections"
+    else:
+        what = f"{'async pool' if plan.mode == 'async' else 'pool'} of {plan.pool_size}"
+    return f"{endpoint + ': ' if endpoint else ''}{what}, {clients}"
+
+
 def plan_points(options: PoolBenchOptions, endpoints: int) -> list[_Plan]:
     sizes = sorted(set(options.pool_sizes))
     if options.lambda_memory_mb is not None:
@@ -651,9 +661,9 @@ def run_pool_benchmark(
             sink.start("pool benchmark", total=len(plans))
             for plan in plans:
                 p = prepared[plan.prepared_index]
-                size = f" pool {plan.pool_size}" if plan.pool_size else ""
                 try:
-                    sink.update(description=f"{plan.mode}{size} x{plan.clients}")
+                    where = p.endpoint.label if len(prepared) > 1 else None
+                    sink.update(description=point_label(plan, where))
                     point = _run_point(wset, p, plan, options, needed)
                 except KeyboardInterrupt:  # between points: nothing half-measured
                     status, error = "interrupted", "interrupted (Ctrl-C)"

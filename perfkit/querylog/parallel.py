@@ -516,7 +516,7 @@ def run(
     ok = False
     try:
         if progress is not None:
-            progress.start("Reading logs", total=float(size) or None)
+            progress.start("Reading logs", total=float(size) or None, unit="bytes")
         chunks: Iterator[tuple[int, int, int, str | None, int]]
         if compressed:
             assert spill is not None

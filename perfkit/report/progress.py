@@ -6,11 +6,16 @@ terminal and :class:`NullProgress` in pipes, CI and ``--quiet``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
+
+#: what a progress total counts: items (statements, runs, points) or bytes of input
+Unit = Literal["items", "bytes"]
 
 
 class ProgressSink(Protocol):
-    def start(self, description: str, total: float | None = None) -> None: ...
+    def start(
+        self, description: str, total: float | None = None, *, unit: Unit = "items"
+    ) -> None: ...
 
     def advance(self, amount: float = 1.0) -> None: ...
 
@@ -22,7 +27,7 @@ class ProgressSink(Protocol):
 class NullProgress:
     """Does nothing; the default for library callers."""
 
-    def start(self, description: str, total: float | None = None) -> None:
+    def start(self, description: str, total: float | None = None, *, unit: Unit = "items") -> None:
         pass
 
     def advance(self, amount: float = 1.0) -> None:

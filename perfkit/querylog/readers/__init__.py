@@ -163,7 +163,7 @@ class LogStream:
         progress = self._progress
         sizes = [_size(p.info.path) for p in self._plans]
         if progress is not None:
-            progress.start("Reading logs", total=float(sum(sizes)) or None)
+            progress.start("Reading logs", total=float(sum(sizes)) or None, unit="bytes")
         try:
             done = 0.0
             for plan, size in zip(self._plans, sizes, strict=False):
