@@ -263,7 +263,7 @@ def test_terminal_table_at_width_100(cli: Any, tmp_path: Path, monkeypatch: Any)
 EXPECTED_TABLE = (
     "perfkit check\n"
     "baseline base.json, taken 2026-01-01T00:00:00+00:00\n"
-    "a timing fails when over its limit and slower with p < 0.05 (one-sided Mann-Whitney U); 2 retries\n"
+    "a timing fails when over its limit and slower with p < 0.05 (one-sided Mann-Whitney U); 3 retries\n"
     "orders-query.calls: regression, 10 -> 40 (+300.0%), compared exactly\n"
     "orders-query.total_time: regression, 7.7 ms -> 32.0 ms (+315.6%), over +50%\n"
     "\n"
