@@ -64,9 +64,9 @@ def profile(
 ) -> ColdstartResult:
     """Import ``target`` in ``runs`` fresh processes (after a warm-up) and report.
 
-    ``against_cwd``: the same folder in a checkout of another version; each run there is
-    followed by one here (A B A B ...) and the result's ``baseline`` is the paired
-    comparison with it (``against_label`` names it).
+    ``against_cwd``: the same folder in a checkout of another version; the runs there
+    and here alternate in pairs of both orders (A B B A A B ...) and the result's
+    ``baseline`` is the paired comparison with it (``against_label`` names it).
 
     ``target`` is a module name, a ``.py`` path, or either with ``:function`` (the
     handler is then called twice per process). Raises :class:`TargetError` when the
@@ -124,12 +124,17 @@ def profile(
             analysis, probed = _warm_up(spec, analysis, demoted, warnings)
             sink.advance()
         raw: list[RawRun] = []
-        for _ in range(runs):
-            if other is not None:
+        for i in range(runs):
+            # pairs in alternating order (other-here, here-other ...): what the second
+            # process of a pair inherits from the first falls on both sides equally
+            if other is not None and i % 2 == 0:
                 raw_other.append(_run_other(other, against_label))
                 sink.advance()
             raw.append(run_once(spec))
             sink.advance()
+            if other is not None and i % 2 == 1:
+                raw_other.append(_run_other(other, against_label))
+                sink.advance()
     finally:
         sink.finish()
     if other is not None:
