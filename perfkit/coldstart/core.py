@@ -43,6 +43,27 @@ _UNVERIFIED = "savings not verified: the target failed with the candidate import
 _Probe = tuple[frozenset[tuple[str, int, str]], set[str] | None]  # (candidates, modules loaded)
 
 
+def run_spec(
+    target: str,
+    python: str | None,
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    paths: Sequence[str],
+    timeout: float,
+    event: str | Path | None = None,
+    lambda_memory_mb: int | None = None,
+) -> RunSpec:
+    """How one process of a cold start of ``target`` is run (interpreter, target,
+    environment); exit 2 when the interpreter, the target or the event is not there."""
+    interpreter = _interpreter(python, cwd)
+    event_path = _check_event(event)
+    tgt = resolve_target(target, cwd, paths)
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONPROFILEIMPORTTIME", None)
+    full_env.update(env or {})
+    return RunSpec(interpreter, tgt, cwd, full_env, timeout, event_path, lambda_memory_mb or 128)
+
+
 def profile(
     target: str,
     *,
@@ -82,15 +103,8 @@ def profile(
         raise UsageError("--cwd", f"{workdir} is not a directory")
     if lambda_memory_mb is not None:
         estimate_lambda(0.0, None, lambda_memory_mb, price_per_gb_s)  # validates the options
-    interpreter = _interpreter(python, workdir)
-    event_path = _check_event(event)
-    tgt = resolve_target(target, workdir, paths)
-    full_env = dict(os.environ)
-    full_env.pop("PYTHONPROFILEIMPORTTIME", None)
-    full_env.update(env or {})
-    spec = RunSpec(
-        interpreter, tgt, workdir, full_env, timeout, event_path, lambda_memory_mb or 128
-    )
+    spec = run_spec(target, python, workdir, env, paths, timeout, event, lambda_memory_mb)
+    interpreter, tgt, full_env, event_path = spec.python, spec.target, spec.env, spec.event
     version = _version(interpreter)
     warnings: list[str] = []
     baseline_data = None
