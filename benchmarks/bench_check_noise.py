@@ -19,6 +19,7 @@ is used as a gate). Both stored baselines are taken once, under the same random 
 
     python benchmarks/bench_check_noise.py --unchanged 20 --changed 10 \
         --pytest-python /tmp/pb/bin/python
+    python benchmarks/bench_check_noise.py --unchanged 20 --changed 10 --against-only
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _cpu_of(argv: list[str], cwd: Path) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def calibrate(root: Path, share: float, pairs: int = 30, rounds: int = 2) -> int:
+def calibrate(root: Path, share: float, pairs: int = 60, rounds: int = 2) -> int:
     """Iterations that make ``python -S work.py`` ``share`` slower in CPU time.
 
     Measured the way the gate measures: interleaved pairs of the base and the slower
@@ -70,9 +71,9 @@ def calibrate(root: Path, share: float, pairs: int = 30, rounds: int = 2) -> int
     for _ in range(rounds):
         (root / "calibrate.py").write_text(work_py(n))
         base, slow = [], []
-        for _ in range(pairs):
-            base.append(_cpu_of([PY, "-S", "work.py"], root))
-            slow.append(_cpu_of([PY, "-S", "calibrate.py"], root))
+        for i in range(pairs):
+            for name in ("work.py", "calibrate.py")[:: 1 if i % 2 else -1]:
+                (base if name == "work.py" else slow).append(_cpu_of([PY, "-S", name], root))
         measured = math.expm1(hodges_lehmann(log_ratios(slow, base), 0.05)[0])
         n = N + round((n - N) * share / max(measured, 1e-3))
     (root / "calibrate.py").unlink()
@@ -186,6 +187,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--pytest-python", default=None)
     ap.add_argument(
+        "--against-only",
+        action="store_true",
+        help="run only `perfkit check --against` (no stored baseline, no pytest-benchmark)",
+    )
+    ap.add_argument(
         "--store",
         choices=("hog", "quiet"),
         default="hog",
@@ -195,13 +201,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
         root = project(Path(tmp))
         extra = {share: calibrate(root, share) for share in (0.15, 0.05)}
+        print(f"calibrated iterations: {N} base, " + ", ".join(
+            f"{n} for +{share:.0%}" for share, n in extra.items()))  # fmt: skip
         base = root / "base.json"
         # the stored baselines (perfkit's file, pytest-benchmark's saved run) are taken
         # under the same random hog, once, as a CI job on a shared runner would
         with random_hog(args.seed - 1, args.spell if args.store == "hog" else 1e9):
-            if args.pytest_python:
+            if args.pytest_python and not args.against_only:
                 pytest_benchmark_once(args.pytest_python, root, save=True)
-            gate_once(root, "--save-baseline", str(base))
+            if not args.against_only:
+                gate_once(root, "--save-baseline", str(base))
         print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
         print("| scenario | runs | `--against`: cpu alarms (+10%) | wall alarms (+10%) "
               "| cpu ratio measured, median [lowest bound] | pairs drawn, median (max) | cpu past +3% "
@@ -231,20 +240,26 @@ def main() -> None:
                         ratios.append(float(paired["ratio"]))
                         lows.append(float(paired["ci"][0]))
                         used.append(int(paired["pairs"]) + int(paired["outliers"]))
+                    if args.against_only:
+                        continue
                     f = gate_once(root, "--baseline", str(base))
                     file_cpu += f["cpu"]["status"] == "regression"
                     file_wall += f["wall"]["status"] == "regression"
                     if args.pytest_python:
                         pb += pytest_benchmark_once(args.pytest_python, root, save=False)
             duty = sum(on) / (time.monotonic() - t0)
-            pb_text = f"{pb}/{count}" if args.pytest_python else "-"
+            pb_text = f"{pb}/{count}" if args.pytest_python and not args.against_only else "-"
+            if args.against_only:
+                file_text = "- | -"
+            else:
+                file_text = f"{file_cpu}/{count} | {file_wall}/{count}"
             ratio = f"{statistics.median(ratios):.3f} [{min(lows):.3f}]" if ratios else "-"
             drawn = f"{statistics.median(used):g} ({max(used)})" if used else "-"
             print(
                 f"| {name} (hog on {duty:.0%} of the time, load {statistics.mean(loads):.1f}) "
                 f"| {count} | {cpu}/{count} "
-                f"| {wall}/{count} | {ratio} | {drawn} | {past3}/{count} | {file_cpu}/{count} "
-                f"| {file_wall}/{count} | {pb_text} |"
+                f"| {wall}/{count} | {ratio} | {drawn} | {past3}/{count} | {file_text} "
+                f"| {pb_text} |"
             )
         print(f"\nload after: {os.getloadavg()[0]:.1f}")
 
