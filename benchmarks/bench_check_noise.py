@@ -86,7 +86,7 @@ def calibrate(root: Path, share: float, pairs: int = 60, rounds: int = 2) -> int
     return n
 
 
-def project(root: Path) -> Path:
+def project(root: Path, retries: int | None = None) -> Path:
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
@@ -94,8 +94,10 @@ def project(root: Path) -> Path:
     git("config", "user.email", "bench@example.com")
     git("config", "user.name", "bench")
     (root / "work.py").write_text(work_py(N))
+    settings = f"[check]\nretries = {retries}\n" if retries is not None else ""
     (root / "perfkit.toml").write_text(
-        textwrap.dedent(
+        settings
+        + textwrap.dedent(
             f"""
             [check.work]
             type = "command"
@@ -193,6 +195,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--pytest-python", default=None)
     ap.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="[check] retries of the project (default: perfkit's)",
+    )
+    ap.add_argument(
         "--against-only",
         action="store_true",
         help="run only `perfkit check --against` (no stored baseline, no pytest-benchmark)",
@@ -205,7 +213,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
-        root = project(Path(tmp))
+        root = project(Path(tmp), args.retries)
         extra = {share: calibrate(root, share) for share in (0.15, 0.05)}
         print(f"calibrated iterations: {N} base, " + ", ".join(
             f"{n} for +{share:.0%}" for share, n in extra.items()))  # fmt: skip
