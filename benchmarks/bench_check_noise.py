@@ -7,7 +7,8 @@ stopped at random (exponential on/off spells, mean ``--spell`` seconds):
 
 * ``--unchanged`` runs with the working tree equal to HEAD: every alarm is false;
 * ``--changed`` runs each with the command made 15% and 5% slower (extra work calibrated
-  on the quiet machine to add that share of the command's CPU time).
+  by interleaved pairs, on the machine as loaded as it is, to add that share of the
+  command's CPU time).
 
 Each round also runs ``perfkit check --baseline FILE`` (a stored baseline) and, when
 ``--pytest-python`` names an interpreter with pytest-benchmark installed (``python -m
@@ -18,6 +19,7 @@ is used as a gate). Both stored baselines are taken once, under the same random 
 
     python benchmarks/bench_check_noise.py --unchanged 20 --changed 10 \
         --pytest-python /tmp/pb/bin/python
+    python benchmarks/bench_check_noise.py --unchanged 20 --changed 10 --against-only
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import random
 import signal
@@ -52,15 +55,38 @@ def _cpu_of(argv: list[str], cwd: Path) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def calibrate(root: Path, share: float, repeat: int = 9) -> int:
-    """Iterations that make ``python -S work.py`` ``share`` slower in CPU time."""
-    start = statistics.median(_cpu_of([PY, "-S", "-c", "pass"], root) for _ in range(repeat))
-    total = statistics.median(_cpu_of([PY, "-S", "work.py"], root) for _ in range(repeat))
-    per_iteration = max(total - start, 1e-6) / N
-    return N + round(share * total / per_iteration)
+def calibrate(root: Path, share: float, pairs: int = 60, rounds: int = 2) -> int:
+    """Iterations that make ``python -S work.py`` ``share`` slower in CPU time.
+
+    Measured the way the gate measures: interleaved pairs of the base and the slower
+    version, the Hodges-Lehmann estimate of their CPU-time ratio, on the machine as it
+    is, through ``/bin/sh -c`` as the check runs it (a median of unpaired runs on a
+    loaded machine, or pairs of the bare interpreter, came out 2-4 points short of
+    +15% when the gate measured it).
+    ``rounds`` corrections of the extra work by the share measured.
+    """
+    from perfkit.check.stats import hodges_lehmann, log_ratios
+
+    def cpu(script: str) -> float:
+        # as the check runs it: through /bin/sh, whose own CPU time dilutes the ratio
+        return _cpu_of(["/bin/sh", "-c", f"{PY} -S {script}"], root)
+
+    start = statistics.median(cpu("-c pass") for _ in range(5))
+    total = statistics.median(cpu("work.py") for _ in range(5))
+    n = N + round(share * total / (max(total - start, 1e-6) / N))
+    for _ in range(rounds):
+        (root / "calibrate.py").write_text(work_py(n))
+        base, slow = [], []
+        for i in range(pairs):
+            for name in ("work.py", "calibrate.py")[:: 1 if i % 2 else -1]:
+                (base if name == "work.py" else slow).append(cpu(name))
+        measured = math.expm1(hodges_lehmann(log_ratios(slow, base), 0.05)[0])
+        n = N + round((n - N) * share / max(measured, 1e-3))
+    (root / "calibrate.py").unlink()
+    return n
 
 
-def project(root: Path) -> Path:
+def project(root: Path, retries: int | None = None) -> Path:
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
@@ -68,8 +94,10 @@ def project(root: Path) -> Path:
     git("config", "user.email", "bench@example.com")
     git("config", "user.name", "bench")
     (root / "work.py").write_text(work_py(N))
+    settings = f"[check]\nretries = {retries}\n" if retries is not None else ""
     (root / "perfkit.toml").write_text(
-        textwrap.dedent(
+        settings
+        + textwrap.dedent(
             f"""
             [check.work]
             type = "command"
@@ -167,6 +195,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--pytest-python", default=None)
     ap.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="[check] retries of the project (default: perfkit's)",
+    )
+    ap.add_argument(
+        "--against-only",
+        action="store_true",
+        help="run only `perfkit check --against` (no stored baseline, no pytest-benchmark)",
+    )
+    ap.add_argument(
         "--store",
         choices=("hog", "quiet"),
         default="hog",
@@ -174,21 +213,24 @@ def main() -> None:
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
-        root = project(Path(tmp))
+        root = project(Path(tmp), args.retries)
         extra = {share: calibrate(root, share) for share in (0.15, 0.05)}
+        print(f"calibrated iterations: {N} base, " + ", ".join(
+            f"{n} for +{share:.0%}" for share, n in extra.items()))  # fmt: skip
         base = root / "base.json"
         # the stored baselines (perfkit's file, pytest-benchmark's saved run) are taken
         # under the same random hog, once, as a CI job on a shared runner would
         with random_hog(args.seed - 1, args.spell if args.store == "hog" else 1e9):
-            if args.pytest_python:
+            if args.pytest_python and not args.against_only:
                 pytest_benchmark_once(args.pytest_python, root, save=True)
-            gate_once(root, "--save-baseline", str(base))
+            if not args.against_only:
+                gate_once(root, "--save-baseline", str(base))
         print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
         print("| scenario | runs | `--against`: cpu alarms (+10%) | wall alarms (+10%) "
-              "| cpu ratio measured, median [lowest bound] | cpu past +3% "
+              "| cpu ratio measured, median [lowest bound] | pairs drawn, median (max) | cpu past +3% "
               "| `--baseline` file: cpu alarms | wall alarms "
               "| pytest-benchmark median:10% alarms |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         scenarios = [("unchanged", N, args.unchanged)] + [
             (f"+{share:.0%} slower", n, args.changed) for share, n in extra.items()
         ]
@@ -197,9 +239,12 @@ def main() -> None:
             cpu = wall = past3 = file_cpu = file_wall = pb = 0
             ratios: list[float] = []
             lows: list[float] = []
+            used: list[int] = []
+            loads: list[float] = []
             t0 = time.monotonic()
             with random_hog(args.seed + i, args.spell) as on:
                 for _ in range(count):
+                    loads.append(os.getloadavg()[0])
                     m = gate_once(root, "--against", "HEAD")
                     cpu += m["cpu"]["status"] == "regression"
                     wall += m["wall"]["status"] == "regression"
@@ -208,18 +253,29 @@ def main() -> None:
                     if isinstance(paired, dict):
                         ratios.append(float(paired["ratio"]))
                         lows.append(float(paired["ci"][0]))
+                        used.append(int(paired["pairs"]) + int(paired["outliers"]))
+                    if args.against_only:
+                        continue
                     f = gate_once(root, "--baseline", str(base))
                     file_cpu += f["cpu"]["status"] == "regression"
                     file_wall += f["wall"]["status"] == "regression"
                     if args.pytest_python:
                         pb += pytest_benchmark_once(args.pytest_python, root, save=False)
             duty = sum(on) / (time.monotonic() - t0)
-            pb_text = f"{pb}/{count}" if args.pytest_python else "-"
+            pb_text = f"{pb}/{count}" if args.pytest_python and not args.against_only else "-"
+            if args.against_only:
+                file_text = "- | -"
+            else:
+                file_text = f"{file_cpu}/{count} | {file_wall}/{count}"
             ratio = f"{statistics.median(ratios):.3f} [{min(lows):.3f}]" if ratios else "-"
+            drawn = f"{statistics.median(used):g} ({max(used)})" if used else "-"
+            if not count:
+                continue
             print(
-                f"| {name} (hog on {duty:.0%} of the time) | {count} | {cpu}/{count} "
-                f"| {wall}/{count} | {ratio} | {past3}/{count} | {file_cpu}/{count} "
-                f"| {file_wall}/{count} | {pb_text} |"
+                f"| {name} (hog on {duty:.0%} of the time, load {statistics.mean(loads):.1f}) "
+                f"| {count} | {cpu}/{count} "
+                f"| {wall}/{count} | {ratio} | {drawn} | {past3}/{count} | {file_text} "
+                f"| {pb_text} |"
             )
         print(f"\nload after: {os.getloadavg()[0]:.1f}")
 

@@ -61,8 +61,8 @@ def test_both_sides_run_interleaved_in_a_worktree_that_is_removed(cli: Any, tmp_
     (repo / "side.txt").write_text("B\n")  # the change, not committed
     r = cli("--config", str(repo / "perfkit.toml"), "check", "--against", "v1", "-f", "json")
     assert r.exit_code == 0, r.stderr
-    # round 1 warms each side up first; then one sample of each, the other tree first
-    assert log.read_text().split() == ["A", "A", "B", "B", "A", "B", "A", "B"]
+    # round 1 warms each side up first, the other tree first; then the order alternates
+    assert log.read_text().split() == ["A", "A", "B", "B", "B", "A", "A", "B"]
     payload = json.loads(r.stdout)
     against = payload["against"]
     assert against["ref"] == "v1" and against["commit"] == git(repo, "rev-parse", "v1")
@@ -123,7 +123,7 @@ def test_against_dir_uses_a_prepared_checkout(cli: Any, tmp_path: Path) -> None:
         )
     r = cli("--config", str(here / "perfkit.toml"), "check", "--against-dir", str(other))
     assert r.exit_code == 0, r.stderr
-    assert log.read_text().split() == [str(other), str(here)] * 2
+    assert log.read_text().split() == [str(other), str(here), str(here), str(other)]
     assert other.exists()  # not ours to remove
 
 

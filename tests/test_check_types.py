@@ -263,7 +263,7 @@ def test_terminal_table_at_width_100(cli: Any, tmp_path: Path, monkeypatch: Any)
 EXPECTED_TABLE = (
     "perfkit check\n"
     "baseline base.json, taken 2026-01-01T00:00:00+00:00\n"
-    "a timing fails when over its limit and slower with p < 0.05 (one-sided Mann-Whitney U); 2 retries\n"
+    "a timing fails when over its limit and slower with p < 0.05 (one-sided Mann-Whitney U); 3 retries\n"
     "orders-query.calls: regression, 10 -> 40 (+300.0%), compared exactly\n"
     "orders-query.total_time: regression, 7.7 ms -> 32.0 ms (+315.6%), over +50%\n"
     "\n"
@@ -305,12 +305,49 @@ def test_command_counts_instructions_under_callgrind(cli: Any, tmp_path: Path) -
     assert counts["unit"] == "count"
     assert len(counts["current"]["samples"]) == 2
     assert all(n > 1000 for n in counts["current"]["samples"])
+    first, second = counts["current"]["samples"]
+    assert abs(first - second) <= 0.01 * first  # a count, not a timing: load moves nothing
+
+
+def test_coldstart_counts_instructions_under_callgrind(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed")
+    (tmp_path / "svc.py").write_text("import json\n")
+    cfg = write_config(
+        tmp_path,
+        """
+        [check.cold]
+        type = "coldstart"
+        target = "svc"
+        runs = 2
+        warmup = false
+        instructions = "callgrind"
+        limits.instructions = { max_increase = "1%" }
+        """,
+    )
+    r = run(cli, cfg)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    counts = metrics_of(r.stdout, "cold")["instructions"]
+    assert counts["unit"] == "count"
+    first, second = counts["current"]["samples"]
+    # the interpreter's start and json's import: tens of millions, the same in both runs
+    # (PYTHONHASHSEED fixed for the counted run) whatever the machine's load
+    assert first > 10_000_000
+    assert abs(first - second) <= 0.01 * first
+    cfg.write_text(cfg.read_text().replace('"callgrind"', '"papi"'))
+    r = run(cli, cfg)
+    assert r.exit_code == 2
+    assert "[check.cold.instructions] must be one of auto, perf, callgrind, off" in r.stderr
 
 
 def test_instructions_by_perf_where_it_counts_nothing_is_exit_2(cli: Any, tmp_path: Path) -> None:
     import pytest
 
-    from perfkit.check.types.command import perf_available
+    from perfkit.check.counters import perf_available
 
     if perf_available():
         pytest.skip("perf counts instructions on this machine")

@@ -197,3 +197,20 @@ def test_a_baseline_from_another_machine_is_named() -> None:
     assert f"cpu count {here.cpu_count + 2} -> {here.cpu_count}" in text
     assert "busy machine" in text
     assert machine_warning(replace(b, machine=asdict(here)), asdict(here)) is None
+
+
+def test_a_move_within_the_threshold_is_not_significant() -> None:
+    # an unchanged 50 ms module whose paired runs moved by about its 1 ms threshold
+    # (load skewing one side): every difference is positive, so "differs from 0" is
+    # significant and the median (1.08 ms) is past the threshold, yet half the pairs
+    # are inside it - the test is against the threshold, so no alarm
+    diffs = [1.2, 1.1, 0.3, 1.5, 0.2, 1.3, 0.4, 1.6, 1.05, 0.1, 1.4, 0.5]
+    base = [50.0 + 0.5 * (i % 3) for i in range(len(diffs))]
+    cur = [b + d for b, d in zip(base, diffs, strict=True)]
+    b = Baseline("HEAD", tuple(x + 500 for x in base), {"m": 50.0}, None, {"m": tuple(base)})
+    c = compare(b, [x + 500 for x in cur], {"m": 51.0}, {"m": cur}, paired=True)
+    assert [v.verdict for v in c.module_verdicts] == ["no significant change"]
+    # the same pairs moved well past it (+3 ms each): a regression
+    cur = [b + d + 2 for b, d in zip(base, diffs, strict=True)]
+    c = compare(b, [x + 500 for x in cur], {"m": 53.0}, {"m": cur}, paired=True)
+    assert [v.verdict for v in c.module_verdicts] == ["regression"]

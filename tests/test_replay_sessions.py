@@ -186,6 +186,20 @@ def test_paced_replay_measures_the_simulated_hits(table_db: str, tmp_path: Path)
     assert run.cache.refused_stores == 0 and run.waited_statements == 0
 
 
+def test_one_connection_as_fast_as_possible_measures_the_simulated_hits(
+    table_db: str, tmp_path: Path
+) -> None:
+    # docs/replay.md's other exact case: one connection, no session's statement inside
+    # another's transaction, so every statement meets the cache in log order
+    log = _write_log(tmp_path / "asap.jsonl", PACED)
+    result = replay([log], Target(table_db, "option"), _opts(sessions=1, runs="cached"))
+    (run,) = result.runs
+    assert run.cache is not None and result.comparison is not None
+    assert (run.cache.hits, run.cache.misses) == (3, 4)
+    assert (result.comparison.simulated_hits, result.comparison.simulated_misses) == (3, 4)
+    assert run.cache.refused_stores == 0 and run.waited_statements == 0
+
+
 # The end of a transaction is applied where it is in the log: a COMMIT invalidates what
 # it wrote again, a ROLLBACK does not (analyze's rule), not at the session's next statement.
 PACED_TX = [

@@ -6,7 +6,7 @@ Library use::
     from perfkit.config import load_config
 
     gate = parse_gate_config(load_config("perfkit.toml"))
-    result = run_gate(gate, load_baseline(Path("baseline.json")), GateOptions(retries=2))
+    result = run_gate(gate, load_baseline(Path("baseline.json")), GateOptions(retries=3))
     print(result.verdict, [m.id for m in result.regressions])
 """
 

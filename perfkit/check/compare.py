@@ -206,3 +206,22 @@ def compare_paired(
             return _with(result, "regression", f"{hit}; {stats}", pc.p_value)
         return _with(result, "noisy", f"{hit} but not significant; {stats}", pc.p_value)
     return _with(result, "pass", stats, pc.p_value)
+
+
+def unsettled(result: MetricResult) -> bool:
+    """Whether more pairs could change a paired timing's verdict: ``noisy``, or a pass
+    whose interval of the ratio still holds its relative limit (the estimate inside it,
+    the interval not; the stricter settling interval, see
+    :data:`perfkit.check.stats.SETTLE_FACTOR`). A regression is settled; so is an
+    interval wholly inside."""
+    if result.status == "noisy":
+        return True
+    pc = result.paired
+    rel = result.limits.relative
+    if pc is None or rel is None or result.status != "pass":
+        return False
+    low = pc.low if math.isnan(pc.settle_low) else pc.settle_low
+    high = pc.high if math.isnan(pc.settle_high) else pc.settle_high
+    if result.better == "lower":
+        return high >= 1 + rel
+    return low <= 1 - rel

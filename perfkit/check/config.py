@@ -4,7 +4,7 @@ Layout::
 
     [check]                      # gate settings (also the defaults of the CLI options)
     alpha = 0.05
-    retries = 2
+    retries = 3
 
     [check.startup]              # one check per table; the table name is the check's name
     type = "command"

@@ -15,7 +15,13 @@ from perfkit.check.baseline import (
     machine_differences,
     this_machine,
 )
-from perfkit.check.compare import compare_metric, compare_paired, gone_metric, min_p_value
+from perfkit.check.compare import (
+    compare_metric,
+    compare_paired,
+    gone_metric,
+    min_p_value,
+    unsettled,
+)
 from perfkit.check.model import (
     AgainstInfo,
     CheckOutcome,
@@ -32,7 +38,7 @@ from perfkit.check.types.base import RunEnv
 from perfkit.errors import PerfkitError, UsageError
 
 DEFAULT_ALPHA = 0.05
-DEFAULT_RETRIES = 2
+DEFAULT_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -317,7 +323,7 @@ def _merge(rounds: Sequence[tuple[Metric, ...]]) -> tuple[Metric, ...]:
 
 def _collect_pair(check: CheckSpec, other: CheckSpec, opts: GateOptions, repeat: int = 1) -> _Pair:
     """Every sample of ``check`` here and of ``other`` there (``repeat`` times as many),
-    alternating other-here."""
+    in pairs: other-here, then here-other, and so on."""
     ctype = REGISTRY[check.type]
     env = opts.env
     split = ctype.rounds(check.params)
@@ -326,16 +332,27 @@ def _collect_pair(check: CheckSpec, other: CheckSpec, opts: GateOptions, repeat:
     there: list[tuple[Metric, ...]] = []
     error: str | None = None
     t0 = time.perf_counter()
-    for i in range(n):
-        first = i == 0
+
+    def run_there(first: bool) -> None:
+        nonlocal error
         if error is None:
             params = ctype.one_sample(other.params, first) if n > 1 else other.params
             try:
                 there.append(ctype.collect(replace(other, params=params), env))
             except PerfkitError as exc:
                 error = str(exc)
+
+    def run_here(first: bool) -> None:
         params = ctype.one_sample(check.params, first) if n > 1 else check.params
         here.append(ctype.collect(replace(check, params=params), env))
+
+    for i in range(n):
+        # counterbalanced (other-here, here-other, ...): whatever the second run of a
+        # pair inherits from the first (a warm cache, a hog just started) falls on each
+        # side equally often
+        order = (run_there, run_here) if i % 2 == 0 else (run_here, run_there)
+        for side in order:
+            side(i == 0)
     return _Pair(
         _merge(here),
         _merge(there) if error is None else None,
@@ -381,14 +398,14 @@ def _measure_pairs(
     tally.measured += pair.seconds
     tally.attempts = 1
     results, gone = _compare_pair(check, pair, info, opts)
-    # A verdict the pairs cannot settle yet (the estimate past a limit, the interval
-    # not wholly past it) gets fresh pairs, pooled with the first, twice as many at each
-    # attempt (runs, 2 x runs, 4 x runs ...): the interval narrows with the square root
-    # of the pairs. A regression stands: drift cancels in every pair.
+    # Sequential sampling: a verdict the pairs cannot settle yet - the interval of the
+    # ratio still holds the limit, whichever side of it the estimate lies - gets fresh
+    # pairs, pooled with the first, doubling the pairs at each attempt (runs, 2 x runs,
+    # 4 x runs ...): the interval narrows with the square root of the pairs. It stops
+    # when every limited timing is settled: wholly past its limit (a regression, which
+    # stands: drift cancels in every pair) or wholly inside it (a pass).
     while (
-        tally.attempts <= opts.retries
-        and pair.there is not None
-        and any(r.status == "noisy" for r in results)
+        tally.attempts <= opts.retries and pair.there is not None and any(map(unsettled, results))
     ):
         again = _collect_pair(check, other, opts, repeat=2 ** (tally.attempts - 1))
         tally.measured += again.seconds
@@ -403,8 +420,14 @@ def _measure_pairs(
     if tally.attempts > 1:
         results = tuple(
             replace(r, note=_join(r.note, f"{tally.attempts} attempts pooled"))
-            if r.paired is not None and r.status != "pass"
+            if r.paired is not None and (r.status != "pass" or unsettled(r))
             else r
             for r in results
         )
+    results = tuple(
+        replace(r, note=_join(r.note, "not settled: the interval still holds the limit"))
+        if r.status == "pass" and unsettled(r) and pair.there is not None
+        else r
+        for r in results
+    )
     return results + gone

@@ -198,7 +198,7 @@ def starter_config(root: Path, existing: dict[str, Any] | None = None) -> Starte
     skipped: list[str] = []
     checks = detect(root, skipped)
     data: dict[str, Any] = dict(existing or {})
-    data["check"] = {"alpha": 0.05, "retries": 2, **checks}
+    data["check"] = {"alpha": 0.05, "retries": 3, **checks}
     return StarterConfig(
         text=tomli_w.dumps(data),
         checks=tuple((name, str(table["type"])) for name, table in checks.items()),

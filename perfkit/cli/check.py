@@ -64,9 +64,12 @@ def check_cmd(
     retries: Annotated[
         int,
         typer.Option(
-            "--retries", min=0, help="Re-measure a timing that crosses its limit up to N times."
+            "--retries",
+            min=0,
+            help="Re-measure a timing that crosses its limit up to N times (with --against: "
+            "double the pairs while a ratio's interval still holds its limit).",
         ),
-    ] = 2,
+    ] = 3,
     alpha: Annotated[
         float,
         typer.Option(

@@ -3,12 +3,13 @@ another revision measured in the same run (``--against REF``).
 
 The import total and every module large enough to matter (a median cumulative time of
 at least :data:`FAMILY_MIN_MS` and :data:`FAMILY_MIN_SHARE` of the total, on either
-side) each get a two-sided test: Mann-Whitney U over the per-run times of two separate
+side) each get a two-sided test that it moved by more than its threshold ``max(1 ms,
+2 %)`` of its baseline median: Mann-Whitney U over the per-run times of two separate
 results, the Wilcoxon signed-rank test over the per-run differences when the runs were
 interleaved (paired). The p-values of that family are Holm-corrected, so testing forty
 modules does not give forty chances of a false alarm. A change is a regression or an
-improvement only when its corrected p < 0.05 *and* it moved by more than ``max(1 ms,
-2 %)``; the overall verdict is a regression when the total or any module regressed.
+improvement only when its corrected p < 0.05 *and* its estimate is past the threshold;
+the overall verdict is a regression when the total or any module regressed.
 With too few runs for any test to reach significance after the correction, the verdict
 says so ("inconclusive").
 """
@@ -111,19 +112,34 @@ def _threshold(base_ms: float) -> float:
     return max(MIN_DELTA_MS, MIN_DELTA_FRACTION * base_ms)
 
 
-def _test(current: Sequence[float], base: Sequence[float], paired: bool) -> float:
-    """Two-sided p-value that ``current`` and ``base`` differ."""
+def _test(current: Sequence[float], base: Sequence[float], paired: bool, margin: float) -> float:
+    """Two-sided p-value that ``current`` and ``base`` differ by more than ``margin`` ms.
+
+    The null hypothesis is a change within the threshold (``|delta| <= margin``), not
+    no change at all: each direction is tested with the current side shifted by the
+    margin (Wilcoxon on the differences minus / plus the margin when paired, Mann-Whitney
+    U on the shifted current runs otherwise), and the smaller p-value doubled. A module
+    that truly did not move is then far from significance even when load skews its
+    runs, instead of alarming at the test's nominal rate.
+    """
     if paired:
         from perfkit.check.stats import signed_rank_p
 
         diffs = [c - b for c, b in zip(current, base, strict=False)]
-        return signed_rank_p(diffs, "two-sided")
+        slower = signed_rank_p([x - margin for x in diffs], "greater")
+        faster = signed_rank_p([x + margin for x in diffs], "less")
+        return min(1.0, 2 * min(slower, faster))
     if len(set(current) | set(base)) == 1:
         return 1.0
     from scipy.stats import mannwhitneyu
 
-    p = float(mannwhitneyu(current, base, alternative="two-sided").pvalue)
-    return 1.0 if math.isnan(p) else p
+    def one(shifted: list[float], alternative: str) -> float:
+        p = float(mannwhitneyu(shifted, base, alternative=alternative).pvalue)
+        return 1.0 if math.isnan(p) else p
+
+    slower = one([c - margin for c in current], "greater")
+    faster = one([c + margin for c in current], "less")
+    return min(1.0, 2 * min(slower, faster))
 
 
 def _floor(n1: int, n2: int, paired: bool) -> float:
@@ -227,7 +243,7 @@ def compare(
             f"(use at least {6 if paired else 4} runs on each side)"
         )
         return outcome(None, verdict, reason, total_verdict, ())
-    raw = [_test(cur, base, paired) for _, cur, base in family]
+    raw = [_test(cur, base, paired, _threshold(_median(base))) for _, cur, base in family]
     adjusted = holm_adjusted(raw)
     p = raw[0]
 

@@ -43,6 +43,27 @@ _UNVERIFIED = "savings not verified: the target failed with the candidate import
 _Probe = tuple[frozenset[tuple[str, int, str]], set[str] | None]  # (candidates, modules loaded)
 
 
+def run_spec(
+    target: str,
+    python: str | None,
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    paths: Sequence[str],
+    timeout: float,
+    event: str | Path | None = None,
+    lambda_memory_mb: int | None = None,
+) -> RunSpec:
+    """How one process of a cold start of ``target`` is run (interpreter, target,
+    environment); exit 2 when the interpreter, the target or the event is not there."""
+    interpreter = _interpreter(python, cwd)
+    event_path = _check_event(event)
+    tgt = resolve_target(target, cwd, paths)
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONPROFILEIMPORTTIME", None)
+    full_env.update(env or {})
+    return RunSpec(interpreter, tgt, cwd, full_env, timeout, event_path, lambda_memory_mb or 128)
+
+
 def profile(
     target: str,
     *,
@@ -64,9 +85,9 @@ def profile(
 ) -> ColdstartResult:
     """Import ``target`` in ``runs`` fresh processes (after a warm-up) and report.
 
-    ``against_cwd``: the same folder in a checkout of another version; each run there is
-    followed by one here (A B A B ...) and the result's ``baseline`` is the paired
-    comparison with it (``against_label`` names it).
+    ``against_cwd``: the same folder in a checkout of another version; the runs there
+    and here alternate in pairs of both orders (A B B A A B ...) and the result's
+    ``baseline`` is the paired comparison with it (``against_label`` names it).
 
     ``target`` is a module name, a ``.py`` path, or either with ``:function`` (the
     handler is then called twice per process). Raises :class:`TargetError` when the
@@ -82,15 +103,8 @@ def profile(
         raise UsageError("--cwd", f"{workdir} is not a directory")
     if lambda_memory_mb is not None:
         estimate_lambda(0.0, None, lambda_memory_mb, price_per_gb_s)  # validates the options
-    interpreter = _interpreter(python, workdir)
-    event_path = _check_event(event)
-    tgt = resolve_target(target, workdir, paths)
-    full_env = dict(os.environ)
-    full_env.pop("PYTHONPROFILEIMPORTTIME", None)
-    full_env.update(env or {})
-    spec = RunSpec(
-        interpreter, tgt, workdir, full_env, timeout, event_path, lambda_memory_mb or 128
-    )
+    spec = run_spec(target, python, workdir, env, paths, timeout, event, lambda_memory_mb)
+    interpreter, tgt, full_env, event_path = spec.python, spec.target, spec.env, spec.event
     version = _version(interpreter)
     warnings: list[str] = []
     baseline_data = None
@@ -124,12 +138,17 @@ def profile(
             analysis, probed = _warm_up(spec, analysis, demoted, warnings)
             sink.advance()
         raw: list[RawRun] = []
-        for _ in range(runs):
-            if other is not None:
+        for i in range(runs):
+            # pairs in alternating order (other-here, here-other ...): what the second
+            # process of a pair inherits from the first falls on both sides equally
+            if other is not None and i % 2 == 0:
                 raw_other.append(_run_other(other, against_label))
                 sink.advance()
             raw.append(run_once(spec))
             sink.advance()
+            if other is not None and i % 2 == 1:
+                raw_other.append(_run_other(other, against_label))
+                sink.advance()
     finally:
         sink.finish()
     if other is not None:

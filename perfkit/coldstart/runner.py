@@ -95,6 +95,49 @@ class RawRun:
     cpu_ms: float | None = None  # user + system CPU of the process (and children it waited for)
 
 
+def command_line(
+    spec: RunSpec,
+    result_path: str,
+    *,
+    mode: str = "measure",
+    rewrite: str = "",
+    warm: Sequence[str] = (),
+    importtime: bool = True,
+) -> list[str]:
+    """The interpreter's command line of one run (``-X importtime`` in measure mode)."""
+    t = spec.target
+    cmd = [spec.python]
+    if mode == "measure" and importtime:
+        cmd += ["-X", "importtime"]
+    return [
+        *cmd,
+        "-c",
+        BOOTSTRAP,
+        result_path,
+        mode,
+        t.module,
+        t.function or "",
+        str(spec.event) if spec.event else "",
+        "\n".join(t.sys_path),
+        str(spec.memory_mb),
+        str(spec.timeout),
+        rewrite,
+        "\n".join(warm),
+    ]
+
+
+def count_run_instructions(spec: RunSpec, counter: str) -> float:
+    """Instructions of one cold start (interpreter, imports, the handler's calls) under
+    ``counter`` ("perf" or "callgrind"). ``PYTHONHASHSEED`` is fixed (0) unless the
+    environment sets it: hash randomisation moves the count of a dict-heavy import."""
+    from perfkit.check.counters import count_instructions
+
+    env = {"PYTHONHASHSEED": "0", **spec.env}
+    with tempfile.TemporaryDirectory(prefix="perfkit-cs-") as tmp:
+        argv = command_line(spec, os.path.join(tmp, "result.json"), importtime=False)
+        return count_instructions(counter, argv, spec.cwd, env, spec.timeout)
+
+
 def run_once(
     spec: RunSpec, *, mode: str = "measure", rewrite: str = "", warm: Sequence[str] = ()
 ) -> RawRun:
@@ -102,23 +145,7 @@ def run_once(
     t = spec.target
     with tempfile.TemporaryDirectory(prefix="perfkit-cs-") as tmp:
         result_path = os.path.join(tmp, "result.json")
-        cmd = [spec.python]
-        if mode == "measure":
-            cmd += ["-X", "importtime"]
-        cmd += [
-            "-c",
-            BOOTSTRAP,
-            result_path,
-            mode,
-            t.module,
-            t.function or "",
-            str(spec.event) if spec.event else "",
-            "\n".join(t.sys_path),
-            str(spec.memory_mb),
-            str(spec.timeout),
-            rewrite,
-            "\n".join(warm),
-        ]
+        cmd = command_line(spec, result_path, mode=mode, rewrite=rewrite, warm=warm)
         start = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:

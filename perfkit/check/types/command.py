@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -15,6 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfkit.check.counters import (
+    COUNTERS,
+    count_instructions,
+    perf_count_file,
+    perf_prefix,
+    resolve_counter,
+)
 from perfkit.check.model import CheckSpec, Metric, MetricSpec
 from perfkit.check.types.base import CheckType, Param, RunEnv
 from perfkit.errors import TargetError
@@ -73,7 +78,7 @@ class CommandCheck(CheckType):
         environ.update(p["env"])
         timeout: float = p["timeout"]
         runs: int = p["runs"]
-        counter = _counter(p["instructions"])
+        counter = resolve_counter(p["instructions"])
         wall: list[float] = []
         cpu: list[float] = []
         counts: list[float] = []
@@ -88,9 +93,13 @@ class CommandCheck(CheckType):
                     wall.append(w)
                     cpu.append(c)
                     if perf_out is not None:
-                        counts.append(_perf_count(Path(perf_out)))
+                        counts.append(perf_count_file(Path(perf_out)))
                     elif counter == "callgrind":
-                        counts.append(_callgrind_count(p["run"], p["cwd"], environ, timeout))
+                        counts.append(
+                            count_instructions(
+                                "callgrind", ["/bin/sh", "-c", p["run"]], p["cwd"], environ, timeout
+                            )
+                        )
             finally:
                 if perf_out is not None:
                     os.unlink(perf_out)
@@ -101,83 +110,6 @@ class CommandCheck(CheckType):
         if counts:
             metrics.append(Metric("instructions", "count", "timing", tuple(counts)))
         return tuple(metrics)
-
-
-COUNTERS = ("auto", "perf", "callgrind", "off")
-_PERF_EVENT = "instructions:u"
-_perf_ok: bool | None = None
-_COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.M)
-# valgrind runs a program tens of times slower: its timeout is this multiple of the check's
-CALLGRIND_SLOWDOWN = 50
-
-
-def perf_available() -> bool:
-    """Whether ``perf stat -e instructions:u`` counts here (not in most VMs and containers)."""
-    global _perf_ok
-    if _perf_ok is None:
-        try:
-            proc = subprocess.run(
-                ["perf", "stat", "-x,", "-e", _PERF_EVENT, "--", "true"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-            first = proc.stderr.strip().splitlines()[-1:] or [""]
-            _perf_ok = proc.returncode == 0 and first[0].split(",")[0].strip().isdigit()
-        except (OSError, subprocess.TimeoutExpired):
-            _perf_ok = False
-    return _perf_ok
-
-
-def _counter(mode: str) -> str | None:
-    if mode == "auto":
-        return "perf" if perf_available() else None
-    if mode == "perf" and not perf_available():
-        raise TargetError(
-            f'instructions = "perf": `perf stat -e {_PERF_EVENT}` counts nothing on this '
-            "machine (install linux-perf, lower kernel.perf_event_paranoid, or use callgrind)"
-        )
-    if mode == "callgrind" and shutil.which("valgrind") is None:
-        raise TargetError('instructions = "callgrind": valgrind is not installed')
-    return None if mode == "off" else mode
-
-
-def _perf_count(path: Path) -> float:
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        fields = line.split(",")
-        if len(fields) > 2 and fields[2].strip() == _PERF_EVENT:
-            if fields[0].strip().isdigit():
-                return float(fields[0])
-            break
-    raise TargetError(f"perf stat counted no {_PERF_EVENT} for the command")
-
-
-def _callgrind_count(cmd: str, cwd: Any, environ: dict[str, str], timeout: float) -> float:
-    """Instructions of one run of ``cmd`` and every process it starts, under callgrind."""
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-            "--trace-children=yes", "/bin/sh", "-c", cmd]  # fmt: skip
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            timeout=timeout * CALLGRIND_SLOWDOWN,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise TargetError(
-            f"command under callgrind took over {timeout * CALLGRIND_SLOWDOWN:g}s"
-        ) from None
-    found = [int(n) for n in _COLLECTED.findall(proc.stderr)]
-    if proc.returncode != 0 or not found:
-        raise TargetError(f"command under callgrind exited with status {proc.returncode}")
-    return float(sum(found))
 
 
 def _run_once(
@@ -195,7 +127,7 @@ def _run_once(
         try:
             argv = ["/bin/sh", "-c", cmd]
             if perf_out is not None:
-                argv = ["perf", "stat", "-x,", "-e", _PERF_EVENT, "-o", perf_out, "--", *argv]
+                argv = [*perf_prefix(perf_out), *argv]
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
