@@ -1,0 +1,105 @@
+"""Entry points: one snapshot, the delta over a waited interval, between saved snapshots,
+or around a workload that runs in between (the check type)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfkit.errors import InputError, UsageError
+from perfkit.livestats.delta import SnapshotMismatch, StatsDelta, compute_delta
+from perfkit.livestats.snapshot import Snapshot, load_snapshot, take_snapshot
+from perfkit.report.progress import NullProgress, ProgressSink
+
+
+@dataclass(frozen=True)
+class Session:
+    """How to reach the server (perfkit's read-only session settings)."""
+
+    dsn: str | None = None
+    config: Any = None
+    statement_timeout: str = "30s"
+    connect_timeout: float = 5.0
+
+
+def snapshot_now(session: Session) -> Snapshot:
+    """One snapshot of the target, on a read-only session opened for it."""
+    from perfkit.db.connect import connect
+    from perfkit.db.target import resolve_target
+
+    target = resolve_target(session.dsn, session.config)
+    conn = connect(
+        target,
+        statement_timeout=session.statement_timeout,
+        connect_timeout=session.connect_timeout,
+        application_name="perfkit stats",
+    )
+    try:
+        return take_snapshot(conn)
+    finally:
+        conn.close()
+
+
+def _wait(seconds: float, progress: ProgressSink, sleep: Callable[[float], None]) -> None:
+    progress.start(f"pg_stat_statements: waiting {seconds:g} s for the second snapshot", seconds)
+    end = time.monotonic() + seconds
+    try:
+        while (left := end - time.monotonic()) > 0:
+            sleep(min(left, 1.0))
+            progress.update(completed=min(seconds, seconds - max(end - time.monotonic(), 0)))
+    finally:
+        progress.finish()
+
+
+def _delta(a: Snapshot, b: Snapshot, where: str) -> StatsDelta:
+    try:
+        return compute_delta(a, b)
+    except SnapshotMismatch as exc:
+        raise InputError(where, str(exc)) from None
+
+
+def stats_delta(
+    session: Session,
+    *,
+    interval: float | None = None,
+    snapshots: Sequence[Path] = (),
+    progress: ProgressSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StatsDelta:
+    """The delta of pg_stat_statements: between two saved snapshots; from one saved
+    snapshot to now; or over ``interval`` seconds from now (snapshot, wait, snapshot)."""
+    progress = progress or NullProgress()
+    if len(snapshots) > 2:
+        raise UsageError("SNAPSHOT", f"give at most two snapshot files, not {len(snapshots)}")
+    if snapshots and interval is not None:
+        raise UsageError("--interval", "takes no snapshot files (it takes both snapshots)")
+    if len(snapshots) == 2:
+        a, b = (load_snapshot(p) for p in snapshots)
+        return _delta(a, b, f"{snapshots[0]}, {snapshots[1]}")
+    if len(snapshots) == 1:
+        a = load_snapshot(snapshots[0])
+        return _delta(a, snapshot_now(session), str(snapshots[0]))
+    if interval is None:
+        raise UsageError(
+            "--from-stats",
+            "needs --interval DURATION (snapshot, wait, snapshot), --snapshot FILE (save one), "
+            "or saved snapshot files",
+        )
+    if interval <= 0:
+        raise UsageError("--interval", "must be more than 0")
+    first = snapshot_now(session)
+    _wait(interval, progress, sleep)
+    return compute_delta(first, snapshot_now(session))
+
+
+def around(session: Session, work: Callable[[], Any]) -> tuple[StatsDelta, Any]:
+    """The delta over ``work()`` (a test workload run between two snapshots)."""
+    first = snapshot_now(session)
+    result = work()
+    return compute_delta(first, snapshot_now(session)), result
+
+
+__all__ = ["Session", "around", "snapshot_now", "stats_delta"]
