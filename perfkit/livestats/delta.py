@@ -31,8 +31,11 @@ from datetime import datetime, timezone
 
 from perfkit.livestats.snapshot import COUNTERS, Entry, Settings, Snapshot, privilege_note
 
-#: why a row's figures may be lower than what really ran
-Status = str  # "delta" | "new" | "recreated" | "since_reset"
+#: where a row's figures come from: "delta" (both snapshots), "new" (first seen in the
+#: interval), "recreated" (evicted or reset alone, then seen again: its calls before are
+#: lost), "since_reset" (the whole view was reset), "maybe_recreated" (evictions happened
+#: and the server has no stats_since to tell: a lower bound)
+Status = str
 
 #: entries pg_stat_statements drops per eviction round: the least used 5%, at least 10
 _DEALLOC_PERCENT = 5
@@ -70,7 +73,7 @@ class DeltaRow:
     @property
     def partial(self) -> bool:
         """Calls of this entry before it was re-created in the interval were lost."""
-        return self.status in ("recreated", "since_reset")
+        return self.status in ("recreated", "since_reset", "maybe_recreated")
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,9 @@ def compute_delta(a: Snapshot, b: Snapshot) -> StatsDelta:
     fp = Fingerprinter()
     rows: list[DeltaRow] = []
     recreated = 0
+    # evictions before 17 (no stats_since): an entry re-created with more calls than it
+    # had is indistinguishable from one that kept running; its figures are a lower bound
+    unsure = bool(evictions) and any(e.stats_since is None for e in b.entries)
     for e in b.entries:
         old = base.get(e.key)
         status: Status = "since_reset" if reset_at is not None else "new"
@@ -204,7 +210,7 @@ def compute_delta(a: Snapshot, b: Snapshot) -> StatsDelta:
                 recreated += 1
                 old = None
             else:
-                status = "delta"
+                status = "maybe_recreated" if unsure else "delta"
         row = _row(fp, e, old, status, b.settings)
         if row.calls == 0 and (row.plan is None or row.plan.n == 0):
             continue  # not run in the interval

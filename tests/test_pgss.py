@@ -1,0 +1,294 @@
+"""pg_stat_statements over an interval, on real servers (private clusters, 15 and 18).
+
+Each test resets the view first, so none depends on another; the clusters have
+``pg_stat_statements.max = 100`` so that evictions are easy to force.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_pgss_fixtures import Cluster, bin_dir, private_cluster
+
+from perfkit.errors import DatabaseError, InputError
+from perfkit.livestats.delta import DeltaRow, StatsDelta, compute_delta, interval_moments
+from perfkit.livestats.run import Session, around, snapshot_now, stats_delta
+from perfkit.querylog.fingerprint import fingerprint
+
+TARGET = "SELECT v FROM t WHERE id = %s"
+SLEEP = "SELECT pg_sleep(%s)"
+
+
+@pytest.fixture(scope="module", params=["18", "15"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    if bin_dir(request.param) is None:
+        pytest.skip(f"no PostgreSQL {request.param} binaries on this machine")
+    with private_cluster(request.param) as c:
+        c.admin("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        c.admin("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g")
+        c.admin("CREATE ROLE pk_plain LOGIN")
+        yield c
+
+
+def _reset(c: Cluster) -> None:
+    c.admin("SELECT pg_stat_statements_reset()")
+
+
+def _run(c: Cluster, sql: str, args: list[Any], *, log: bool = False) -> None:
+    with psycopg.connect(c.dsn(), autocommit=True) as conn:
+        if log:
+            conn.execute("SET log_min_duration_statement = 0")
+        for a in args:
+            conn.execute(sql.encode(), (a,))
+
+
+def _row(d: StatsDelta, sql: str) -> DeltaRow:
+    fid = fingerprint(sql).id
+    rows = [r for r in d.rows if r.fingerprint == fid]
+    assert len(rows) == 1, [r.query for r in d.rows]
+    return rows[0]
+
+
+def _major(c: Cluster) -> int:
+    with psycopg.connect(c.dsn()) as conn:
+        return int(conn.info.server_version) // 10000
+
+
+def test_interval_delta_counts_what_ran(cluster: Cluster) -> None:
+    _reset(cluster)
+    _run(cluster, TARGET, [1])  # the entry exists before the interval
+    ran = {"done": False}
+
+    def sleep(seconds: float) -> None:  # the workload runs while the command waits
+        if not ran["done"]:
+            _run(cluster, TARGET, list(range(1, 51)))
+            ran["done"] = True
+
+    d = stats_delta(Session(cluster.dsn()), interval=0.001, sleep=sleep)
+    assert d.complete, d.problems
+    r = _row(d, "SELECT v FROM t WHERE id = 42")
+    assert (r.calls, r.counters["rows"], r.status) == (50, 50, "delta")
+    assert r.counters["shared_blks_hit"] is not None and r.counters["shared_blks_hit"] >= 50
+    assert r.plan is not None and r.exec.mean is not None and r.exec.mean > 0
+    assert r.datname == "postgres" and r.rolname == "postgres" and r.toplevel
+    assert not [x for x in d.rows if "perfkit livestats" in x.query]  # its own reads left out
+
+
+def test_mean_and_stddev_over_the_interval_add_up(cluster: Cluster) -> None:
+    _reset(cluster)
+    a = snapshot_now(Session(cluster.dsn()))
+    _run(cluster, SLEEP, [0.002] * 4)
+    b = snapshot_now(Session(cluster.dsn()))
+    _run(cluster, SLEEP, [0.004] * 3 + [0.008] * 3)
+    c = snapshot_now(Session(cluster.dsn()))
+    ab, bc, ac = (
+        _row(compute_delta(x, y), "SELECT pg_sleep(1)") for x, y in ((a, b), (b, c), (a, c))
+    )
+    assert (ab.calls, bc.calls, ac.calls) == (4, 6, 10)
+    # pg_sleep never returns early: lower bounds that hold however loaded the machine is
+    assert ab.exec.mean is not None and ab.exec.mean >= 2.0
+    assert bc.exec.mean is not None and bc.exec.mean >= (3 * 4 + 3 * 8) / 6
+    # the two halves combine into the whole (parallel variance), as measured by the server
+    assert math.isclose(ab.exec.total + bc.exec.total, ac.exec.total, rel_tol=1e-9)
+    assert ab.exec.stddev is not None and bc.exec.stddev is not None
+    m2 = (
+        ab.calls * ab.exec.stddev**2
+        + bc.calls * bc.exec.stddev**2
+        + ab.calls * bc.calls / 10 * (bc.exec.mean - ab.exec.mean) ** 2
+    )
+    assert ac.exec.stddev is not None
+    assert math.isclose(math.sqrt(m2 / 10), ac.exec.stddev, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def test_reset_between_snapshots_is_partial(cluster: Cluster) -> None:
+    _reset(cluster)
+    _run(cluster, TARGET, [1, 2, 3])
+    a = snapshot_now(Session(cluster.dsn()))
+    _run(cluster, TARGET, [4, 5])
+    _reset(cluster)
+    _run(cluster, TARGET, [6, 7, 8, 9])
+    d = compute_delta(a, snapshot_now(Session(cluster.dsn())))
+    assert not d.complete and d.reset_at is not None
+    assert "was reset" in d.problems[0] and "lost" in d.problems[0]
+    r = _row(d, "SELECT v FROM t WHERE id = 1")
+    assert (r.calls, r.status, r.partial) == (4, "since_reset", True)
+    assert d.covered_from == d.reset_at
+
+
+def test_evictions_say_how_many_and_make_it_partial(cluster: Cluster) -> None:
+    _reset(cluster)
+    _run(cluster, TARGET, [1])
+    a = snapshot_now(Session(cluster.dsn()))
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        for i in range(1, 251):  # 250 statements of different shapes, max is 100
+            conn.execute(("SELECT " + ", ".join(["1"] * i)).encode())
+    _run(cluster, TARGET, [2, 3])
+    d = compute_delta(a, snapshot_now(Session(cluster.dsn())))
+    assert not d.complete
+    msg = next(p for p in d.problems if "pg_stat_statements.max = 100 is too small" in p)
+    assert d.evictions is not None and d.evictions > 0 and f"{d.evictions} eviction" in msg
+    assert "lost" in msg and "raise pg_stat_statements.max" in msg
+    r = _row(d, "SELECT v FROM t WHERE id = 1")
+    assert r.calls <= 2 and (r.status != "delta" or r.calls == 2)
+    if _major(cluster) < 17:  # an eviction may hide behind more calls: a lower bound
+        assert r.partial and r.status in ("maybe_recreated", "recreated", "new")
+
+
+def test_entry_recreated_with_more_calls_is_seen_on_17(cluster: Cluster) -> None:
+    if _major(cluster) < 17:
+        pytest.skip("stats_since is 17+; before, only dealloc tells of evictions")
+    _reset(cluster)
+    _run(cluster, TARGET, [1])
+    a = snapshot_now(Session(cluster.dsn()))
+    e = next(x for x in a.entries if fingerprint(x.query).id == fingerprint(TARGET % 1).id)
+    cluster.admin(f"SELECT pg_stat_statements_reset({e.userid}, {e.dbid}, {e.queryid})")
+    _run(cluster, TARGET, [2, 3, 4])  # more calls than before: a naive diff would say 2
+    r = _row(compute_delta(a, snapshot_now(Session(cluster.dsn()))), TARGET % 1)
+    assert (r.status, r.calls, r.partial) == ("recreated", 3, True)
+
+
+def test_other_users_texts_need_pg_read_all_stats(cluster: Cluster) -> None:
+    _reset(cluster)
+    plain = Session(cluster.dsn(user="pk_plain"))
+    a = snapshot_now(plain)
+    _run(cluster, TARGET, [1, 2])
+    d = compute_delta(a, snapshot_now(plain))
+    assert not d.complete
+    assert any("GRANT pg_read_all_stats TO pk_plain" in p for p in d.problems)
+    cluster.admin("GRANT pg_read_all_stats TO pk_plain")
+    try:
+        d = compute_delta(a, snapshot_now(plain))
+        assert _row(d, TARGET % 1).calls == 2
+        assert not any("pg_read_all_stats" in p for p in d.problems)
+    finally:
+        cluster.admin("REVOKE pg_read_all_stats FROM pk_plain")
+
+
+def test_stats_and_log_fingerprints_join(cluster: Cluster, tmp_path: Path) -> None:
+    from perfkit.querylog.analyze import AnalyzeOptions, analyze
+
+    _reset(cluster)
+    log = cluster.home / "log"
+    start = log.stat().st_size
+    d, _ = around(
+        Session(cluster.dsn()),
+        lambda: _run(cluster, TARGET, [5, 6, 7], log=True),
+    )
+    part = tmp_path / "part.log"
+    with open(log, "rb") as fh:
+        fh.seek(start)
+        part.write_bytes(fh.read())
+    logged = analyze([part], AnalyzeOptions(replay=False))
+    by_id = {f.id: f for f in logged.fingerprints}
+    r = _row(d, TARGET % 5)
+    assert r.fingerprint in by_id and by_id[r.fingerprint].calls == r.calls == 3
+
+
+def test_saved_snapshots_through_the_cli(cli: Any, cluster: Cluster, tmp_path: Path) -> None:
+    _reset(cluster)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    dsn = cluster.dsn()
+    res = cli("analyze", "--from-stats", "--snapshot", str(a), "--dsn", dsn)
+    assert res.exit_code == 0, res.output
+    assert json.loads(a.read_text())["format"] == "perfkit-pgss-snapshot"
+    _run(cluster, TARGET, [1, 2, 3])
+    assert cli("analyze", "--from-stats", "--snapshot", str(b), "--dsn", dsn).exit_code == 0
+    _run(cluster, TARGET, [4])
+    both = cli("analyze", "--from-stats", str(a), str(b), "-f", "json")
+    assert both.exit_code == 0, both.output
+    doc = json.loads(both.stdout)
+    assert doc["kind"] == "stats-delta" and doc["schema_version"] == 1 and doc["complete"]
+    fid = fingerprint(TARGET % 1).id
+    assert [s["calls"] for s in doc["statements"] if s["fingerprint"] == fid] == [3]
+    to_now = json.loads(cli("analyze", "--from-stats", str(a), "--dsn", dsn, "-f", "json").stdout)
+    assert [s["calls"] for s in to_now["statements"] if s["fingerprint"] == fid] == [4]
+    md = cli("analyze", "--from-stats", str(b), str(a), "-f", "csv")  # order does not matter
+    assert md.exit_code == 0 and fid in md.stdout
+
+
+def test_extension_not_installed_says_what_to_run(cli: Any, cluster: Cluster) -> None:
+    cluster.admin("DROP DATABASE IF EXISTS nopgss")
+    cluster.admin("CREATE DATABASE nopgss TEMPLATE template0")
+    try:
+        with pytest.raises(DatabaseError) as err:
+            snapshot_now(Session(cluster.dsn("nopgss")))
+        assert "loaded but not installed in database 'nopgss'" in str(err.value)
+        assert (
+            err.value.hint is not None and "CREATE EXTENSION pg_stat_statements" in err.value.hint
+        )
+        res = cli("analyze", "--from-stats", "--interval", "1s", "--dsn", cluster.dsn("nopgss"))
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert "not installed" in res.stderr
+    finally:
+        cluster.admin("DROP DATABASE IF EXISTS nopgss WITH (FORCE)")
+
+
+def test_not_loaded_says_shared_preload_libraries(cli: Any) -> None:
+    with private_cluster("18", preload=False) as c:
+        with pytest.raises(DatabaseError) as err:
+            snapshot_now(Session(c.dsn()))
+        assert "not loaded: shared_preload_libraries is ''" in str(err.value)
+        assert err.value.hint is not None
+        assert "shared_preload_libraries = 'pg_stat_statements'" in err.value.hint
+        assert "restart" in err.value.hint and "CREATE EXTENSION" in err.value.hint
+        res = cli("analyze", "--from-stats", "--interval", "1s", "--dsn", c.dsn())
+        assert res.exit_code == 2 and "not loaded" in res.stderr
+
+
+def test_embedded_default_needs_no_setup(cli: Any, pg_server: str) -> None:
+    res = cli("analyze", "--from-stats", "--interval", "0.2s", "-f", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "stats-delta" and doc["seconds"] > 0
+    with psycopg.connect(pg_server) as conn:
+        assert "auto_explain" in str(conn.execute("SHOW shared_preload_libraries").fetchone())
+        assert conn.execute("SHOW auto_explain.log_min_duration").fetchone() == ("-1",)
+
+
+def test_bad_snapshot_files_are_one_line(cli: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    res = cli("analyze", "--from-stats", str(bad), str(bad))
+    assert res.exit_code == 2 and "not a pg_stat_statements snapshot" in res.stderr
+    bad.write_text(
+        '{"format": "perfkit-pgss-snapshot", "schema_version": 1, "settings": {}, "entries": [{}]}'
+    )
+    with pytest.raises(InputError, match=r"bad snapshot: entries\[0\]: missing 'userid'"):
+        stats_delta(Session(), snapshots=[bad, bad])
+    res = cli("analyze", "--from-stats")
+    assert res.exit_code == 2 and "--interval" in res.stderr
+    res = cli("analyze", "--interval", "5m", "x.log")
+    assert res.exit_code == 2 and "needs --from-stats" in res.stderr
+
+
+def _pgss_moments(xs: list[float]) -> tuple[int, float, float]:
+    """What pg_stat_statements keeps of a list of durations: calls, total, pop. stddev."""
+    return len(xs), math.fsum(xs), statistics.pstdev(xs) if len(xs) > 1 else 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0.001, 5000.0), max_size=40),
+    st.lists(st.floats(0.001, 5000.0), min_size=1, max_size=40),
+)
+def test_interval_moments_are_those_of_the_later_calls(
+    before: list[float], during: list[float]
+) -> None:
+    n_a, t_a, s_a = _pgss_moments(before)
+    n_b, t_b, s_b = _pgss_moments(before + during)
+    m = interval_moments(n_a, t_a, s_a, n_b, t_b, s_b)
+    assert m.n == len(during)
+    assert m.mean is not None and m.stddev is not None
+    assert math.isclose(m.mean, statistics.fmean(during), rel_tol=1e-7, abs_tol=1e-7)
+    want = statistics.pstdev(during) if len(during) > 1 else 0.0
+    # doubles, as the server keeps them: exact to a millionth of the largest duration
+    assert math.isclose(m.stddev, want, rel_tol=1e-6, abs_tol=1e-6 * max(before + during))
