@@ -292,3 +292,40 @@ def test_interval_moments_are_those_of_the_later_calls(
     want = statistics.pstdev(during) if len(during) > 1 else 0.0
     # doubles, as the server keeps them: exact to a millionth of the largest duration
     assert math.isclose(m.stddev, want, rel_tol=1e-6, abs_tol=1e-6 * max(before + during))
+
+
+def test_suggest_indexes_from_the_interval(cli: Any, cluster: Cluster) -> None:
+    import threading
+
+    cluster.admin("DROP TABLE IF EXISTS big")
+    cluster.admin(
+        "CREATE TABLE big AS SELECT g AS a, g % 5000 AS b FROM generate_series(1, 50000) g"
+    )
+    cluster.admin("VACUUM ANALYZE big")
+    _reset(cluster)
+    stop, started = threading.Event(), threading.Event()
+
+    def workload() -> None:  # runs from before the first snapshot to after the second
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            while not stop.is_set():
+                conn.execute("SELECT a FROM big WHERE b = %s", (7,))
+                started.set()
+
+    t = threading.Thread(target=workload)
+    t.start()
+    try:
+        assert started.wait(30)
+        res = cli(
+            "suggest-indexes", "--from-stats", "--interval", "1s", "--dsn", cluster.dsn(),
+            "--trial", "-f", "json",
+        )  # fmt: skip
+        plans = cli("explain", "--from-stats", "--interval", "0.5s", "--dsn", cluster.dsn())
+    finally:
+        stop.set()
+        t.join()
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [(s["table"], s["columns"]) for s in doc["suggestions"]] == [("public.big", ["b"])]
+    (q,) = doc["queries"]
+    assert q["source"] == "pg_stat_statements delta" and q["calls"] > 0
+    assert plans.exit_code == 0 and "Seq Scan on big" in plans.stdout

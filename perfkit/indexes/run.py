@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.errors import UsageError
-from perfkit.indexes.workload import Workload, load_stats_workload, load_workload
+from perfkit.indexes.workload import (
+    Workload,
+    load_stats_workload,
+    load_workload,
+    stats_delta_rows,
+)
 from perfkit.report.progress import ProgressSink
 
 
@@ -19,15 +24,22 @@ class WorkloadSpec:
     paths: tuple[Path, ...] = ()
     log_format: str | None = None
     from_stats: bool = False
+    #: with from_stats: the workload is the delta over this many seconds from now
+    stats_interval: float | None = None
     min_calls: int = 1
     min_time_ms: float = 0.0
 
 
-def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
+def _workload(conn: Any, spec: WorkloadSpec, progress: ProgressSink | None = None) -> Workload:
     """The workload; ``conn`` is only needed (and may be None otherwise) for --from-stats."""
     rows: list[Any] = []
     warnings: list[str] = []
-    if spec.from_stats:
+    if spec.from_stats and spec.stats_interval is not None:
+        from perfkit.livestats.run import delta_on
+
+        # asked for by the user: pg_stat_statements missing is an error saying what to do
+        rows, warnings = stats_delta_rows(delta_on(conn, spec.stats_interval, progress=progress))
+    elif spec.from_stats:
         rows, why = load_stats_workload(conn)
         if why:
             warnings.append(f"--from-stats: {why}; using the other inputs only")
@@ -40,6 +52,12 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
         min_time_ms=spec.min_time_ms,
     )
     if not wl.queries:
+        if spec.stats_interval is not None and spec.from_stats:
+            raise UsageError(
+                "--interval",
+                f"no statement ran in this database during the {spec.stats_interval:g} s "
+                "interval" + (f" ({'; '.join(warnings)})" if warnings else ""),
+            )
         if warnings:
             raise UsageError("--from-stats", warnings[0].removeprefix("--from-stats: "))
         raise UsageError(
@@ -69,7 +87,11 @@ def suggest(
     from perfkit.indexes.apply import apply_suggestions
     from perfkit.units import parse_duration_ms
 
-    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (target, conn, wl):
+    with _session(spec, dsn, config, statement_timeout, connect_timeout, progress) as (
+        target,
+        conn,
+        wl,
+    ):
         result = suggest_indexes(conn, wl, options, embedded=target.embedded, progress=progress)
     if apply and result.suggestions:
         wconn = connect(
@@ -104,7 +126,11 @@ def explain_queries(
     """EXPLAIN every workload query and list what its plan shows."""
     from perfkit.indexes.explain import explain_workload
 
-    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (_, conn, wl):
+    with _session(spec, dsn, config, statement_timeout, connect_timeout, progress) as (
+        _,
+        conn,
+        wl,
+    ):
         return explain_workload(
             conn,
             wl,
@@ -122,6 +148,7 @@ def _session(
     config: Any,
     statement_timeout: str,
     connect_timeout: float,
+    progress: ProgressSink | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """The target, a read-only session on it and the workload; bad input fails before any
     server (or the embedded cluster) is touched."""
@@ -132,7 +159,7 @@ def _session(
     wl = None if spec.from_stats else _workload(None, spec)
     conn = connect(target, statement_timeout=statement_timeout, connect_timeout=connect_timeout)
     try:
-        yield target, conn, wl or _workload(conn, spec)
+        yield target, conn, wl or _workload(conn, spec, progress)
     finally:
         conn.close()
 

@@ -95,6 +95,19 @@ def stats_delta(
     return compute_delta(first, snapshot_now(session))
 
 
+def delta_on(
+    conn: Any,
+    interval: float,
+    *,
+    progress: ProgressSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StatsDelta:
+    """Snapshot, wait ``interval`` seconds, snapshot, on an open perfkit session."""
+    first = take_snapshot(conn)
+    _wait(interval, progress or NullProgress(), sleep)
+    return compute_delta(first, take_snapshot(conn))
+
+
 def around(session: Session, work: Callable[[], Any]) -> tuple[StatsDelta, Any]:
     """The delta over ``work()`` (a test workload run between two snapshots)."""
     first = snapshot_now(session)
@@ -102,4 +115,4 @@ def around(session: Session, work: Callable[[], Any]) -> tuple[StatsDelta, Any]:
     return compute_delta(first, snapshot_now(session)), result
 
 
-__all__ = ["Session", "around", "snapshot_now", "stats_delta"]
+__all__ = ["Session", "around", "delta_on", "snapshot_now", "stats_delta"]
