@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -329,3 +330,53 @@ def test_suggest_indexes_from_the_interval(cli: Any, cluster: Cluster) -> None:
     (q,) = doc["queries"]
     assert q["source"] == "pg_stat_statements delta" and q["calls"] > 0
     assert plans.exit_code == 0 and "Seq Scan on big" in plans.stdout
+
+
+def _lookups(per_xact: int) -> str:
+    """A workload of two transactions, each looking ``per_xact`` rows up one by one."""
+    one = "BEGIN; " + " ".join(f"SELECT v FROM t WHERE id = {i};" for i in range(per_xact))
+    return f'psql -X -q "$DATABASE_URL" -c "{one} COMMIT;" -c "{one} COMMIT;" >/dev/null'
+
+
+def test_check_gates_calls_per_transaction(cli: Any, cluster: Cluster, tmp_path: Path) -> None:
+    if shutil.which("psql") is None:
+        pytest.skip("no psql client")
+    cfg = tmp_path / "perfkit.toml"
+
+    def write(per_xact: int) -> None:
+        cfg.write_text(
+            "[check.lookups]\n"
+            'type = "stats"\n'
+            f"run = {json.dumps(_lookups(per_xact))}\n"
+            'query = "SELECT v FROM t WHERE id = 1"\n'
+            "runs = 2\n"
+            "limits.calls_per_xact = { max = 3 }\n"
+        )
+
+    def run(*args: str) -> Any:
+        return cli("--config", str(cfg), "check", "--format", "json", "--dsn", cluster.dsn(), *args)
+
+    base = tmp_path / "base.json"
+    write(2)
+    r = run("--save-baseline", str(base))
+    assert r.exit_code == 0, r.stderr
+    m = {x["name"]: x for x in json.loads(r.stdout)["checks"][0]["metrics"]}
+    assert m["calls"]["current"]["median"] == 4
+    assert m["calls_per_xact"]["current"]["median"] == 2
+    assert m["mean_time"]["current"]["median"] > 0
+    write(5)  # the same two transactions now make five lookups each: an N+1
+    r = run("--baseline", str(base))
+    assert r.exit_code == 1, r.stdout
+    m = {x["name"]: x for x in json.loads(r.stdout)["checks"][0]["metrics"]}
+    assert m["calls_per_xact"]["current"]["median"] == 5
+    assert m["calls_per_xact"]["status"] == "regression"
+    assert m["calls"]["status"] == "regression"
+
+
+def test_check_fails_clearly_when_the_workload_fails(
+    cli: Any, cluster: Cluster, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "perfkit.toml"
+    cfg.write_text('[check.w]\ntype = "stats"\nrun = "echo broken >&2; exit 3"\nruns = 1\n')
+    r = cli("--config", str(cfg), "check", "--dsn", cluster.dsn())
+    assert r.exit_code == 2 and "workload exited with status 3: broken" in r.stdout

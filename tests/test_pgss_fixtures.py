@@ -107,6 +107,7 @@ def private_cluster(version: str, *, preload: bool = True) -> Iterator[Cluster]:
             unix_socket_directories=f"'{home}'",
             fsync="off",
             max_connections="20",
+            autovacuum="off",  # its visits would count as transactions of the workload
         )
         if preload:
             c.configure(

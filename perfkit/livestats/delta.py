@@ -89,7 +89,10 @@ class StatsDelta:
     reset_at: float | None
     evictions: int | None  # dealloc rounds in the interval (14+)
     entries_gone: int  # entries of the first snapshot missing from the second
-    xacts: int | None  # transactions in the interval (every database)
+    #: transactions in the interval (every database; perfkit's own snapshot reads and,
+    #: 14+, the transaction each new session commits at its start taken off). The server counts a session's transactions when it reports its statistics
+    #: (at the latest when it ends): :func:`perfkit.livestats.run.around` waits for that
+    xacts: int | None
     db_xacts: int | None  # ... in the database the snapshots were read from
     dbid: int
     datname: str
@@ -277,11 +280,20 @@ def compute_delta(a: Snapshot, b: Snapshot) -> StatsDelta:
         reset_at=reset_at,
         evictions=evictions,
         entries_gone=gone,
-        xacts=None if restarted else b.xacts - a.xacts,
-        db_xacts=b.db_xacts - a.db_xacts if same_db and not restarted else None,
+        xacts=None if restarted else _xacts(a.xacts, b.xacts, a.sessions, b.sessions, a),
+        db_xacts=_xacts(a.db_xacts, b.db_xacts, a.db_sessions, b.db_sessions, a)
+        if same_db and not restarted
+        else None,
         dbid=b.dbid,
         datname=b.datname,
     )
+
+
+def _xacts(xa: int, xb: int, sa: int | None, sb: int | None, a: Snapshot) -> int:
+    """Transactions between two snapshots, without perfkit's own reads (the statements of
+    the first snapshot) and, 14+, without the one each new session commits as it opens."""
+    opened = sb - sa if sa is not None and sb is not None else 0
+    return max(xb - xa - a.own_xacts - opened, 0)
 
 
 def _row(fp: object, e: Entry, old: Entry | None, status: Status, settings: Settings) -> DeltaRow:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfkit.errors import InputError, UsageError
+from perfkit.errors import InputError, PerfkitError, UsageError
 from perfkit.livestats.delta import SnapshotMismatch, StatsDelta, compute_delta
 from perfkit.livestats.snapshot import Snapshot, load_snapshot, take_snapshot
 from perfkit.report.progress import NullProgress, ProgressSink
@@ -108,11 +108,63 @@ def delta_on(
     return compute_delta(first, take_snapshot(conn))
 
 
+#: how long :func:`settle` waits for the workload's sessions to end
+SETTLE_SECONDS = 30.0
+
+
+def settle(session: Session, first: Snapshot, *, timeout: float = SETTLE_SECONDS) -> str | None:
+    """Wait until the sessions that started after ``first`` (a workload that has
+    finished) and the one that read it have ended: a session's transactions are counted
+    by the server when it reports its statistics, at the latest as it exits. The wait
+    runs on a session to ``template1`` so that its own transactions are not counted in
+    the workload's database. Returns a note when the count may still be incomplete."""
+    import psycopg
+
+    from perfkit.db.connect import connect
+    from perfkit.db.sql import load_sql
+    from perfkit.db.target import resolve_target
+
+    target = resolve_target(session.dsn, session.config)
+    try:
+        conn = connect(
+            target,
+            dbname="template1",
+            statement_timeout=session.statement_timeout,
+            connect_timeout=session.connect_timeout,
+            application_name="perfkit stats",
+        )
+    except PerfkitError:
+        return "could not wait for the workload's sessions to end (no access to template1): "
+    args = {"dbid": first.dbid, "pid": first.pid, "since": first.taken_at}
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            row = conn.execute(load_sql("pgss_settle"), args).fetchone()
+            if row is None or not row[0]:
+                return None
+            if time.monotonic() > deadline:
+                return f"{row[0]} sessions of the workload were still open after {timeout:g} s: "
+            time.sleep(0.05)
+    except psycopg.Error as exc:
+        return f"could not wait for the workload's sessions to end ({exc}): "
+    finally:
+        conn.close()
+
+
 def around(session: Session, work: Callable[[], Any]) -> tuple[StatsDelta, Any]:
-    """The delta over ``work()`` (a test workload run between two snapshots)."""
+    """The delta over ``work()`` (a test workload run between two snapshots); its
+    transaction count waits for the workload's sessions to end (:func:`settle`)."""
+    import dataclasses
+
     first = snapshot_now(session)
     result = work()
-    return compute_delta(first, snapshot_now(session)), result
+    why = settle(session, first)
+    delta = compute_delta(first, snapshot_now(session))
+    if why:
+        delta = dataclasses.replace(
+            delta, notes=(*delta.notes, why + "transactions may be missing from the count")
+        )
+    return delta, result
 
 
 __all__ = ["Session", "around", "delta_on", "snapshot_now", "stats_delta"]

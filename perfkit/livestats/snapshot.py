@@ -112,6 +112,12 @@ class Snapshot:
     settings: Settings
     xacts: int  # commits + rollbacks of every database
     db_xacts: int  # ... of the connected database
+    sessions: int | None  # sessions opened, every database (14+)
+    db_sessions: int | None  # ... of the connected database
+    pid: int  # the backend that read it
+    #: transactions the snapshot itself committed after reading ``xacts`` (its statements):
+    #: a later snapshot counts them, the delta takes them off
+    own_xacts: int
     dealloc: int | None  # pg_stat_statements_info (14+)
     stats_reset: float | None  # pg_stat_statements_info (14+)
     entries: tuple[Entry, ...]
@@ -204,6 +210,10 @@ def take_snapshot(conn: Any) -> Snapshot:
         ),
         xacts=int(ctx["xacts"]),
         db_xacts=int(ctx["db_xacts"]),
+        sessions=None if ctx["sessions"] is None else int(ctx["sessions"]),
+        db_sessions=None if ctx["db_sessions"] is None else int(ctx["db_sessions"]),
+        pid=int(ctx["pid"]),
+        own_xacts=3 if info is not None else 2,
         dealloc=None if info is None else int(info["dealloc"]),
         stats_reset=None if info is None else _epoch(info["stats_reset"]),
         entries=tuple(entries),
@@ -299,6 +309,10 @@ def to_json(snap: Snapshot) -> str:
         },
         "xacts": snap.xacts,
         "db_xacts": snap.db_xacts,
+        "sessions": snap.sessions,
+        "db_sessions": snap.db_sessions,
+        "pid": snap.pid,
+        "own_xacts": snap.own_xacts,
         "dealloc": snap.dealloc,
         "stats_reset": snap.stats_reset,
         "hidden": snap.hidden,
@@ -404,6 +418,10 @@ def load_snapshot(path: Path) -> Snapshot:
             ),
             xacts=_field(doc, "xacts", int, False),
             db_xacts=_field(doc, "db_xacts", int, False),
+            sessions=_field(doc, "sessions", int, True),
+            db_sessions=_field(doc, "db_sessions", int, True),
+            pid=_field(doc, "pid", int, False),
+            own_xacts=_field(doc, "own_xacts", int, False),
             dealloc=_field(doc, "dealloc", int, True),
             stats_reset=_field(doc, "stats_reset", _NUM, True),
             entries=tuple(entries),
