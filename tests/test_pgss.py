@@ -380,3 +380,26 @@ def test_check_fails_clearly_when_the_workload_fails(
     cfg.write_text('[check.w]\ntype = "stats"\nrun = "echo broken >&2; exit 3"\nruns = 1\n')
     r = cli("--config", str(cfg), "check", "--dsn", cluster.dsn())
     assert r.exit_code == 2 and "workload exited with status 3: broken" in r.stdout
+
+
+@pytest.mark.localpg
+def test_machine_postgresql_15(local_scratch_db: str) -> None:
+    """The machine's PostgreSQL 15 (CI preloads pg_stat_statements there: .ci/run)."""
+    with psycopg.connect(local_scratch_db, autocommit=True) as conn:
+        if conn.execute("SELECT current_setting('pg_stat_statements.max', true)").fetchone() == (
+            None,
+        ):
+            pytest.skip("pg_stat_statements is not preloaded on PERFKIT_LOCAL_DSN")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO t SELECT g, g::text FROM generate_series(1, 100) g")
+
+    def work() -> None:
+        with psycopg.connect(local_scratch_db, autocommit=True) as conn:
+            for i in range(7):
+                conn.execute("SELECT v FROM t WHERE id = %s", (i,))
+
+    d, _ = around(Session(local_scratch_db), work)
+    mine = [r for r in d.rows if r.dbid == d.dbid and r.fingerprint == fingerprint(TARGET % 1).id]
+    assert [r.calls for r in mine] == [7]
+    assert d.db_xacts == 7
