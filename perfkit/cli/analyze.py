@@ -173,6 +173,7 @@ def analyze_cmd(
         str | None,
         typer.Option(
             "--interval",
+            metavar="DURATION",
             help="With --from-stats: snapshot, wait this long (30s, 5m), snapshot, report "
             "the delta.",
             callback=duration_text,
@@ -194,8 +195,10 @@ def analyze_cmd(
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
 ) -> None:
-    """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs
-    (or of pg_stat_statements over an interval, with --from-stats)."""
+    """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs.
+
+    With --from-stats: pg_stat_statements over an interval, per query, instead of logs.
+    """
     from perfkit.errors import UsageError
 
     if from_stats:
@@ -216,7 +219,12 @@ def analyze_cmd(
         if given is not None:
             raise UsageError(name, "needs --from-stats (logs are read from files)")
     if not logs:
-        raise UsageError("LOG", "give a log file, - for stdin, or --from-stats")
+        from perfkit.errors import PerfkitError
+
+        raise PerfkitError(
+            "missing argument 'LOG' (a log file, - for stdin, or --from-stats; "
+            "see 'perfkit analyze --help')"
+        )
     from perfkit.querylog.analyze import AnalyzeOptions, analyze
     from perfkit.querylog.document import to_document
     from perfkit.querylog.events import parse_categories

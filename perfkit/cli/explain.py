@@ -40,6 +40,7 @@ StatsIntervalOpt = Annotated[
     str | None,
     typer.Option(
         "--interval",
+        metavar="DURATION",
         help="With --from-stats: the workload is what pg_stat_statements counts over this "
         "long from now (30s, 5m), not since its last reset.",
         callback=duration_text,
