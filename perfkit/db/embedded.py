@@ -88,6 +88,7 @@ PERFKIT_CONF = "perfkit.conf"
 PERFKIT_SETTINGS = """# Written by perfkit: the live-statistics path needs no setup.
 shared_preload_libraries = 'pg_stat_statements,auto_explain'
 pg_stat_statements.track = top
+pg_stat_statements.track_planning = on
 track_io_timing = on
 # auto_explain is loaded but logs nothing until asked (a session sets a duration)
 auto_explain.log_min_duration = -1

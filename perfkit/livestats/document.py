@@ -110,7 +110,7 @@ def _sum(r: DeltaRow, *names: str) -> float | None:
 def _cells(r: DeltaRow) -> list[Any]:
     return [
         Clipped(r.fingerprint, 8, ""),
-        Clipped(f"{r.datname or r.dbid}/{r.rolname or r.userid}", 16),
+        Clipped(f"{r.datname or r.dbid}/{r.rolname or r.userid}", 24),
         r.calls,
         r.exec.total,
         r.exec.mean,
