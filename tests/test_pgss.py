@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import statistics
 from collections.abc import Iterator
@@ -233,18 +234,6 @@ def test_extension_not_installed_says_what_to_run(cli: Any, cluster: Cluster) ->
         cluster.admin("DROP DATABASE IF EXISTS nopgss WITH (FORCE)")
 
 
-def test_not_loaded_says_shared_preload_libraries(cli: Any) -> None:
-    with private_cluster("18", preload=False) as c:
-        with pytest.raises(DatabaseError) as err:
-            snapshot_now(Session(c.dsn()))
-        assert "not loaded: shared_preload_libraries is ''" in str(err.value)
-        assert err.value.hint is not None
-        assert "shared_preload_libraries = 'pg_stat_statements'" in err.value.hint
-        assert "restart" in err.value.hint and "CREATE EXTENSION" in err.value.hint
-        res = cli("analyze", "--from-stats", "--interval", "1s", "--dsn", c.dsn())
-        assert res.exit_code == 2 and "not loaded" in res.stderr
-
-
 def test_embedded_default_needs_no_setup(cli: Any, pg_server: str) -> None:
     res = cli("analyze", "--from-stats", "--interval", "0.2s", "-f", "json")
     assert res.exit_code == 0, res.output
@@ -403,3 +392,46 @@ def test_machine_postgresql_15(local_scratch_db: str) -> None:
     mine = [r for r in d.rows if r.dbid == d.dbid and r.fingerprint == fingerprint(TARGET % 1).id]
     assert [r.calls for r in mine] == [7]
     assert d.db_xacts == 7
+
+
+def test_embedded_cluster_of_an_older_perfkit_is_upgraded_once(cli: Any) -> None:
+    import subprocess
+    import tempfile
+
+    from test_pgss_fixtures import RUN_AS, embedded_bin
+
+    from perfkit.db import embedded
+
+    home = Path(tempfile.mkdtemp(prefix="pkup-"))  # not tmp_path: the server's user must reach it
+    pgdata = home / "embedded" / "pgdata"
+    try:
+        embedded.ensure_running(pgdata)
+        embedded.stop(pgdata)
+        # what a cluster made before the preload looks like: no perfkit.conf, no include
+        (pgdata / embedded.PERFKIT_CONF).unlink()
+        conf = pgdata / "postgresql.conf"
+        conf.write_text(
+            "".join(ln for ln in conf.read_text().splitlines(True) if "perfkit" not in ln)
+        )
+        cmd = [str(embedded_bin() / "pg_ctl"), "-D", str(pgdata), "-o", f"-h '' -k {pgdata}"]
+        cmd += ["-l", str(pgdata / "log"), "-w", "start"]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", RUN_AS, "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        uri = f"postgresql://postgres@/postgres?host={pgdata}"
+        # not loaded: what to enable and how
+        with pytest.raises(DatabaseError) as err:
+            snapshot_now(Session(uri))
+        assert "not loaded: shared_preload_libraries is ''" in str(err.value)
+        assert err.value.hint is not None
+        assert "shared_preload_libraries = 'pg_stat_statements'" in err.value.hint
+        assert "restart" in err.value.hint and "CREATE EXTENSION" in err.value.hint
+        res = cli("analyze", "--from-stats", "--interval", "1s", "--dsn", uri)
+        assert res.exit_code == 2 and "not loaded" in res.stderr and "Traceback" not in res.output
+        uri = embedded.ensure_running(pgdata)  # restarted once with the settings
+        d = stats_delta(Session(uri), interval=0.001, sleep=lambda s: None)
+        assert d.settings.max is not None and d.settings.track_planning
+        assert not embedded.configure(pgdata)  # nothing left to change: no second restart
+    finally:
+        embedded.reset(pgdata)
+        shutil.rmtree(home, ignore_errors=True)
