@@ -25,9 +25,10 @@ cancellation).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from perfkit.livestats.snapshot import COUNTERS, Entry, Settings, Snapshot, privilege_note
 
@@ -218,7 +219,8 @@ def compute_delta(a: Snapshot, b: Snapshot) -> StatsDelta:
         if row.calls == 0 and (row.plan is None or row.plan.n == 0):
             continue  # not run in the interval
         rows.append(row)
-    gone = sum(1 for k in base if k not in {e.key for e in b.entries})
+    now = {e.key for e in b.entries}
+    gone = sum(1 for k in base if k not in now)
     lost_entries = gone + recreated
     if evictions or lost_entries:
         # more distinct statements than pg_stat_statements.max: the least used were dropped
@@ -296,11 +298,9 @@ def _xacts(xa: int, xb: int, sa: int | None, sb: int | None, a: Snapshot) -> int
     return max(xb - xa - a.own_xacts - opened, 0)
 
 
-def _row(fp: object, e: Entry, old: Entry | None, status: Status, settings: Settings) -> DeltaRow:
-    from perfkit.querylog.fingerprint import Fingerprinter
-
-    assert isinstance(fp, Fingerprinter)
-
+def _row(
+    fp: Callable[[str], Any], e: Entry, old: Entry | None, status: Status, settings: Settings
+) -> DeltaRow:
     def d(name: str) -> float | None:
         v = e.values.get(name)
         if v is None:
