@@ -435,3 +435,21 @@ def test_embedded_cluster_of_an_older_perfkit_is_upgraded_once(cli: Any) -> None
     finally:
         embedded.reset(pgdata)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_older_sql_variants_run_where_their_columns_exist(cluster: Cluster) -> None:
+    """The variants for older servers, on this one where its columns are a superset
+    (13 and 14 on 15: the 17 renames came later); every variant names the same columns."""
+    from perfkit.db.sql import load_sql
+
+    major = _major(cluster)
+    olders = [v for v in (13, 14, 15) if v <= major and (major < 17 or v >= 17)] or [major]
+    names = set()
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        for v in olders:
+            for q in ("pgss_context", "pgss_snapshot"):
+                cur = conn.execute(load_sql(q, v * 10000).encode())
+                assert cur.description is not None
+                if q == "pgss_snapshot":
+                    names.add(tuple(c.name for c in cur.description))
+    assert len(names) == 1

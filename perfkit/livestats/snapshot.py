@@ -159,9 +159,7 @@ def take_snapshot(conn: Any) -> Snapshot:
         # OWN_MARKER and are left out
         with conn.cursor(row_factory=dict_row) as cur:
             ctx = cur.execute(load_sql("pgss_context", version)).fetchone()
-            info: dict[str, Any] | None = None
-            if version >= 140000:
-                info = cur.execute(load_sql("pgss_info", version)).fetchone()
+            info = cur.execute(load_sql("pgss_info", version)).fetchone()
             rows = cur.execute(load_sql("pgss_snapshot", version)).fetchall()
     except psycopg.Error as exc:
         from perfkit.db.connect import is_connection_lost, map_error
@@ -213,8 +211,8 @@ def take_snapshot(conn: Any) -> Snapshot:
         sessions=None if ctx["sessions"] is None else int(ctx["sessions"]),
         db_sessions=None if ctx["db_sessions"] is None else int(ctx["db_sessions"]),
         pid=int(ctx["pid"]),
-        own_xacts=3 if info is not None else 2,
-        dealloc=None if info is None else int(info["dealloc"]),
+        own_xacts=3,  # context, info, entries
+        dealloc=None if info is None or info["dealloc"] is None else int(info["dealloc"]),
         stats_reset=None if info is None else _epoch(info["stats_reset"]),
         entries=tuple(entries),
         hidden=hidden,
