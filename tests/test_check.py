@@ -272,7 +272,7 @@ CONFIG_ERRORS = [
     (
         '[check.a]\ntype = "comand"\nrun = "true"\n',
         "[check.a] type: unknown check type 'comand' (known: analyze, batch, coldstart, "
-        "command, explain, pool, suggest-indexes)",
+        "command, explain, pool, stats, suggest-indexes)",
     ),
     (
         '[check.a]\ntype = "command"\n',

@@ -237,6 +237,8 @@ def test_without_hypopg_or_trial_nothing_is_costed(idx_db: str, cli: Any) -> Non
 
 
 def test_from_stats_without_the_extension_says_so(idx_db: str, cli: Any) -> None:
+    with psycopg.connect(idx_db, autocommit=True) as conn:  # the embedded cluster has it
+        conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
     r = cli("suggest-indexes", "--dsn", idx_db, "--from-stats", "--trial")
     assert r.exit_code == 2
     assert "pg_stat_statements is not installed" in r.stderr

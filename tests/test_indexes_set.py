@@ -167,6 +167,8 @@ def test_min_savings_of_100_percent_is_accepted_and_never_met_by_rounding(
 
 
 def test_from_stats_error_names_the_option_once(db: str, cli: Any) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:  # the embedded cluster has it
+        conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
     r = cli("suggest-indexes", "--dsn", db, "--from-stats", "--trial")
     assert r.exit_code == 2
     assert r.stderr.count("--from-stats") == 1, r.stderr

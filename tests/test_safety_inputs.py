@@ -395,7 +395,7 @@ def test_the_sample_config_is_valid_for_every_command(cli: Any) -> None:
         (("analyze", "--top", "-1", str(STDERR_LOG)), "perfkit: error: --top: must be at least 0, not -1\n"),
         (("analyze", "--top", "many", str(STDERR_LOG)), "perfkit: error: --top: must be a whole number, not 'many'\n"),
         (("analyze", "--tpo", "3", str(STDERR_LOG)), "perfkit: error: --tpo: no such option for perfkit analyze; did you mean --top?\n"),
-        (("analyze",), "perfkit: error: missing argument 'LOG' (see 'perfkit analyze --help')\n"),
+        (("analyze",), "perfkit: error: missing argument 'LOG' (a log file, - for stdin, or --from-stats; see 'perfkit analyze --help')\n"),
         (("pool", "--clients"), "perfkit: error: --clients: needs a value\n"),
         (("analyze", "--strict=yes", str(STDERR_LOG)), "perfkit: error: --strict: takes no value\n"),
         (("explain", "--connect-timeout", "0", "-s", "SELECT 1"), "perfkit: error: --connect-timeout: must be at least 0.1, not 0\n"),

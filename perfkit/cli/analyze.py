@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from perfkit.cli.common import emit, progress
+from perfkit.cli.common import emit, note, progress
 from perfkit.cli.common import state as cli_state
-from perfkit.cli.options import FormatOpt, HtmlOpt, OutputFormat, OutputOpt
+from perfkit.cli.options import (
+    ConnectTimeoutOpt,
+    DsnOpt,
+    FormatOpt,
+    HtmlOpt,
+    OutputFormat,
+    OutputOpt,
+    StatementTimeoutOpt,
+    duration_text,
+)
 
 # the registry's names (perfkit.querylog.readers.formats; a test keeps them equal), written
 # out so that `--help` does not import the readers
@@ -31,16 +41,56 @@ def _ttls(text: str) -> tuple[float, ...]:
     return tuple(sorted(set(values)))
 
 
+def _from_stats(
+    ctx: typer.Context,
+    files: list[str],
+    interval: str | None,
+    snapshot: Path | None,
+    dsn: str | None,
+    statement_timeout: str,
+    connect_timeout: float,
+    top: int,
+    fmt: OutputFormat,
+    output: Path | None,
+    html: Path | None,
+) -> None:
+    """``--from-stats``: pg_stat_statements over an interval (or one snapshot saved)."""
+    from perfkit.errors import UsageError
+    from perfkit.livestats.run import Session, snapshot_now, stats_delta
+    from perfkit.units import parse_duration
+
+    st = cli_state(ctx)
+    session = Session(dsn, st.config.data, statement_timeout, connect_timeout)
+    if snapshot is not None:
+        if files or interval:
+            raise UsageError("--snapshot", "saves one snapshot: give no --interval or files")
+        from perfkit.livestats.snapshot import to_json
+        from perfkit.report.output import write_atomic
+
+        snap = snapshot_now(session)
+        write_atomic(snapshot, to_json(snap))
+        note(f"wrote {snapshot}: {len(snap.entries):,} pg_stat_statements entries", ctx)
+        return
+    seconds = parse_duration(interval) if interval is not None else None
+    delta = stats_delta(
+        session, interval=seconds, snapshots=[Path(f) for f in files], progress=progress(ctx)
+    )
+    from perfkit.livestats.document import to_document
+
+    emit(to_document(delta, top=top), fmt, output, ctx=ctx, html=html)
+
+
 def analyze_cmd(
     ctx: typer.Context,
     logs: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            help="Log files (- for stdin; .gz, .bz2, .zst read transparently).",
+            help="Log files (- for stdin; .gz, .bz2, .zst read transparently); with "
+            "--from-stats, one or two saved snapshots.",
             metavar="LOG",
             show_default=False,
         ),
-    ],
+    ] = None,
     log_format: Annotated[
         str | None,
         typer.Option(
@@ -114,12 +164,72 @@ def analyze_cmd(
             "connections, plans (auto_explain), all or none.",
         ),
     ] = "none",
+    from_stats: Annotated[
+        bool,
+        typer.Option(
+            "--from-stats",
+            help="Read pg_stat_statements on --dsn instead of logs: the per-query delta "
+            "over --interval, from a saved snapshot (LOG) to now, or between two.",
+        ),
+    ] = False,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="DURATION",
+            help="With --from-stats: snapshot, wait this long (30s, 5m), snapshot, report "
+            "the delta.",
+            callback=duration_text,
+            show_default=False,
+        ),
+    ] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="With --from-stats: save one snapshot to FILE (JSON) and stop.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    dsn: DsnOpt = None,
+    statement_timeout: StatementTimeoutOpt = "30s",
+    connect_timeout: ConnectTimeoutOpt = 5.0,
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     html: HtmlOpt = None,
 ) -> None:
-    """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs."""
+    """Fingerprints, statistics, slow queries and a query-cache replay of PostgreSQL logs.
+
+    With --from-stats: pg_stat_statements over an interval, per query, instead of logs.
+    """
     from perfkit.errors import UsageError
+
+    if from_stats:
+        _from_stats(
+            ctx,
+            logs or [],
+            interval,
+            snapshot,
+            dsn,
+            statement_timeout,
+            connect_timeout,
+            top,
+            fmt,
+            output,
+            html,
+        )
+        return
+    for given, name in ((interval, "--interval"), (snapshot, "--snapshot"), (dsn, "--dsn")):
+        if given is not None:
+            raise UsageError(name, "needs --from-stats (logs are read from files)")
+    if not logs:
+        from perfkit.errors import PerfkitError
+
+        raise PerfkitError(
+            "missing argument 'LOG' (a log file, - for stdin, or --from-stats; "
+            "see 'perfkit analyze --help')"
+        )
     from perfkit.querylog.aggregate import AnalyzeOptions, analyze
     from perfkit.querylog.document import to_document
     from perfkit.querylog.events import parse_categories

@@ -17,6 +17,7 @@ from perfkit.cli.options import (
     OutputFormat,
     OutputOpt,
     StatementTimeoutOpt,
+    duration_text,
 )
 
 QueriesArg = Annotated[
@@ -35,6 +36,17 @@ StatementOpt = Annotated[
 FromStatsOpt = Annotated[
     bool,
     typer.Option("--from-stats", help="Take the workload from pg_stat_statements on the target."),
+]
+StatsIntervalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        metavar="DURATION",
+        help="With --from-stats: the workload is what pg_stat_statements counts over this "
+        "long from now (30s, 5m), not since its last reset.",
+        callback=duration_text,
+        show_default=False,
+    ),
 ]
 LogFormatOpt = Annotated[
     str | None,
@@ -56,14 +68,23 @@ def _spec(
     log_format: str | None,
     min_calls: int,
     min_time_ms: float,
+    interval: str | None = None,
 ) -> Any:
+    from perfkit.errors import UsageError
     from perfkit.indexes.run import WorkloadSpec
+    from perfkit.units import parse_duration
 
+    seconds = parse_duration(interval) if interval is not None else None
+    if seconds is not None and not from_stats:
+        raise UsageError("--interval", "needs --from-stats")
+    if seconds is not None and seconds <= 0:
+        raise UsageError("--interval", "must be more than 0")
     return WorkloadSpec(
         statements=tuple(statements or ()),
         paths=tuple(files or ()),
         log_format=log_format,
         from_stats=from_stats,
+        stats_interval=seconds,
         min_calls=min_calls,
         min_time_ms=min_time_ms,
     )
@@ -87,6 +108,7 @@ def explain_cmd(
     files: QueriesArg = None,
     statement: StatementOpt = None,
     from_stats: FromStatsOpt = False,
+    interval: StatsIntervalOpt = None,
     log_format: LogFormatOpt = None,
     min_calls: MinCallsOpt = 1,
     min_time_ms: MinTimeOpt = 0.0,
@@ -124,7 +146,7 @@ def explain_cmd(
 
     st = cli_state(ctx)
     result = explain_queries(
-        _spec(files, statement, from_stats, log_format, min_calls, min_time_ms),
+        _spec(files, statement, from_stats, log_format, min_calls, min_time_ms, interval),
         analyze=analyze,
         allow_effects=parse_effect_flags(allow_side_effects or ()),
         min_rows=min_rows,
@@ -154,6 +176,7 @@ def suggest_cmd(
     files: QueriesArg = None,
     statement: StatementOpt = None,
     from_stats: FromStatsOpt = False,
+    interval: StatsIntervalOpt = None,
     log_format: LogFormatOpt = None,
     min_calls: MinCallsOpt = 1,
     min_time_ms: MinTimeOpt = 0.0,
@@ -244,7 +267,7 @@ def suggest_cmd(
         exclude=_names("--exclude", exclude),
     )
     result = suggest(
-        _spec(files, statement, from_stats, log_format, min_calls, min_time_ms),
+        _spec(files, statement, from_stats, log_format, min_calls, min_time_ms, interval),
         options,
         dsn=dsn,
         config=st.config.data,

@@ -216,6 +216,7 @@ def pool_cmd(
             connect_timeout=connect_timeout,
             fmt=fmt,
             output=output,
+            html=html,
             sweep_options=[opt for opt, name in SWEEP_ONLY.items() if typed(name)],
         )
         return

@@ -44,6 +44,7 @@ def run_storm_command(
     connect_timeout: float,
     fmt: OutputFormat,
     output: Path | None,
+    html: Path | None,
     sweep_options: Sequence[str],
 ) -> None:
     """``None`` for an option means it was not typed: the storm's own default applies."""
@@ -99,7 +100,7 @@ def run_storm_command(
         config=cli_state(ctx).config.data,
         progress=progress(ctx),
     )
-    emit(to_document(result), fmt, output, ctx=ctx)
+    emit(to_document(result), fmt, output, ctx=ctx, html=html)
     if plot is not None and result.results:
         write_plot(result, plot)
         note(f"wrote {plot}", ctx)

@@ -2,6 +2,12 @@
 
 Created on first use under the user's data directory (``PERFKIT_HOME`` overrides it),
 reused across runs, started on demand. It listens on a Unix socket only.
+
+It preloads ``pg_stat_statements`` (installed in ``template1`` and ``postgres``, so every
+database has the view) and ``auto_explain`` (off until asked:
+``auto_explain.log_min_duration = -1``), from ``perfkit.conf`` in its data directory,
+included by ``postgresql.conf``. A cluster made by an older perfkit gets the file and is
+restarted once, the first time it is used.
 """
 
 from __future__ import annotations
@@ -77,6 +83,59 @@ def status(pgdata: Path | None = None) -> EmbeddedStatus:
     )
 
 
+#: the settings perfkit adds to its cluster (``perfkit.conf`` in the data directory)
+PERFKIT_CONF = "perfkit.conf"
+PERFKIT_SETTINGS = """# Written by perfkit: the live-statistics path needs no setup.
+shared_preload_libraries = 'pg_stat_statements,auto_explain'
+pg_stat_statements.track = top
+pg_stat_statements.track_planning = on
+track_io_timing = on
+# auto_explain is loaded but logs nothing until asked (a session sets a duration)
+auto_explain.log_min_duration = -1
+"""
+_INCLUDE = f"include_if_exists = '{PERFKIT_CONF}'"
+#: extensions created in the cluster once its settings are in place
+PRELOADED_EXTENSIONS = ("pg_stat_statements",)
+
+
+def configure(pgdata: Path) -> bool:
+    """Write perfkit's settings into an initialised data directory; return whether anything
+    changed (the server must then (re)start to load the libraries)."""
+    conf = pgdata / PERFKIT_CONF
+    main = pgdata / "postgresql.conf"
+    changed = False
+    if not conf.exists() or conf.read_text() != PERFKIT_SETTINGS:
+        conf.write_text(PERFKIT_SETTINGS)
+        changed = True
+    text = main.read_text()
+    if _INCLUDE not in text.splitlines():
+        main.write_text(text.rstrip("\n") + "\n" + _INCLUDE + "\n")
+        changed = True
+    if changed and hasattr(os, "chown"):
+        st = pgdata.stat()
+        for f in (conf, main):
+            if f.stat().st_uid != st.st_uid:
+                os.chown(f, st.st_uid, st.st_gid)
+    return changed
+
+
+def _create_extensions(uri: str) -> None:
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    for db in ("template1", "postgres"):
+        try:
+            with psycopg.connect(make_conninfo(uri, dbname=db), autocommit=True) as conn:
+                for ext in PRELOADED_EXTENSIONS:
+                    conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}".encode())
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"embedded cluster, database {db}",
+                f"cannot create the preloaded extensions ({str(exc).strip()})",
+                hint="perfkit db reset recreates the cluster",
+            ) from None
+
+
 def ensure_running(pgdata: Path | None = None) -> str:
     """Initialise and start the cluster if needed; return its connection URI."""
     pgdata = pgdata or data_dir()
@@ -85,13 +144,25 @@ def ensure_running(pgdata: Path | None = None) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # an existing cluster gets perfkit's settings before it starts; a new one is
+            # created and started by get_server(), then configured and restarted
+            existing = (pgdata / "PG_VERSION").exists()
+            was_running = existing and _postmaster(pgdata) is not None
+            changed = existing and configure(pgdata)
             server = mod.get_server(pgdata, cleanup_mode=None)
+            fresh = configure(pgdata)
+            if fresh or (changed and was_running):
+                stop(pgdata)
+            changed = changed or fresh
             if _postmaster(pgdata) is None:
                 # get_server() caches one handle per pgdata and trusts it: after a stop
                 # (ours, or the server dying) the cached handle must start it again
                 with server._lock:
                     server.ensure_postgres_running()
-        return str(server.get_uri())
+            uri = str(server.get_uri())
+            if changed:
+                _create_extensions(uri)
+        return uri
     except (
         subprocess.CalledProcessError,
         subprocess.TimeoutExpired,

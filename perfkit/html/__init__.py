@@ -32,6 +32,8 @@ SUPPORTED_SCHEMA: dict[str, int] = {
     "check": 1,
     "db-status": 1,
     "demo": 1,
+    "stats-delta": 1,
+    "pool-storm": 1,
 }
 
 #: kind -> module under perfkit.html.pages with ``render(report) -> str``
@@ -46,6 +48,8 @@ PAGES: dict[str, str] = {
     "check": "check",
     "db-status": "generic",
     "demo": "generic",
+    "stats-delta": "generic",
+    "pool-storm": "generic",
 }
 
 

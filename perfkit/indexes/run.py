@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.errors import UsageError
-from perfkit.indexes.workload import Workload, load_stats_workload, load_workload
+from perfkit.indexes.workload import (
+    Workload,
+    load_stats_workload,
+    load_workload,
+    stats_delta_rows,
+)
 from perfkit.report.progress import ProgressSink
 
 
@@ -19,16 +24,23 @@ class WorkloadSpec:
     paths: tuple[Path, ...] = ()
     log_format: str | None = None
     from_stats: bool = False
+    #: with from_stats: the workload is the delta over this many seconds from now
+    stats_interval: float | None = None
     min_calls: int = 1
     min_time_ms: float = 0.0
 
 
-def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
+def _workload(conn: Any, spec: WorkloadSpec, progress: ProgressSink | None = None) -> Workload:
     """The workload; ``conn`` is only needed (and may be None otherwise) for --from-stats."""
     rows: list[Any] = []
     warnings: list[str] = []
     why: str | None = None
-    if spec.from_stats:
+    if spec.from_stats and spec.stats_interval is not None:
+        from perfkit.livestats.run import delta_on
+
+        # asked for by the user: pg_stat_statements missing is an error saying what to do
+        rows, warnings = stats_delta_rows(delta_on(conn, spec.stats_interval, progress=progress))
+    elif spec.from_stats:
         rows, why = load_stats_workload(conn)
     wl = load_workload(
         statements=spec.statements,
@@ -41,6 +53,12 @@ def _workload(conn: Any, spec: WorkloadSpec) -> Workload:
     if why and wl.queries:
         warnings.append(f"--from-stats: {why}; using the other inputs only")
     if not wl.queries:
+        if spec.stats_interval is not None and spec.from_stats:
+            raise UsageError(
+                "--interval",
+                f"no statement ran in this database during the {spec.stats_interval:g} s "
+                "interval" + (f" ({'; '.join(warnings)})" if warnings else ""),
+            )
         if why:
             # nothing else to use: say only why, not that other inputs are used
             raise UsageError("--from-stats", why)
@@ -71,7 +89,11 @@ def suggest(
     from perfkit.indexes.apply import apply_suggestions
     from perfkit.units import parse_duration_ms
 
-    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (target, conn, wl):
+    with _session(spec, dsn, config, statement_timeout, connect_timeout, progress) as (
+        target,
+        conn,
+        wl,
+    ):
         result = suggest_indexes(conn, wl, options, embedded=target.embedded, progress=progress)
     if apply and result.suggestions:
         wconn = connect(
@@ -106,7 +128,11 @@ def explain_queries(
     """EXPLAIN every workload query and list what its plan shows."""
     from perfkit.indexes.explain import explain_workload
 
-    with _session(spec, dsn, config, statement_timeout, connect_timeout) as (_, conn, wl):
+    with _session(spec, dsn, config, statement_timeout, connect_timeout, progress) as (
+        _,
+        conn,
+        wl,
+    ):
         return explain_workload(
             conn,
             wl,
@@ -124,6 +150,7 @@ def _session(
     config: Any,
     statement_timeout: str,
     connect_timeout: float,
+    progress: ProgressSink | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """The target, a read-only session on it and the workload; bad input fails before any
     server (or the embedded cluster) is touched."""
@@ -134,7 +161,7 @@ def _session(
     wl = None if spec.from_stats else _workload(None, spec)
     conn = connect(target, statement_timeout=statement_timeout, connect_timeout=connect_timeout)
     try:
-        yield target, conn, wl or _workload(conn, spec)
+        yield target, conn, wl or _workload(conn, spec, progress)
     finally:
         conn.close()
 

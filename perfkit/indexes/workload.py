@@ -205,6 +205,19 @@ def load_stats_workload(
     return [(r[0], None, int(r[1]), float(r[2]), "pg_stat_statements") for r in rows], None
 
 
+def stats_delta_rows(
+    delta: Any,
+) -> tuple[list[tuple[str, Any, int, float | None, str]], list[str]]:
+    """The statements of a pg_stat_statements delta (``perfkit.livestats``) that ran in the
+    connected database, and why the delta is not the whole interval (if it is not)."""
+    rows = [
+        (r.query, None, r.calls, r.exec.total, "pg_stat_statements delta")
+        for r in delta.rows
+        if r.dbid == delta.dbid and r.calls > 0
+    ]
+    return rows, [f"--from-stats --interval: {p}" for p in delta.problems]
+
+
 def load_workload(
     *,
     statements: Sequence[str] = (),

@@ -9,6 +9,7 @@ from perfkit.check.types.coldstart import ColdstartCheck
 from perfkit.check.types.command import CommandCheck
 from perfkit.check.types.explain import ExplainCheck
 from perfkit.check.types.indexes import SuggestIndexesCheck
+from perfkit.check.types.livestats import StatsCheck
 from perfkit.check.types.pool import PoolCheck
 
 REGISTRY: dict[str, CheckType] = {
@@ -21,6 +22,7 @@ REGISTRY: dict[str, CheckType] = {
         AnalyzeCheck(),
         PoolCheck(),
         BatchCheck(),
+        StatsCheck(),
     )
 }
 
