@@ -341,7 +341,7 @@ def test_coldstart_counts_instructions_under_callgrind(cli: Any, tmp_path: Path)
     cfg.write_text(cfg.read_text().replace('"callgrind"', '"papi"'))
     r = run(cli, cfg)
     assert r.exit_code == 2
-    assert "[check.cold.instructions] must be one of auto, perf, callgrind, off" in r.stderr
+    assert "[check.cold] instructions: must be one of auto, perf, callgrind, off" in r.stderr
 
 
 def test_instructions_by_perf_where_it_counts_nothing_is_exit_2(cli: Any, tmp_path: Path) -> None:
