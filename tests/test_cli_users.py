@@ -254,6 +254,11 @@ def test_bad_values_get_plain_sentences(cli: Any, args: tuple[str, ...], line: s
 
 
 def test_from_stats_alone_says_only_why(cli: Any, scratch_db: str) -> None:
+    import psycopg
+
+    # the embedded cluster has the extension in every database: this one goes without
+    with psycopg.connect(scratch_db, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
     for command in ("explain", "suggest-indexes"):
         r = cli(command, "--from-stats", "--dsn", scratch_db)
         assert r.exit_code == 2, r.output

@@ -474,7 +474,10 @@ def snapshot(dsn: str, victim: int) -> dict[str, Any]:
             "locks": rows(
                 "SELECT locktype, mode, objid FROM pg_locks "
                 "WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND (locktype = 'advisory' OR (locktype = 'relation' AND pid <> pg_backend_pid()))"
+                " AND (locktype = 'advisory' OR (locktype = 'relation' AND pid <> pg_backend_pid()"
+                # autovacuum and other background workers lock relations on their own
+                " AND pid IN (SELECT pid FROM pg_stat_activity"
+                " WHERE backend_type = 'client backend')))"
                 " ORDER BY 1, 2, 3"
             ),
             "indexes": rows(

@@ -5,7 +5,7 @@ reused across runs, started on demand. It listens on a Unix socket only.
 
 It preloads ``pg_stat_statements`` (installed in ``template1`` and ``postgres``, so every
 database has the view) and ``auto_explain`` (off until asked:
-``auto_explain.log_min_duration = -1``), from ``perfkit.conf`` in its data directory,
+``auto_explain.log_min_duration = -1``), from the file :data:`PERFKIT_CONF` in its data directory,
 included by ``postgresql.conf``. A cluster made by an older perfkit gets the file and is
 restarted once, the first time it is used.
 """
@@ -83,7 +83,7 @@ def status(pgdata: Path | None = None) -> EmbeddedStatus:
     )
 
 
-#: the settings perfkit adds to its cluster (``perfkit.conf`` in the data directory)
+#: the file of settings perfkit adds to its cluster, in the data directory
 PERFKIT_CONF = "perfkit.conf"
 PERFKIT_SETTINGS = """# Written by perfkit: the live-statistics path needs no setup.
 shared_preload_libraries = 'pg_stat_statements,auto_explain'
