@@ -380,8 +380,13 @@ def test_machine_postgresql_15(local_scratch_db: str) -> None:
         ):
             pytest.skip("pg_stat_statements is not preloaded on PERFKIT_LOCAL_DSN")
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        # autovacuum's analyze of the new rows would count as a transaction of the database
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off)")
         conn.execute("INSERT INTO t SELECT g, g::text FROM generate_series(1, 100) g")
+        conn.execute("ANALYZE t")
+        # this session's transactions reach pg_stat_database now, not from its exit, which
+        # may come after the first snapshot (and count as the workload's)
+        conn.execute("SELECT pg_stat_force_next_flush()")
 
     def work() -> None:
         with psycopg.connect(local_scratch_db, autocommit=True) as conn:
@@ -391,7 +396,10 @@ def test_machine_postgresql_15(local_scratch_db: str) -> None:
     d, _ = around(Session(local_scratch_db), work)
     mine = [r for r in d.rows if r.dbid == d.dbid and r.fingerprint == fingerprint(TARGET % 1).id]
     assert [r.calls for r in mine] == [7]
-    assert d.db_xacts == 7
+    # PostgreSQL 15 reports a session's transaction counters when it exits or after 10 s
+    # idle, not at once: one transaction of the sessions around the interval can land in it
+    # (exact on 18, where the private-cluster tests assert it); the calls above are exact
+    assert d.db_xacts in (7, 8)
 
 
 def test_embedded_cluster_of_an_older_perfkit_is_upgraded_once(cli: Any) -> None:
