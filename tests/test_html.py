@@ -505,3 +505,23 @@ def test_stats_page_never_shows_a_partial_delta_as_complete() -> None:
     assert page.index('id="sec-partial"') < page.index('id="sec-statements"')
     assert ">WAL bytes<" not in page and ">I/O read ms<" not in page
     assert "track_io_timing is off" in page
+
+
+def test_storm_page_of_one_endpoint_and_of_none() -> None:
+    report = json.loads((DATA / "storm.json").read_text())
+    report["endpoints"] = report["endpoints"][:1]
+    report["measured"] = report["measured"][:1]
+    report["levels"] = [lv for lv in report["levels"] if lv["endpoint"] == "primary"]
+    page = render(report)
+    charts = {c["id"]: c for c in embedded(page, "pk-charts")}
+    labels = [s["label"] for s in charts["chart-storm"]["series"]]
+    assert labels == ["got", "refused", "peak backends", "usable slots"]
+    assert set(charts) == {"chart-storm", "chart-backends-primary"}
+    assert "<h2>Measured</h2>" in page and ">endpoint<" not in page.split('id="levels"')[1][:400]
+    report.update(levels=[], measured=[], status="failed", error="could not connect")
+    page = render(report)
+    assert embedded(page, "pk-charts") == [] and "no level was run" in page
+    cards = _cards(page)  # no level: nothing to claim
+    assert cards["first refused level"] == "no level run"
+    assert cards["measured: no refusal up to"] == "not measured"
+    assert "warning: PARTIAL storm (failed): 0 of 8 levels run (could not connect)" in page

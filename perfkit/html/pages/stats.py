@@ -214,8 +214,8 @@ def render(report: Mapping[str, Any]) -> str:
     xacts = report.get("transactions")
     calls = report.get("calls")
     per = (
-        f"{calls / xacts:,.2f}"
-        if isinstance(calls, int) and isinstance(xacts, int) and xacts
+        (f"{calls / xacts:,.2f}" if xacts else "no transaction")
+        if isinstance(calls, int) and isinstance(xacts, int)
         else ""
     )
     items = [

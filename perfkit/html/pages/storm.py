@@ -239,11 +239,13 @@ def render(report: Mapping[str, Any]) -> str:
         ("usable slots", fmt(usable)),
         ("pool per instance", f"max {fmt(pool.get('max_size'))}, {fmt(pool.get('opened'))} opened"),
         ("safe reserved concurrency (model)", fmt(safe)),
-        ("measured: no refusal up to", fmt(prim.get("max_clean"))),
+        ("measured: no refusal up to", fmt(prim.get("max_clean")) or "not measured"),
         ("model: refusals from", fmt(model.get("refusals_from"))),
         (
             "first refused level",
-            fmt(first) if first is not None else f"none up to {fmt(top)}",
+            fmt(first)
+            if first is not None
+            else (f"none up to {fmt(top)}" if top is not None else "no level run"),
         ),
         ("left behind", fmt(left) if left is not None else "unknown"),
     ]
