@@ -33,6 +33,8 @@ SAMPLES = {
     "explain": "explain.json",
     "replay": "replay.json",
     "suggest-indexes": "suggest.json",
+    "pool-storm": "storm.json",
+    "stats-delta": "stats.json",
 }
 
 
@@ -385,3 +387,141 @@ def test_drill_down_holds_the_fingerprints_events() -> None:
         assert got == {w.replace("_", " ") for w in want}
     for key in ("temp_files", "locks", "errors", "checkpoints", "autovacuum", "connections"):
         assert f'id="sec-events-{key}"' in page
+
+
+# --- pool --storm and analyze --from-stats --------------------------------------------
+
+
+def _cards(page: str) -> dict[str, str]:
+    found = re.findall(
+        r'<div class="card"><div class="v">([^<]*)</div><div class="k">([^<]*)</div>', page
+    )
+    return {k: v for v, k in found}
+
+
+def _column(page: str, tid: str, col: int) -> list[str]:
+    """The sort values (``data-v``) of column ``col`` of table ``tid``, row by row."""
+    table = re.search(rf'<table class="pk" id="{tid}">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert table is not None, tid
+    return [
+        re.findall(r"<td([^>]*)>", row)[col].partition('data-v="')[2].partition('"')[0]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.S)
+    ]
+
+
+def test_storm_page_draws_the_levels_figures() -> None:
+    from perfkit.html.pages.storm import by_endpoint
+
+    report = json.loads((DATA / "storm.json").read_text())
+    page = render(report)
+    charts = {c["id"]: c for c in embedded(page, "pk-charts")}
+    storm = charts["chart-storm"]
+    levels = by_endpoint(report)
+    assert list(levels) == ["primary", "compare"]
+    instances = sorted({lv["instances"] for lv in report["levels"]})
+    safe = report["model"]["safe_concurrency"]
+    # the x axis is the levels run; the modelled safe concurrency is marked on it, once
+    assert storm["xCategories"] == [f"{n} (safe)" if n == safe else str(n) for n in instances]
+    assert sum("(safe)" in c for c in storm["xCategories"]) == 1
+    series = {s["label"]: s["values"] for s in storm["series"]}
+    assert len(series) == 3 * 2 + 1
+    for label, mine in levels.items():
+        at = {lv["instances"]: lv for lv in mine}
+        for key, name in (
+            ("accepted", "got"),
+            ("refused", "refused"),
+            ("peak_backends", "peak backends"),
+        ):
+            assert series[f"{name} ({label})"] == [
+                at[n][key] if n in at else None for n in instances
+            ]
+        # backends over time: every sample of the endpoint's levels, in order, time increasing
+        tl = charts[f"chart-backends-{label}"]
+        samples = [s for lv in mine for s in lv["backends_over_time"]]
+        assert tl["series"][0]["values"] == [s["backends"] for s in samples]
+        assert tl["series"][1]["values"] == [s["storm_backends"] for s in samples]
+        assert tl["x"] == sorted(tl["x"]) and len(tl["x"]) == len(samples)
+        assert max(tl["series"][0]["values"]) == max(lv["peak_backends"] for lv in mine)
+    assert series["usable slots"] == [report["slots"]["usable"]] * len(instances)
+    cards = _cards(page)
+    prim = next(m for m in report["measured"] if m["endpoint"] == "primary")
+    assert cards["first refused level"] == str(prim["saturated_at"])
+    assert cards["safe reserved concurrency (model)"] == str(safe)
+    assert cards["max_connections"] == str(report["slots"]["max_connections"])
+    assert cards["left behind"] == str(report["endpoints"][0]["leftover_backends"])
+    # the levels table: the JSON's figures, refusals by kind
+    got = [float(v) for v in _column(page, "levels", 3)]
+    assert got == [lv["accepted"] for ls in levels.values() for lv in ls]
+    assert "Direct against through the pooler" in page
+    assert "PARTIAL" not in page
+
+
+def test_storm_page_says_a_stopped_storm_is_partial() -> None:
+    report = json.loads((DATA / "storm.json").read_text())
+    report.update(status="interrupted", error="stopped by the user", levels=report["levels"][:3])
+    page = render(report)
+    assert "warning: PARTIAL storm (interrupted): 3 of 16 levels run (stopped by the user)" in page
+    assert "3 of 16 rows shown" in page
+    assert _cards(page)["status"] == "interrupted"
+
+
+def test_stats_page_holds_every_statement() -> None:
+    from perfkit.html.pages.stats import TOP_BARS
+
+    report = json.loads((DATA / "stats.json").read_text())
+    assert report["complete"] and len(report["statements"]) > 5
+    page = render(report)
+    charts = {c["id"]: c for c in embedded(page, "pk-charts")}
+    top = sorted(report["statements"], key=lambda s: -s["exec"]["total_ms"])[:TOP_BARS]
+    bars = charts["chart-top"]
+    assert bars["kind"] == "bars" and len(bars["series"]) == 1
+    assert bars["series"][0]["values"] == [s["exec"]["total_ms"] for s in top]
+    assert bars["xCategories"] == [s["fingerprint"][:8] for s in top]
+    # both tables hold every statement, their sort values the JSON's figures
+    calls = [float(v) for v in _column(page, "statements", 2)]
+    assert calls == [s["calls"] for s in report["statements"]]
+    wal = _column(page, "io", 7)
+    assert wal == [repr(s["wal_bytes"]) for s in report["statements"]]
+    assert 'id="io"' in page and ">I/O read ms<" in page  # track_io_timing was on
+    cards = _cards(page)
+    assert cards["delta"] == "complete" and cards["calls"] == f"{report['calls']:,}"
+    assert "PARTIAL" not in page
+
+
+def test_stats_page_never_shows_a_partial_delta_as_complete() -> None:
+    report = json.loads((DATA / "stats.json").read_text())
+    reasons = ["pg_stat_statements was reset between the snapshots", "3 entries were evicted"]
+    report.update(complete=False, problems=reasons, warnings=reasons)
+    for s in report["statements"]:  # a server without WAL or I/O timing columns
+        s.update(wal_bytes=None, blk_read_time=None, blk_write_time=None)
+        s.update(temp_blk_read_time=None, temp_blk_write_time=None)
+    report["settings"]["track_io_timing"] = False
+    page = render(report)
+    assert _cards(page)["delta"] == "PARTIAL (2 reasons)"
+    assert ">complete<" not in page
+    assert f"warning: PARTIAL delta (2 reasons): {reasons[0]}; {reasons[1]}" in page
+    alert = re.search(r'<section id="sec-partial">(.*?)</section>', page, re.S)
+    assert alert is not None and all(r in alert.group(1) for r in reasons)
+    assert page.index('id="sec-partial"') < page.index('id="sec-statements"')
+    assert ">WAL bytes<" not in page and ">I/O read ms<" not in page
+    assert "track_io_timing is off" in page
+
+
+def test_storm_page_of_one_endpoint_and_of_none() -> None:
+    report = json.loads((DATA / "storm.json").read_text())
+    report["endpoints"] = report["endpoints"][:1]
+    report["measured"] = report["measured"][:1]
+    report["levels"] = [lv for lv in report["levels"] if lv["endpoint"] == "primary"]
+    page = render(report)
+    charts = {c["id"]: c for c in embedded(page, "pk-charts")}
+    labels = [s["label"] for s in charts["chart-storm"]["series"]]
+    assert labels == ["got", "refused", "peak backends", "usable slots"]
+    assert set(charts) == {"chart-storm", "chart-backends-primary"}
+    assert "<h2>Measured</h2>" in page and ">endpoint<" not in page.split('id="levels"')[1][:400]
+    report.update(levels=[], measured=[], status="failed", error="could not connect")
+    page = render(report)
+    assert embedded(page, "pk-charts") == [] and "no level was run" in page
+    cards = _cards(page)  # no level: nothing to claim
+    assert cards["first refused level"] == "no level run"
+    assert cards["measured: no refusal up to"] == "not measured"
+    assert "warning: PARTIAL storm (failed): 0 of 8 levels run (could not connect)" in page

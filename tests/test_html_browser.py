@@ -258,3 +258,50 @@ def test_report_pages(browser: Browser, tab: Opened, name: str, tmp_path: Path) 
         assert table.get_attribute("data-sort-dir") == "-1"
     shot(o.page, name, tmp_path, full=False)
     assert o.errors == [] and o.requests == []
+
+
+def _numbers(o: Opened, tid: str, col: int) -> list[float]:
+    found: list[float] = o.page.evaluate(
+        f"""() => Array.from(document.querySelectorAll('#{tid} tbody tr'))
+          .map(tr => +tr.cells[{col}].dataset.v)"""
+    )
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "want", "table", "col"),
+    [
+        # storm: 3 series per endpoint (got, refused, peak backends) + the usable slots;
+        # backends over time: server, the storm's, max_connections
+        (
+            "storm",
+            {"chart-storm": 7, "chart-backends-primary": 3, "chart-backends-compare": 3},
+            "levels",
+            5,
+        ),
+        ("stats", {"chart-top": 1}, "statements", 2),  # calls (the rows are in time order)
+    ],
+)
+def test_live_report_pages(
+    browser: Browser,
+    tab: Opened,
+    tmp_path: Path,
+    name: str,
+    want: dict[str, int],
+    table: str,
+    col: int,
+) -> None:
+    report = json.loads((DATA / f"{name}.json").read_text())
+    path = tmp_path / f"{name}.html"
+    path.write_text(render(report))
+    o = open_page(browser, path, reuse=tab)
+    charts = check_charts(o, list(want))
+    assert {cid: c["series"] for cid, c in charts.items()} == want
+    # a click on a numeric header sorts the table by it, descending, then ascending
+    before = _numbers(o, table, col)
+    o.page.click(f"#{table} th:nth-child({col + 1})")
+    assert _numbers(o, table, col) == sorted(before, reverse=True) != before
+    o.page.click(f"#{table} th:nth-child({col + 1})")
+    assert _numbers(o, table, col) == sorted(before)
+    shot(o.page, name, tmp_path)
+    assert o.errors == [] and o.requests == []

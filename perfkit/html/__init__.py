@@ -48,8 +48,8 @@ PAGES: dict[str, str] = {
     "check": "check",
     "db-status": "generic",
     "demo": "generic",
-    "stats-delta": "generic",
-    "pool-storm": "generic",
+    "stats-delta": "stats",
+    "pool-storm": "storm",
 }
 
 
