@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfkit.demo.stats import StatsComparison
 from perfkit.demo.workload import DemoSize, create_schema, run_workload
 from perfkit.report.progress import NullProgress, ProgressSink
 
@@ -43,6 +44,7 @@ class DemoResult:
     suggest: Any  # perfkit.indexes.model.SuggestResult
     pool: Any | None  # perfkit.pool.PoolBenchResult
     pool_note: str | None
+    stats: StatsComparison  # pg_stat_statements over the workload, joined with the log
     steps: tuple[tuple[str, float], ...]
     total_s: float
 
@@ -85,6 +87,7 @@ def run_demo(
         steps.append(("schema and data", time.perf_counter() - t))
 
         t = time.perf_counter()
+        first, stats_problem = _snapshot(dsn)
         start = log.stat().st_size if log.exists() else 0
         with connect(dsn, read_only=False, statement_timeout="60s") as conn:
             # logging for this session only: a superuser may set it per session
@@ -96,6 +99,7 @@ def run_demo(
             )
             conn.execute("RESET log_min_duration_statement")
             prog.finish()
+        second, stats_problem = _snapshot(dsn) if first is not None else (None, stats_problem)
         workload_s = time.perf_counter() - t
         steps.append(("workload (logged)", workload_s))
 
@@ -106,6 +110,7 @@ def run_demo(
             t = time.perf_counter()
             analysis, events = _analyze(sliced, pid)
             steps.append(("analyze", time.perf_counter() - t))
+        stats = _stats(first, second, stats_problem, analysis)
         t = time.perf_counter()
         suggest = _suggest(dsn, events, prog)
         steps.append(("suggest-indexes --verify", time.perf_counter() - t))
@@ -126,6 +131,7 @@ def run_demo(
             suggest=suggest,
             pool=pool,
             pool_note=pool_note,
+            stats=stats,
             steps=tuple(steps),
             total_s=time.perf_counter() - t_all,
         )
@@ -139,6 +145,30 @@ def run_demo(
                     embedded.stop()
         elif not was_running:
             embedded.stop()
+
+
+def _snapshot(dsn: str) -> tuple[Any | None, str | None]:
+    """One pg_stat_statements snapshot of the demo database on a read-only session, or why
+    there is none (the demo goes on without the live path)."""
+    from perfkit.errors import DatabaseError
+    from perfkit.livestats.run import Session, snapshot_now
+
+    try:
+        return snapshot_now(Session(dsn=dsn)), None
+    except DatabaseError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return None, f"{exc}{hint}"
+
+
+def _stats(
+    first: Any | None, second: Any | None, problem: str | None, analysis: Any
+) -> StatsComparison:
+    from perfkit.demo.stats import compare
+    from perfkit.livestats.delta import compute_delta
+
+    if first is None or second is None:
+        return StatsComparison(problem=problem or "pg_stat_statements could not be read")
+    return compare(compute_delta(first, second), analysis.fingerprints)
 
 
 def _events(path: Path, pid: int) -> Iterator[Any]:
