@@ -1,5 +1,7 @@
-"""``perfkit demo``: a CRM database in the embedded cluster, its workload logged, then
-analyze, suggest-indexes --verify and a short pool benchmark on it, in one summary.
+"""``perfkit demo``: a CRM database in the embedded cluster, its workload logged (and
+pg_stat_statements snapshotted around it), then analyze, the log joined with the
+pg_stat_statements delta, suggest-indexes --verify and a short pool benchmark on it, in
+one summary.
 
 The embedded cluster is left as it was found: the demo database is dropped (unless
 ``keep``) and the cluster is stopped again when it was not running before.
