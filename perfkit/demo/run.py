@@ -90,6 +90,8 @@ def run_demo(
 
         t = time.perf_counter()
         first, stats_problem = _snapshot(dsn)
+        snapshots_s = time.perf_counter() - t
+        t = time.perf_counter()
         start = log.stat().st_size if log.exists() else 0
         with connect(dsn, read_only=False, statement_timeout="60s") as conn:
             # logging for this session only: a superuser may set it per session
@@ -101,9 +103,11 @@ def run_demo(
             )
             conn.execute("RESET log_min_duration_statement")
             prog.finish()
-        second, stats_problem = _snapshot(dsn) if first is not None else (None, stats_problem)
         workload_s = time.perf_counter() - t
         steps.append(("workload (logged)", workload_s))
+        t = time.perf_counter()
+        second, stats_problem = _snapshot(dsn) if first is not None else (None, stats_problem)
+        steps.append(("pg_stat_statements snapshots", snapshots_s + time.perf_counter() - t))
 
         with tempfile.TemporaryDirectory(prefix="perfkit-demo-") as tmp:
             sliced = Path(tmp) / "postgresql.log"
