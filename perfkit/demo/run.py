@@ -1,5 +1,7 @@
-"""``perfkit demo``: a CRM database in the embedded cluster, its workload logged, then
-analyze, suggest-indexes --verify and a short pool benchmark on it, in one summary.
+"""``perfkit demo``: a CRM database in the embedded cluster, its workload logged (and
+pg_stat_statements snapshotted around it), then analyze, the log joined with the
+pg_stat_statements delta, suggest-indexes --verify and a short pool benchmark on it, in
+one summary.
 
 The embedded cluster is left as it was found: the demo database is dropped (unless
 ``keep``) and the cluster is stopped again when it was not running before.
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfkit.demo.stats import StatsComparison
 from perfkit.demo.workload import DemoSize, create_schema, run_workload
 from perfkit.report.progress import NullProgress, ProgressSink
 
@@ -43,6 +46,7 @@ class DemoResult:
     suggest: Any  # perfkit.indexes.model.SuggestResult
     pool: Any | None  # perfkit.pool.PoolBenchResult
     pool_note: str | None
+    stats: StatsComparison  # pg_stat_statements over the workload, joined with the log
     steps: tuple[tuple[str, float], ...]
     total_s: float
 
@@ -85,6 +89,9 @@ def run_demo(
         steps.append(("schema and data", time.perf_counter() - t))
 
         t = time.perf_counter()
+        first, stats_problem = _snapshot(dsn)
+        snapshots_s = time.perf_counter() - t
+        t = time.perf_counter()
         start = log.stat().st_size if log.exists() else 0
         with connect(dsn, read_only=False, statement_timeout="60s") as conn:
             # logging for this session only: a superuser may set it per session
@@ -98,6 +105,9 @@ def run_demo(
             prog.finish()
         workload_s = time.perf_counter() - t
         steps.append(("workload (logged)", workload_s))
+        t = time.perf_counter()
+        second, stats_problem = _snapshot(dsn) if first is not None else (None, stats_problem)
+        steps.append(("pg_stat_statements snapshots", snapshots_s + time.perf_counter() - t))
 
         with tempfile.TemporaryDirectory(prefix="perfkit-demo-") as tmp:
             sliced = Path(tmp) / "postgresql.log"
@@ -106,6 +116,7 @@ def run_demo(
             t = time.perf_counter()
             analysis, events = _analyze(sliced, pid)
             steps.append(("analyze", time.perf_counter() - t))
+        stats = _stats(first, second, stats_problem, analysis)
         t = time.perf_counter()
         suggest = _suggest(dsn, events, prog)
         steps.append(("suggest-indexes --verify", time.perf_counter() - t))
@@ -126,6 +137,7 @@ def run_demo(
             suggest=suggest,
             pool=pool,
             pool_note=pool_note,
+            stats=stats,
             steps=tuple(steps),
             total_s=time.perf_counter() - t_all,
         )
@@ -139,6 +151,30 @@ def run_demo(
                     embedded.stop()
         elif not was_running:
             embedded.stop()
+
+
+def _snapshot(dsn: str) -> tuple[Any | None, str | None]:
+    """One pg_stat_statements snapshot of the demo database on a read-only session, or why
+    there is none (the demo goes on without the live path)."""
+    from perfkit.errors import DatabaseError
+    from perfkit.livestats.run import Session, snapshot_now
+
+    try:
+        return snapshot_now(Session(dsn=dsn)), None
+    except DatabaseError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return None, f"{exc}{hint}"
+
+
+def _stats(
+    first: Any | None, second: Any | None, problem: str | None, analysis: Any
+) -> StatsComparison:
+    from perfkit.demo.stats import compare
+    from perfkit.livestats.delta import compute_delta
+
+    if first is None or second is None:
+        return StatsComparison(problem=problem or "pg_stat_statements could not be read")
+    return compare(compute_delta(first, second), analysis.fingerprints)
 
 
 def _events(path: Path, pid: int) -> Iterator[Any]:
