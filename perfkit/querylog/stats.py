@@ -265,8 +265,12 @@ class TimelinePoint:
     p95_ms: float | None
 
 
+# a bucket's histogram row before it is linked (never written: its generation is -1)
+_NO_ROW: dict[str, dict[int, int]] = {}
+
+
 class _Bucket:
-    __slots__ = ("calls", "digest", "fps", "gen")
+    __slots__ = ("calls", "digest", "fps", "gen", "hgen", "hrow")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -275,6 +279,10 @@ class _Bucket:
         # (valid while ``gen`` is the timeline's generation): one dict lookup per statement
         self.fps: dict[str, list[float]] | None = None
         self.gen = -1
+        # the histogram grid's row holding this bucket (valid while ``hgen`` is the
+        # timeline's histogram generation)
+        self.hrow: dict[str, dict[int, int]] = _NO_ROW
+        self.hgen = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,9 +303,6 @@ class FingerprintHistograms:
 
     fingerprint: str
     cells: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
-
-
-_NO_ROW = -(2**62)
 
 
 class Timeline:
@@ -321,12 +326,11 @@ class Timeline:
         "_fp",
         "_fp_cells",
         "_gen",
+        "_hgen",
         "_hist",
         "_hist_entries",
         "_hist_hi",
         "_hist_lo",
-        "_hrow",
-        "_hrow_idx",
         "bucket_s",
         "fp_bucket_s",
         "hist_bucket_s",
@@ -363,8 +367,7 @@ class Timeline:
         self._hist: dict[int, dict[str, dict[int, int]]] = {}
         self._hist_entries = 0
         self._hist_lo = self._hist_hi = 0
-        self._hrow_idx = _NO_ROW  # the row of the last statement (logs are time-ordered)
-        self._hrow: dict[str, dict[int, int]] = {}
+        self._hgen = 0  # bumped whenever the histogram grid or the timeline coarsens
 
     def add(
         self, ts: float, ms: float | None, index: int | None = None, fingerprint: str | None = None
@@ -394,8 +397,7 @@ class Timeline:
             counts[index] = counts.get(index, 0) + 1
         if fingerprint is not None:
             if ms is not None and self.histograms:
-                hidx = int(ts // self.hist_bucket_s)
-                hrow = self._hrow if hidx == self._hrow_idx else self._hist_row(ts)
+                hrow = b.hrow if b.hgen == self._hgen else self._hist_row(ts, b)
                 h = hrow.get(fingerprint)
                 if h is None:
                     h = hrow[fingerprint] = {}
@@ -438,9 +440,10 @@ class Timeline:
                 b.fps, b.gen = row, self._gen
             return
 
-    def _hist_row(self, ts: float) -> dict[str, dict[int, int]]:
+    def _hist_row(self, ts: float, b: _Bucket) -> dict[str, dict[int, int]]:
         """The histogram grid's row of time ``ts`` (made, coarsening the grid while it
-        would span more than ``max_hist_buckets``), remembered for the next statement."""
+        would span more than ``max_hist_buckets``), linked to the timeline's bucket ``b``
+        when that lies inside it (one attribute lookup for its next statements)."""
         while True:
             hidx = int(ts // self.hist_bucket_s)
             row = self._hist.get(hidx)
@@ -455,7 +458,8 @@ class Timeline:
             self._hist_lo, self._hist_hi = lo, hi
             row = self._hist[hidx] = {}
             break
-        self._hrow_idx, self._hrow = hidx, row
+        if self.hist_bucket_s >= self.bucket_s:  # both 60 s doubled: b lies inside the row
+            b.hrow, b.hgen = row, self._hgen
         return row
 
     def _halve_hist(self) -> None:
@@ -463,7 +467,7 @@ class Timeline:
         self.hist_bucket_s *= 2
         self._hist_lo //= 2
         self._hist_hi //= 2
-        self._hrow_idx = _NO_ROW
+        self._hgen += 1
 
     def _coarsen_hist(self) -> None:
         if len(self._hist) > 1:
@@ -483,6 +487,7 @@ class Timeline:
         self._buckets = merged
         self.bucket_s *= 2
         self._gen += 1
+        self._hgen += 1
 
     def _coarsen_fp(self) -> None:
         self._fp, self._fp_cells = _halve(self._fp)
