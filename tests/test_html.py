@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ from perfkit.html.parts import costly_nodes
 from perfkit.querylog.aggregate import AnalyzeOptions, analyze, analyze_events
 from perfkit.querylog.document import to_document
 from perfkit.querylog.model import LogEvent
-from perfkit.querylog.stats import HISTOGRAM_EDGES_MS, DurationDigest, Timeline
+from perfkit.querylog.stats import (
+    HISTOGRAM_EDGES_MS,
+    WINDOW_RELATIVE_ERROR,
+    DurationDigest,
+    Timeline,
+    decode_cell,
+    window_quantiles,
+)
 from perfkit.report.render import render_json
 
 DATA = Path(__file__).parent / "data" / "html"
@@ -525,3 +533,108 @@ def test_storm_page_of_one_endpoint_and_of_none() -> None:
     assert cards["first refused level"] == "no level run"
     assert cards["measured: no refusal up to"] == "not measured"
     assert "warning: PARTIAL storm (failed): 0 of 8 levels run (could not connect)" in page
+
+
+def _page_window(hist: dict[str, Any], fid: str, h0: int, h1: int) -> tuple[float | None, ...]:
+    """The page's arithmetic for a window of histogram buckets h0..h1 (see its script)."""
+    series = {s["id"]: s["cells"] for s in hist["series"]}
+    cells = [decode_cell(c) for c in series[fid]]
+    return window_quantiles((h for off, h in cells if h0 <= off <= h1), (0.5, 0.95, 0.99))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1),
+            st.sampled_from("abc"),
+            st.one_of(st.just(0.0), st.floats(0.001, 1e5)),
+        ),
+        min_size=1,
+        max_size=500,
+    ),
+    # ten minutes (many durations per cell) to 40 days (coarsened to <= 300 buckets)
+    st.sampled_from([600.0, 86_400.0, 40 * 86_400.0]),
+    st.data(),
+)
+def test_window_percentiles_are_within_the_stated_error(
+    rows: list[tuple[float, str, float]], span: float, data: st.DataObject
+) -> None:
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    rows = sorted((s * span, q, d) for s, q, d in rows)
+    events = [
+        LogEvent(
+            ts=t0 + dt.timedelta(seconds=s),
+            query=f"SELECT * FROM t_{q} WHERE a = {i}",
+            duration_ms=d,
+            source="w.log",
+            line=i + 1,
+        )
+        for i, (s, q, d) in enumerate(rows)
+    ]
+    report = json.loads(
+        render_json(to_document(analyze_events(events, AnalyzeOptions(replay=False))))
+    )
+    hist = report["timeline"]["fingerprints"]["histograms"]
+    assert hist["relative_error"] == WINDOW_RELATIVE_ERROR < 0.051
+    start = dt.datetime.fromisoformat(hist["start"]).timestamp()
+    size = hist["bucket_s"]
+    n = max(c[0] for s in hist["series"] for c in s["cells"]) + 1
+    assert n <= 300
+    h0 = data.draw(st.integers(0, n - 1))
+    h1 = data.draw(st.integers(h0, n - 1))
+    lo, hi = start + h0 * size, start + (h1 + 1) * size
+    by_id = {f["query"]: f["id"] for f in report["fingerprints"]}
+    for q in "abc":
+        fid = by_id.get(f"SELECT * FROM t_{q} WHERE a = $1")
+        if fid is None:
+            continue
+        mine = sorted(
+            d
+            for e, (_, qq, d) in zip(events, rows, strict=True)
+            if qq == q and lo <= e.ts.timestamp() < hi  # type: ignore[union-attr]
+        )
+        got = _page_window(hist, fid, h0, h1)
+        if not mine:
+            assert got == (None, None, None)
+            continue
+        for q_, v in zip((0.5, 0.95, 0.99), got, strict=True):
+            true = mine[max(0, math.ceil(q_ * len(mine)) - 1)]
+            assert (
+                v is not None and abs(v - true) <= WINDOW_RELATIVE_ERROR * true * (1 + 1e-9) + 1e-9
+            ), (
+                q_,
+                v,
+                true,
+            )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 86_400), st.sampled_from("abcdefgh")), max_size=300),
+    st.integers(2, 40),
+    st.integers(1, 60),
+)
+def test_histogram_grid_counts_every_timed_call_within_its_bounds(
+    adds: list[tuple[float, str]], max_buckets: int, max_entries: int
+) -> None:
+    tl = Timeline(max_hist_buckets=max_buckets, max_hist_entries=max_entries)
+    for i, (ts, fid) in enumerate(adds):
+        tl.add(ts, float(1 + i % 300), None, fid)
+        tl.add(ts, None, None, fid)  # untimed: in no histogram
+    fids = sorted({f for _, f in adds})
+    start, size, hists = tl.fingerprint_histograms(fids, max_points=7, max_entries=30)
+    assert [h.fingerprint for h in hists] == fids
+    for h in hists:
+        assert sum(c for _, counts in h.cells for _, c in counts) == sum(
+            1 for _, f in adds if f == h.fingerprint
+        )
+    offsets = [off for h in hists for off, _ in h.cells]
+    entries = sum(len(counts) for h in hists for _, counts in h.cells)
+    if offsets:
+        assert max(offsets) < 7 and (entries <= 30 or max(offsets) == 0)
+        for h in hists:  # every call sits in the bucket of its time
+            for off, _ in h.cells:
+                assert any(
+                    f == h.fingerprint and int((ts - start) // size) == off for ts, f in adds
+                )

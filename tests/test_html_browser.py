@@ -18,6 +18,7 @@ from html_workload import write_log
 from perfkit.html import render
 from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 from perfkit.querylog.document import to_document
+from perfkit.querylog.stats import decode_cell, window_quantiles
 from perfkit.report.render import render_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -147,6 +148,15 @@ def rows(page: Page) -> list[dict[str, Any]]:
     return found
 
 
+def pcts(page: Page) -> dict[str, tuple[float, float, float, str]]:
+    """p50/p95/p99 (data-v) and the p95 text of the visible fingerprint rows."""
+    found = page.evaluate("""() => Array.from(document.querySelectorAll('#fingerprints tbody tr'))
+      .filter(tr => getComputedStyle(tr).display !== 'none')
+      .map(tr => [tr.dataset.fid, +tr.cells[4].dataset.v, +tr.cells[5].dataset.v,
+                  +tr.cells[6].dataset.v, tr.cells[5].textContent])""")
+    return {f[0]: (f[1], f[2], f[3], f[4]) for f in found}
+
+
 def test_analyze_page(
     browser: Browser, analyze_page: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -195,10 +205,30 @@ def test_analyze_page(
         k: v for k, v in want.items() if v
     }
     assert sum(r["calls"] for r in windowed) < sum(r["calls"] for r in before)
+    # the window's p50/p95/p99: from the merged histograms of the (widened) window,
+    # the arithmetic of stats.window_quantiles, marked approximate
+    hist = grid["histograms"]
+    p0, p1 = page.evaluate("PK.percentileWindow")
+    assert p0 <= t0 < t1 <= p1 and "p50/p95/p99 approx. ±5.0% over" in status
+    hstart = page.evaluate("PK.data.window.hist.start")
+    h0 = round((p0 - hstart) / hist["bucket_s"])
+    h1 = round((p1 - hstart) / hist["bucket_s"]) - 1
+    cells = {s["id"]: [decode_cell(c) for c in s["cells"]] for s in hist["series"]}
+    shown = pcts(page)
+    assert shown
+    for fid, (p50, p95, p99, text) in shown.items():
+        want_q = window_quantiles(
+            (h for off, h in cells[fid] if h0 <= off <= h1), (0.5, 0.95, 0.99)
+        )
+        assert (p50, p95, p99) == pytest.approx(want_q, rel=1e-12), fid
+        assert text.startswith("≈")
+    whole = {f["id"]: f["p95_ms"] for f in report["fingerprints"]}
+    assert any(p95 != pytest.approx(whole[fid], rel=1e-9) for fid, (_, p95, _, _) in shown.items())
     shot(page, "analyze-window", tmp_path, full=False)
     page.click("#window-reset")
     assert rows(page) == sorted(before, key=lambda r: r["calls"])  # sorted as it was
     assert page.inner_text("#window-status") == "whole log"
+    assert all(not t.startswith("≈") for *_, t in pcts(page).values())
 
     # drill-down: a row opens its details and draws its latency histogram
     fid = report["fingerprints"][0]["id"]

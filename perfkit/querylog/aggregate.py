@@ -27,6 +27,7 @@ from perfkit.querylog.model import LogEvent
 from perfkit.querylog.stats import (
     EXACT_LIMIT,
     RELATIVE_ERROR,
+    FingerprintHistograms,
     FingerprintSeries,
 )
 
@@ -53,6 +54,9 @@ SCHEMA_VERSION = 1
 TIMELINE_FINGERPRINTS = 50
 #: At most this many buckets in the per-fingerprint series (merged when the log is longer).
 TIMELINE_FP_POINTS = 1_500
+#: at most this many buckets and histogram entries in the time window histograms
+TIMELINE_HIST_POINTS = 300
+TIMELINE_HIST_ENTRIES = 100_000
 # the inputs that hold server messages besides statements (analyze --events)
 _SERVER_LOGS = frozenset({"stderr", "syslog", "csvlog", "jsonlog", "cnpg"})
 
@@ -213,6 +217,11 @@ class AnalyzeResult:
     timeline_fp_bucket_s: float = 60.0
     timeline_fp_all: FingerprintSeries | None = None
     timeline_fingerprints: tuple[FingerprintSeries, ...] = ()
+    #: the same fingerprints' timed calls per window histogram bucket (a time window's
+    #: percentiles) on a grid of ``timeline_hist_bucket_s`` from ``timeline_hist_start``
+    timeline_hist_start: dt.datetime | None = None
+    timeline_hist_bucket_s: float = 60.0
+    timeline_histograms: tuple[FingerprintHistograms, ...] = ()
     percentile_method: str = field(
         default=f"exact up to {EXACT_LIMIT} timed calls per fingerprint, else a log-bucketed "
         f"histogram with at most {RELATIVE_ERROR:.0%} relative error"
@@ -479,6 +488,9 @@ def _result(
     fp_start, fp_bucket_s, fp_all, fp_series = tl.fingerprint_series(
         [f.id for f in fps[:TIMELINE_FINGERPRINTS]], TIMELINE_FP_POINTS
     )
+    hist_start, hist_bucket_s, hists = tl.fingerprint_histograms(
+        [f.id for f in fps[:TIMELINE_FINGERPRINTS]], TIMELINE_HIST_POINTS, TIMELINE_HIST_ENTRIES
+    )
     return AnalyzeResult(
         summary=summary,
         fingerprints=fps,
@@ -500,6 +512,11 @@ def _result(
         timeline_fp_bucket_s=fp_bucket_s,
         timeline_fp_all=fp_all if fp_all.calls else None,
         timeline_fingerprints=fp_series,
+        timeline_hist_start=(
+            dt.datetime.fromtimestamp(hist_start, tz=dt.timezone.utc) if hists else None
+        ),
+        timeline_hist_bucket_s=hist_bucket_s,
+        timeline_histograms=hists,
     )
 
 

@@ -8,7 +8,13 @@ from typing import Any
 
 from perfkit.querylog.aggregate import SCHEMA_VERSION, AnalyzeResult, FingerprintResult
 from perfkit.querylog.events_document import events_json, events_summary, events_tables
-from perfkit.querylog.stats import EXACT_LIMIT, RELATIVE_ERROR
+from perfkit.querylog.stats import (
+    EXACT_LIMIT,
+    RELATIVE_ERROR,
+    WINDOW_GAMMA,
+    WINDOW_RELATIVE_ERROR,
+    WINDOW_ZERO,
+)
 from perfkit.report.model import Clipped, Column, Document, Style, Table
 
 __all__ = ["to_document"]
@@ -128,6 +134,35 @@ def _fp_timeline(r: AnalyzeResult) -> dict[str, Any] | None:
             }
             for s in r.timeline_fingerprints
         ],
+        "histograms": _fp_histograms(r),
+    }
+
+
+def _fp_histograms(r: AnalyzeResult) -> dict[str, Any] | None:
+    """The same fingerprints' timed calls per window histogram bucket and time bucket
+    (sparse, delta-encoded: bounded size), for a time window's percentiles."""
+    if not r.timeline_histograms:
+        return None
+    cells = []
+    for h in r.timeline_histograms:
+        rows = []
+        for offset, counts in h.cells:
+            flat, prev = [offset], 0
+            for n, (j, c) in enumerate(counts):
+                flat += (j if n == 0 else j - prev, c)
+                prev = j
+            rows.append(flat)
+        cells.append({"id": h.fingerprint, "cells": rows})
+    return {
+        "start": _ts(r.timeline_hist_start),
+        "bucket_s": r.timeline_hist_bucket_s,
+        "gamma": WINDOW_GAMMA,
+        "relative_error": WINDOW_RELATIVE_ERROR,
+        "zero_bucket": WINDOW_ZERO,
+        "encoding": "per cell: [bucket offset, first histogram bucket j, count, j delta, "
+        "count, ...]; bucket j holds durations in (gamma^(j-1), gamma^j] ms, represented by "
+        "2 gamma^j / (gamma + 1) (zero_bucket: 0 ms)",
+        "series": cells,
     }
 
 

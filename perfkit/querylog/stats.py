@@ -15,17 +15,24 @@ Percentiles use the nearest-rank definition: the ``q`` quantile of ``n`` values 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "EXACT_LIMIT",
     "HISTOGRAM_EDGES_MS",
     "RELATIVE_ERROR",
+    "WINDOW_GAMMA",
+    "WINDOW_MERGE",
+    "WINDOW_RELATIVE_ERROR",
+    "WINDOW_ZERO",
     "DurationDigest",
+    "FingerprintHistograms",
     "FingerprintSeries",
     "Timeline",
     "TimelinePoint",
+    "decode_cell",
+    "window_quantiles",
 ]
 
 RELATIVE_ERROR = 0.01
@@ -52,6 +59,59 @@ ZERO_INDEX = -(2**31)
 def bucket_index(ms: float) -> int:
     """The histogram bucket of ``ms``: bucket ``i`` holds (gamma^(i-1), gamma^i]."""
     return _ceil(_log(ms) * _INV_LOG_GAMMA) if ms > _MIN_MS else ZERO_INDEX
+
+
+#: The time brush's histograms merge this many consecutive :class:`DurationDigest`
+#: buckets: window bucket ``j`` holds buckets ``WINDOW_MERGE * (j - 1) + 1 ..
+#: WINDOW_MERGE * j``, i.e. durations in (G^(j-1), G^j] with G = :data:`WINDOW_GAMMA`.
+WINDOW_MERGE = 5
+WINDOW_GAMMA = _GAMMA**WINDOW_MERGE
+#: Relative error of a quantile read from those histograms (the representative value
+#: ``2 G^j / (G + 1)`` is within this of every value in its bucket): about 5%.
+WINDOW_RELATIVE_ERROR = (WINDOW_GAMMA - 1) / (WINDOW_GAMMA + 1)
+#: Window bucket of durations too small to bucket logarithmically (reported as 0).
+WINDOW_ZERO = -(-ZERO_INDEX // WINDOW_MERGE)
+
+
+def window_value(j: int) -> float:
+    """The representative duration (ms) of window histogram bucket ``j``."""
+    return 0.0 if j == WINDOW_ZERO else 2 * WINDOW_GAMMA**j / (WINDOW_GAMMA + 1)
+
+
+def decode_cell(cell: Sequence[int]) -> tuple[int, dict[int, int]]:
+    """``(bucket offset, {window bucket: count})`` of one cell as the JSON encodes it:
+    ``[offset, first bucket, count, bucket delta, count, ...]`` (buckets ascending)."""
+    counts: dict[int, int] = {}
+    j = 0
+    for k in range(1, len(cell), 2):
+        j = cell[k] if k == 1 else j + cell[k]
+        counts[j] = cell[k + 1]
+    return cell[0], counts
+
+
+def window_quantiles(
+    histograms: Iterable[Mapping[int, int]], qs: tuple[float, ...]
+) -> tuple[float | None, ...]:
+    """Nearest-rank quantiles of the merged (summed) window histograms, each within
+    :data:`WINDOW_RELATIVE_ERROR` of the true value: what the analyze page computes for
+    a time window (the same arithmetic as its script)."""
+    merged: dict[int, int] = {}
+    for h in histograms:
+        for j, c in h.items():
+            merged[j] = merged.get(j, 0) + c
+    n = sum(merged.values())
+    if n == 0:
+        return tuple(None for _ in qs)
+    order = sorted(merged)
+    out: list[float | None] = []
+    for q in qs:
+        k, seen = _rank(q, n), 0
+        for j in order:
+            seen += merged[j]
+            if seen > k:
+                out.append(window_value(j))
+                break
+    return tuple(out)
 
 
 def _rank(q: float, n: int) -> int:
@@ -205,8 +265,12 @@ class TimelinePoint:
     p95_ms: float | None
 
 
+# a bucket's histogram row before it is linked (never written: its generation is -1)
+_NO_ROW: dict[str, dict[int, int]] = {}
+
+
 class _Bucket:
-    __slots__ = ("calls", "digest", "fps", "gen")
+    __slots__ = ("calls", "digest", "fps", "gen", "hgen", "hrow")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -215,6 +279,10 @@ class _Bucket:
         # (valid while ``gen`` is the timeline's generation): one dict lookup per statement
         self.fps: dict[str, list[float]] | None = None
         self.gen = -1
+        # the histogram grid's row holding this bucket (valid while ``hgen`` is the
+        # timeline's histogram generation)
+        self.hrow: dict[str, dict[int, int]] = _NO_ROW
+        self.hgen = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +295,16 @@ class FingerprintSeries:
     total_ms: tuple[float, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FingerprintHistograms:
+    """One fingerprint's durations per bucket of a :class:`Timeline`'s histogram grid:
+    ``cells`` holds ``(bucket offset, ((window bucket, count), ...))`` for the buckets with
+    a timed statement, window buckets ascending (see :data:`WINDOW_MERGE`)."""
+
+    fingerprint: str
+    cells: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
+
+
 class Timeline:
     """Calls and p95 per time bucket (60 s; doubled while there are more than
     ``max_buckets`` buckets, so a log spanning months stays bounded).
@@ -235,6 +313,12 @@ class Timeline:
     doubled while there are more than ``max_fp_cells`` (bucket, fingerprint) cells), so
     a report can show which fingerprints make up a minute and re-slice by time; its
     memory is bounded by ``max_fp_cells``, never by the number of statements.
+
+    With ``histograms``, a third grid (60 s, doubled while it spans more than
+    ``max_hist_buckets`` buckets or holds more than ``max_hist_entries`` histogram
+    entries while it has more than one bucket) counts each fingerprint's timed
+    statements per window bucket (:data:`WINDOW_MERGE` digest buckets merged), so a report
+    can give a time window's percentiles within :data:`WINDOW_RELATIVE_ERROR`.
     """
 
     __slots__ = (
@@ -242,14 +326,29 @@ class Timeline:
         "_fp",
         "_fp_cells",
         "_gen",
+        "_hgen",
+        "_hist",
+        "_hist_entries",
+        "_hist_hi",
+        "_hist_lo",
         "bucket_s",
         "fp_bucket_s",
+        "hist_bucket_s",
+        "histograms",
         "max_buckets",
         "max_fp_cells",
+        "max_hist_buckets",
+        "max_hist_entries",
     )
 
     def __init__(
-        self, bucket_s: float = 60.0, max_buckets: int = 10_080, max_fp_cells: int = 300_000
+        self,
+        bucket_s: float = 60.0,
+        max_buckets: int = 10_080,
+        max_fp_cells: int = 300_000,
+        histograms: bool = True,
+        max_hist_buckets: int = 300,
+        max_hist_entries: int = 1_000_000,
     ) -> None:
         self.bucket_s = bucket_s
         self.max_buckets = max_buckets
@@ -260,6 +359,15 @@ class Timeline:
         self._fp: dict[int, dict[str, list[float]]] = {}
         self._fp_cells = 0
         self._gen = 0  # bumped whenever either grid coarsens (links to rows go stale)
+        # histogram grid: bucket index -> fingerprint -> window bucket -> timed calls
+        self.histograms = histograms
+        self.hist_bucket_s = bucket_s
+        self.max_hist_buckets = max_hist_buckets
+        self.max_hist_entries = max_hist_entries
+        self._hist: dict[int, dict[str, dict[int, int]]] = {}
+        self._hist_entries = 0
+        self._hist_lo = self._hist_hi = 0
+        self._hgen = 0  # bumped whenever the histogram grid or the timeline coarsens
 
     def add(
         self, ts: float, ms: float | None, index: int | None = None, fingerprint: str | None = None
@@ -288,6 +396,20 @@ class Timeline:
             counts = d._buckets
             counts[index] = counts.get(index, 0) + 1
         if fingerprint is not None:
+            if ms is not None and self.histograms:
+                hrow = b.hrow if b.hgen == self._hgen else self._hist_row(ts, b)
+                h = hrow.get(fingerprint)
+                if h is None:
+                    h = hrow[fingerprint] = {}
+                k = -(-index // WINDOW_MERGE)  # type: ignore[operator]
+                n = h.get(k)
+                if n is None:
+                    h[k] = 1
+                    self._hist_entries += 1
+                    if self._hist_entries > self.max_hist_entries:
+                        self._coarsen_hist()
+                else:
+                    h[k] = n + 1
             # the same grid as the timeline's until the cell bound coarsens it
             row = b.fps if b.gen == self._gen else None
             cell = row.get(fingerprint) if row is not None else None
@@ -318,6 +440,41 @@ class Timeline:
                 b.fps, b.gen = row, self._gen
             return
 
+    def _hist_row(self, ts: float, b: _Bucket) -> dict[str, dict[int, int]]:
+        """The histogram grid's row of time ``ts`` (made, coarsening the grid while it
+        would span more than ``max_hist_buckets``), linked to the timeline's bucket ``b``
+        when that lies inside it (one attribute lookup for its next statements)."""
+        while True:
+            hidx = int(ts // self.hist_bucket_s)
+            row = self._hist.get(hidx)
+            if row is not None:
+                break
+            if not self._hist:
+                self._hist_lo = self._hist_hi = hidx
+            lo, hi = min(self._hist_lo, hidx), max(self._hist_hi, hidx)
+            if hi - lo + 1 > self.max_hist_buckets:
+                self._halve_hist()
+                continue
+            self._hist_lo, self._hist_hi = lo, hi
+            row = self._hist[hidx] = {}
+            break
+        if self.hist_bucket_s >= self.bucket_s:  # both 60 s doubled: b lies inside the row
+            b.hrow, b.hgen = row, self._hgen
+        return row
+
+    def _halve_hist(self) -> None:
+        self._hist, self._hist_entries = _halve_histograms(self._hist)
+        self.hist_bucket_s *= 2
+        self._hist_lo //= 2
+        self._hist_hi //= 2
+        self._hgen += 1
+
+    def _coarsen_hist(self) -> None:
+        if len(self._hist) > 1:
+            self._halve_hist()
+        else:  # one bucket: as many entries as the fingerprints' own digests hold
+            self.max_hist_entries *= 2
+
     def _coarsen(self) -> None:
         merged: dict[int, _Bucket] = {}
         for idx, b in sorted(self._buckets.items()):
@@ -330,6 +487,7 @@ class Timeline:
         self._buckets = merged
         self.bucket_s *= 2
         self._gen += 1
+        self._hgen += 1
 
     def _coarsen_fp(self) -> None:
         self._fp, self._fp_cells = _halve(self._fp)
@@ -381,6 +539,61 @@ class Timeline:
         )
         every = FingerprintSeries("", tuple(calls[everything]), tuple(total[everything]))
         return first * bucket_s, bucket_s, every, series
+
+    def fingerprint_histograms(
+        self, fingerprints: Sequence[str], max_points: int = 300, max_entries: int = 100_000
+    ) -> tuple[float, float, tuple[FingerprintHistograms, ...]]:
+        """``(start, bucket_s, histograms)`` of ``fingerprints`` (in that order) on the
+        histogram grid, buckets merged (exactly: counts summed) until the grid spans at
+        most ``max_points`` buckets and ``fingerprints`` hold at most ``max_entries``
+        histogram entries (a bounded report)."""
+        wanted = set(fingerprints)
+        grid = {
+            idx: {fid: h for fid, h in row.items() if fid in wanted}
+            for idx, row in self._hist.items()
+        }
+        grid = {idx: row for idx, row in grid.items() if row}
+        bucket_s = self.hist_bucket_s
+        if not grid:
+            return 0.0, bucket_s, ()
+        entries = sum(len(h) for row in grid.values() for h in row.values())
+        while len(grid) > 1 and (max(grid) - min(grid) + 1 > max_points or entries > max_entries):
+            grid, entries = _halve_histograms(grid)
+            bucket_s *= 2
+        first = min(grid)
+        cells: dict[str, list[tuple[int, tuple[tuple[int, int], ...]]]] = {
+            fid: [] for fid in fingerprints
+        }
+        for idx in sorted(grid):
+            for fid, h in grid[idx].items():
+                cells[fid].append((idx - first, tuple(sorted(h.items()))))
+        return (
+            first * bucket_s,
+            bucket_s,
+            tuple(FingerprintHistograms(fid, tuple(c)) for fid, c in cells.items()),
+        )
+
+
+def _halve_histograms(
+    grid: dict[int, dict[str, dict[int, int]]],
+) -> tuple[dict[int, dict[str, dict[int, int]]], int]:
+    """Merge each pair of adjacent buckets of a histogram grid (exactly: counts summed);
+    the new number of entries."""
+    merged: dict[int, dict[str, dict[int, int]]] = {}
+    entries = 0
+    for idx in sorted(grid):
+        row = merged.setdefault(idx // 2, {})
+        for fid, h in grid[idx].items():
+            into = row.get(fid)
+            if into is None:
+                row[fid] = dict(h)
+            else:
+                for k, n in h.items():
+                    into[k] = into.get(k, 0) + n
+    for row in merged.values():
+        for h in row.values():
+            entries += len(h)
+    return merged, entries
 
 
 def _halve(

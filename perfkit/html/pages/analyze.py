@@ -58,7 +58,18 @@ def page_data(report: Mapping[str, Any]) -> dict[str, Any]:
             "series": {
                 s["id"]: {"calls": s["calls"], "total_ms": s["total_ms"]} for s in grid["series"]
             },
+            "hist": None,
         }
+        hist = grid.get("histograms")
+        if hist:
+            window["hist"] = {
+                "start": epoch(hist["start"]),
+                "bucket_s": hist["bucket_s"],
+                "gamma": hist["gamma"],
+                "relative_error": hist["relative_error"],
+                "zero": hist["zero_bucket"],
+                "series": {s["id"]: s["cells"] for s in hist["series"]},
+            }
     return {"timeline": main, "window": window}
 
 
@@ -414,10 +425,19 @@ def render(report: Mapping[str, Any]) -> str:
         sections.append(
             Section("timeline", "Timeline", "<p class=note>the input has no timeline</p>")
         )
+    hist = window["hist"] if window else None
+    pct = (
+        "p50/p95/p99 too, from per-fingerprint duration histograms per "
+        f"{fmt_bucket(hist['bucket_s'])} (approx. ±{hist['relative_error']:.1%}, marked ≈; "
+        "the window is widened to those buckets); the whole log's percentiles are exact "
+        "(or within 1% beyond 512 timed calls)"
+        if hist
+        else "percentiles stay those of the whole log"
+    )
     note = (
         "<p class=note>A time window re-slices calls, total, mean and share (and hides "
         f"fingerprints without calls in it) for the {len(has_window)} fingerprints with the "
-        "most total time; percentiles stay those of the whole log.</p>"
+        f"most total time; {esc(pct)}.</p>"
     )
     sections.append(Section("fingerprints", "Fingerprints", note + _fp_table(fps, has_window)))
     events = report.get("events") or {}
@@ -493,7 +513,33 @@ _SCRIPT = r"""
       if (d) { d.open = true; d.scrollIntoView({ block: "start" }); PK.draw(); }
     });
   }
-  var COLS = { calls: 1, total: 2, mean: 3, share: 7 };
+  var COLS = { calls: 1, total: 2, mean: 3, p50: 4, p95: 5, p99: 6, share: 7 };
+  var H = W && W.hist;
+  /* nearest-rank quantiles of a window's merged duration histograms (the same
+     arithmetic as perfkit.querylog.stats.window_quantiles) */
+  function windowQuantiles(cells, h0, h1, qs) {
+    var merged = {}, n = 0;
+    (cells || []).forEach(function (cell) {
+      if (cell[0] < h0 || cell[0] > h1) return;
+      var j = 0;
+      for (var k = 1; k < cell.length; k += 2) {
+        j = k === 1 ? cell[k] : j + cell[k];
+        merged[j] = (merged[j] || 0) + cell[k + 1];
+        n += cell[k + 1];
+      }
+    });
+    if (!n) return qs.map(function () { return null; });
+    var order = Object.keys(merged).map(Number).sort(function (a, b) { return a - b; });
+    return qs.map(function (q) {
+      var rank = Math.max(0, Math.min(n - 1, Math.ceil(q * n) - 1)), seen = 0;
+      for (var i = 0; i < order.length; i++) {
+        seen += merged[order[i]];
+        if (seen > rank) return order[i] === H.zero ? 0 : 2 * Math.pow(H.gamma, order[i]) / (H.gamma + 1);
+      }
+      return null;
+    });
+  }
+  PK.windowQuantiles = windowQuantiles;
   function setCell(td, v, text) {
     if (!td.hasAttribute("data-orig")) {
       td.setAttribute("data-orig", td.textContent);
@@ -510,6 +556,8 @@ _SCRIPT = r"""
   function sum(a, i0, i1) { var s = 0; for (var i = i0; i <= i1; i++) s += a[i]; return s; }
   function when(t) { return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " "); }
   PK.window = null;
+  PK.percentileWindow = null;
+  var pctErr = H ? (100 * H.relative_error).toFixed(1) + "%" : "";
   PK.onBrush = function (a, b) {
     if (!W || !table) return;
     var n = W.all.calls.length;
@@ -518,7 +566,11 @@ _SCRIPT = r"""
     if (i1 < i0) return;
     var t0 = W.start + i0 * W.bucket_s, t1 = W.start + (i1 + 1) * W.bucket_s;
     var allCalls = sum(W.all.calls, i0, i1), allMs = sum(W.all.total_ms, i0, i1);
-    var topCalls = 0, shown = 0;
+    var topCalls = 0, shown = 0, h0 = 0, h1 = -1;
+    if (H) {
+      h0 = Math.floor((t0 - H.start) / H.bucket_s);
+      h1 = Math.ceil((t1 - H.start) / H.bucket_s) - 1;
+    }
     Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
       var s = W.series[tr.getAttribute("data-fid")];
       if (!s) { tr.classList.add("outside"); return; }
@@ -530,6 +582,14 @@ _SCRIPT = r"""
       setCell(tr.cells[COLS.total], ms, ms.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
       setCell(tr.cells[COLS.mean], c ? ms / c : null, c ? (ms / c).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : "");
       setCell(tr.cells[COLS.share], allMs ? ms / allMs : 0, (allMs ? 100 * ms / allMs : 0).toFixed(1) + "%");
+      if (H) {
+        var qv = windowQuantiles(H.series[tr.getAttribute("data-fid")], h0, h1, [0.5, 0.95, 0.99]);
+        ["p50", "p95", "p99"].forEach(function (name, k) {
+          var td = tr.cells[COLS[name]];
+          setCell(td, qv[k], qv[k] === null ? "" : "\u2248" + qv[k].toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+          td.title = qv[k] === null ? "no timed call in the window" : "approx. \u00b1" + pctErr + " (duration histogram of the window)";
+        });
+      }
     });
     PK.resort(table);
     if (slow) Array.prototype.forEach.call(slow.tBodies[0].rows, function (tr) {
@@ -537,10 +597,13 @@ _SCRIPT = r"""
       tr.classList.toggle("outside", !(t >= t0 && t < t1));
     });
     PK.window = [t0, t1];
+    PK.percentileWindow = H ? [H.start + h0 * H.bucket_s, H.start + (h1 + 1) * H.bucket_s] : null;
     status.textContent = "window " + when(t0) + " .. " + when(t1) + " UTC: " +
       allCalls.toLocaleString("en-US") + " statements, " +
       allMs.toLocaleString("en-US", { maximumFractionDigits: 1 }) + " ms; " + shown +
-      " fingerprints shown; other fingerprints: " + (allCalls - topCalls).toLocaleString("en-US") + " statements";
+      " fingerprints shown; other fingerprints: " + (allCalls - topCalls).toLocaleString("en-US") + " statements" +
+      (H ? "; p50/p95/p99 approx. \u00b1" + pctErr + " over " + when(PK.percentileWindow[0]) + " .. " + when(PK.percentileWindow[1]) + " UTC" :
+        "; percentiles of the whole log");
   };
   var reset = document.getElementById("window-reset");
   if (reset) reset.addEventListener("click", function () {
@@ -548,11 +611,13 @@ _SCRIPT = r"""
     Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
       tr.classList.remove("outside");
       Array.prototype.forEach.call(tr.cells, restore);
+      [COLS.p50, COLS.p95, COLS.p99].forEach(function (c) { if (tr.cells[c]) tr.cells[c].removeAttribute("title"); });
     });
     if (slow) Array.prototype.forEach.call(slow.tBodies[0].rows, function (tr) { tr.classList.remove("outside"); });
     PK.resort(table);
     Object.keys(PK.charts).forEach(function (id) { PK.charts[id].setSelect({ left: 0, width: 0, top: 0, height: 0 }, false); });
     PK.window = null;
+    PK.percentileWindow = null;
     status.textContent = "whole log";
   });
 })();
