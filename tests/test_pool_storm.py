@@ -110,7 +110,9 @@ def test_storm_refuses_above_the_modelled_saturation_point(
             assert lv.accepted == lv.wanted and lv.instances_failed == 0
             assert lv.connect is not None and lv.connect.count == lv.wanted
         else:  # past the point: the plain role meets the reserved slots
-            assert lv.refused_reserved > 0 and lv.refused_too_many == 0
+            # (a refused backend holds its PGPROC until it has exited: an attempt arriving
+            # meanwhile may hear "too many clients" instead, more often on a loaded machine)
+            assert lv.refused_reserved > 0
             assert lv.accepted <= slots.usable
             assert lv.accepted + lv.refused == lv.wanted
             assert lv.predicted is not None and lv.refused >= lv.predicted.refused
