@@ -304,3 +304,14 @@ def test_init_caps_the_checks_of_one_file_and_says_so(tmp_path: Path) -> None:
         "query": "SELECT 4",
         "limits": {"cost": {"max_increase": "20%"}},
     }
+
+
+def test_explain_of_a_log_says_what_the_log_reader_warned(cli: Any, scratch_db: str) -> None:
+    """The readers' notes (here: the inferred prefix) reach stderr and the JSON, not the table."""
+    log = Path(__file__).resolve().parent.parent / "sample_configs" / "logs" / "stderr.log"
+    r = cli("explain", str(log), "--dsn", scratch_db)
+    assert r.exit_code == 0, r.output
+    assert "log_line_prefix inferred as" in r.stderr
+    assert "inferred as" not in r.stdout
+    r = cli("explain", str(log), "--dsn", scratch_db, "-f", "json")
+    assert any("inferred as" in w for w in json.loads(r.stdout)["warnings"])

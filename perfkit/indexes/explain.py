@@ -49,6 +49,8 @@ class ExplainResult:
     analyze: bool
     min_rows: int
     queries: tuple[ExplainedQuery, ...]
+    #: what reading the workload warned about (an inferred log prefix, skipped lines, ...)
+    warnings: tuple[str, ...] = ()
 
 
 def _rows(node: PlanNode) -> float:
@@ -213,7 +215,7 @@ def explain_workload(
                 continue
             out.append(_explain_one(conn, q, verdict, catalog, analyze, min_rows))
     prog.finish()
-    return ExplainResult(analyze, min_rows, tuple(out))
+    return ExplainResult(analyze, min_rows, tuple(out), workload.warnings)
 
 
 def _explain_one(
@@ -338,6 +340,7 @@ def to_document(
         ],
         extras=tuple(extras),
         verdict=f"{n_find} finding(s)" if n_find else "no findings",
+        warnings=result.warnings,
     )
 
 

@@ -175,12 +175,16 @@ def _fold(
 
 
 def _from_logs(
-    paths: Sequence[Path], log_format: str | None
+    paths: Sequence[Path], log_format: str | None, notes: list[str]
 ) -> Iterable[tuple[str, Any, int, float | None, str]]:
+    """The logs' statements; the readers' warnings (an inferred prefix, skipped lines,
+    input out of time order) are added to ``notes`` once the logs are read."""
     from perfkit.querylog.readers import read_logs
 
-    for ev in read_logs([str(p) for p in paths], log_format=log_format):
+    stream = read_logs([str(p) for p in paths], log_format=log_format)
+    for ev in stream:
         yield ev.query, ev.params, max(ev.calls, 1), ev.duration_ms, f"{ev.source}:{ev.line}"
+    notes.extend(stream.warnings)
 
 
 def load_stats_workload(
@@ -230,13 +234,15 @@ def load_workload(
     """Group every input's statements by fingerprint (streaming: memory grows with the
     number of distinct fingerprints, not with the log)."""
 
+    notes: list[str] = []
+
     def items() -> Iterable[tuple[str, Any, int, float | None, str]]:
         for i, s in enumerate(statements, 1):
             if not s.strip():
                 raise UsageError("--statement", f"statement {i} is empty")
             yield s.strip().rstrip(";"), None, 1, None, f"-s #{i}"
         if paths:
-            yield from _from_logs(paths, log_format)
+            yield from _from_logs(paths, log_format, notes)
         yield from stats_rows
 
     accs, skipped = _fold(items())
@@ -248,4 +254,4 @@ def load_workload(
             continue
         queries.append(a.workload_query())
     queries.sort(key=lambda q: -q.weight)
-    return Workload(tuple(queries), skipped, filtered, ())
+    return Workload(tuple(queries), skipped, filtered, tuple(notes))
