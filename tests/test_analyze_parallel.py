@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from perfkit.errors import PerfkitError
 from perfkit.querylog import parallel
 from perfkit.querylog.aggregate import AnalyzeOptions, analyze
 from perfkit.querylog.document import to_document
@@ -379,3 +384,41 @@ def test_cli_jobs_same_json_and_worker_errors_are_one_line(
     assert r2.stderr == (
         f"perfkit: error: {bad}:{k + 1}: cannot parse line (--strict): 'not a log line'\n"
     )
+
+
+def _die(task: Any) -> Any:
+    os._exit(3)  # as the OOM killer would leave it: no reply, no exception
+
+
+def _hang(task: Any) -> Any:
+    time.sleep(120)
+
+
+@pytest.mark.parametrize(
+    ("worker", "stall", "message"),
+    [
+        (_die, 300.0, "a worker process died unexpectedly (out of memory?); try --jobs 1"),
+        (_hang, 2.0, "a worker process sent nothing back in 2 s; try --jobs 1"),
+    ],
+)
+def test_a_dead_or_stuck_worker_is_one_error_never_a_hang(
+    monkeypatch: pytest.MonkeyPatch, worker: Any, stall: float, message: str
+) -> None:
+    """The workers fork from this process, so they run the patched range reader."""
+    monkeypatch.setattr(parallel, "_run_chunk", worker)
+    monkeypatch.setattr(parallel, "STALL_SECONDS", stall)
+    monkeypatch.setenv(parallel.CHUNK_ENV, "2000")
+    made: list[str | None] = []
+    real_spill = parallel._spill_dir
+
+    def spill() -> str | None:
+        made.append(real_spill())
+        return made[-1]
+
+    monkeypatch.setattr(parallel, "_spill_dir", spill)
+    before = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(PerfkitError, match=re.escape(message)):
+        analyze([SAMPLES / "stderr.log"], ALL, jobs=2)
+    # the workers are gone and the run's spill directory with them
+    assert {p.pid for p in multiprocessing.active_children()} <= before
+    assert made and all(d is None or not os.path.exists(d) for d in made)

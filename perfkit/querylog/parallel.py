@@ -23,7 +23,9 @@ float totals (additions happen in the same order), the timeline, the cache repla
 statements (ties broken by global position), skipped-line samples and once-per-file
 warnings (the time-order check across a cut is done by the parent). At most
 ``4 x jobs`` ranges are in flight, so memory stays flat whatever the log's size; parts
-come back through files in ``/dev/shm`` (through the pool's pipe where there is none).
+come back through files in ``/dev/shm`` (through the pool's pipe where there is none, or
+less than 1 GiB free there). A worker that dies or sends nothing back for 5 minutes ends
+the run with one error, never a hang.
 
 What could differ from one pass is ``log_statement`` linking: a ``statement:`` line
 waiting for its session's ``duration:`` line in a later range. A worker reports
@@ -52,7 +54,11 @@ import stat
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, cast
 
 from perfkit.errors import PerfkitError
@@ -466,14 +472,53 @@ class _Merger:
         self.acc.merge(part.totals)
 
 
+#: free space ``/dev/shm`` must have for the parts to go through it
+SPILL_MIN_FREE = 1 << 30
+
+
 def _spill_dir() -> str | None:
     """A private directory in memory (``/dev/shm``) for the workers' parts, or None."""
     if not os.path.isdir("/dev/shm"):
         return None
     try:
+        # tmpfs is memory: leave it to the pipe when little is free (a full /dev/shm
+        # also starves PostgreSQL's shared memory on this machine)
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize < SPILL_MIN_FREE:
+            return None
         return tempfile.mkdtemp(prefix="perfkit-analyze-", dir="/dev/shm")
     except OSError:
         return None
+
+
+#: a range is at most a few MB: a worker that sends nothing back for this long is stuck
+STALL_SECONDS = 300.0
+#: forking the workers and their first reply
+START_SECONDS = 120.0
+
+
+def _result(res: Future[Any]) -> Any:
+    try:
+        return res.result(timeout=STALL_SECONDS)
+    except BrokenProcessPool:
+        raise PerfkitError(
+            "a worker process died unexpectedly (out of memory?); "
+            "try --jobs 1 to read the log in one process"
+        ) from None
+    except FuturesTimeout:
+        raise PerfkitError(
+            f"a worker process sent nothing back in {STALL_SECONDS:.0f} s; "
+            "try --jobs 1 to read the log in one process"
+        ) from None
+
+
+def _abandon(pool: ProcessPoolExecutor, workers: list[BaseProcess]) -> None:
+    """Stop a pool after an error or Ctrl-C without waiting for its workers' ranges."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in workers:
+        p.kill()
+    for p in workers:
+        p.join(5)
 
 
 def run(
@@ -503,16 +548,17 @@ def run(
     merger = _Merger(acc, stream, path, strict)
     seen0 = acc.events.seq if acc.events is not None else 0  # server events: usable too
     ctx = multiprocessing.get_context("fork")
-    # fork before a progress bar starts its refresh thread
     before = {p.pid for p in multiprocessing.active_children()}
     try:
-        pool = ctx.Pool(jobs, initializer=_init_worker)
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker)
+        # the workers fork now, before a progress bar starts its refresh thread
+        pool.submit(os.getpid).result(timeout=START_SECONDS)
     except BaseException:
         _JOB = None
         if spill is not None:
             shutil.rmtree(spill, ignore_errors=True)
         raise
-    workers = {p.pid for p in multiprocessing.active_children()} - before
+    workers = [p for p in multiprocessing.active_children() if p.pid not in before]
     ok = False
     try:
         if progress is not None:
@@ -526,7 +572,7 @@ def run(
         # ranges handed out ahead of the merge: workers stay busy while the parent
         # replays a range, and at most this many parts (and decompressed ranges) wait
         window = (2 if compressed else 4) * jobs
-        inflight: deque[tuple[Any, int]] = deque()
+        inflight: deque[tuple[Future[_Part | _Spilled | _Failure], int]] = deque()
         nxt = next(chunks, None)
 
         def fill() -> None:
@@ -535,22 +581,13 @@ def run(
                 start, end, line0, range_file, done = nxt
                 nxt = next(chunks, None)
                 task = (start, end, line0, nxt is None, range_file)
-                inflight.append((pool.apply_async(_run_chunk, (task,)), done))
+                inflight.append((pool.submit(_run_chunk, task), done))
 
         fill()
         while inflight:
             res, end = inflight.popleft()
             fill()
-            while not res.ready():
-                res.wait(0.25)
-                # a killed worker (OOM killer...) is silently replaced by the pool and its
-                # range would never arrive
-                if not workers <= {p.pid for p in multiprocessing.active_children()}:
-                    raise PerfkitError(
-                        "a worker process died unexpectedly (out of memory?); "
-                        "try --jobs 1 to read the log in one process"
-                    )
-            part = res.get()
+            part = _result(res)
             if isinstance(part, _Spilled):
                 part = part.load()
             if isinstance(part, _Failure):
@@ -561,12 +598,16 @@ def run(
             if progress is not None:
                 progress.update(completed=float(end))
         ok = True
+    except NotSplittable:
+        # no worker is killed in the middle of a reply (a half-written message in the
+        # pipe hangs the reader for good): the ranges handed out are few and bounded
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
         if ok:
-            pool.close()
+            pool.shutdown(wait=True)
         else:
-            pool.terminate()
-        pool.join()
+            _abandon(pool, workers)
         _JOB = None
         if spill is not None:
             shutil.rmtree(spill, ignore_errors=True)
