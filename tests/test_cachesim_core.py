@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,3 +133,30 @@ def test_cache_matches_a_naive_model(
         assert {k for k in live if k in c} == live
         s = c.stats
         assert s.bytes == sum(v[2] for k, v in model.items() if k in c)
+
+
+def test_cache_keys_are_the_same_in_every_process() -> None:
+    """Ranges read by other processes (or runs, or machines) merge into one replay only
+    if a statement's key does not depend on the process's string-hash seed."""
+    import subprocess
+    import sys
+
+    from perfkit.querylog.accumulator import cache_key
+
+    cases = [("SELECT 1", None), ("SELECT $1", ("é",)), ("SELECT $1", (None,)), ("SELECT $1", ())]
+    code = (
+        "from perfkit.querylog.accumulator import cache_key; "
+        f"print([cache_key(q, p) for q, p in {cases!r}])"
+    )
+    keys = [cache_key(q, p) for q, p in cases]
+    assert len(set(keys)) == len(keys)  # NULL, an empty list and no list are told apart
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        assert out.strip() == repr(keys)

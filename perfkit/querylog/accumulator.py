@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xxhash import xxh3_64_intdigest
+
 from perfkit.querylog.cachesim import CacheReplay, ReplayItem
 from perfkit.querylog.classify import StatementClass, classify
 from perfkit.querylog.fingerprint import Fingerprint, Fingerprinter
@@ -100,6 +102,21 @@ class FingerprintAcc:
                 if len(mine) >= MAX_NAMES:
                     break
                 mine[name] = None
+
+
+def cache_key(query: str, params: tuple[str | None, ...] | None) -> int:
+    """The cache replay's key of one statement: its text and bound values, as a 64-bit
+    hash that is the same in every process and run (Python's ``hash`` of a string is
+    seeded per process), so ranges read by other processes or machines merge exactly.
+    It keeps the key small and the text not alive; a collision (p ~ n^2 / 2^64) cannot
+    matter at log sizes."""
+    data = query.encode("utf-8", "surrogatepass")
+    if params is not None:
+        # PostgreSQL text cannot hold NUL: \0 separates, \1 marks an SQL NULL
+        data += b"\0\0" + b"\0".join(
+            b"\1" if v is None else v.encode("utf-8", "surrogatepass") for v in params
+        )
+    return xxh3_64_intdigest(data)
 
 
 def utc_timestamp(t: dt.datetime) -> float:
@@ -242,11 +259,9 @@ class RunAccumulator:
                 timeline_add(tf, d, bi, fid)
                 if pending is not None:
                     # The text is part of the key even with parameters: a prepared
-                    # statement may embed literals the fingerprint ignores. A 64-bit hash
-                    # keeps the key small and does not keep the text alive; a collision
-                    # (p ~ n^2 / 2^64) cannot matter at log sizes.
+                    # statement may embed literals the fingerprint ignores.
                     session = ev.session if ev.session is not None else ev.pid
-                    pending.append((tf, fid, hash((fid, q, ev.params)), d, session, a.cls))  # type: ignore[arg-type]
+                    pending.append((tf, fid, cache_key(q, ev.params), d, session, a.cls))  # type: ignore[arg-type]
                     if len(pending) >= REPLAY_BLOCK:
                         replay.add_many(pending)  # type: ignore[union-attr]
                         pending.clear()
@@ -414,7 +429,7 @@ def consume_range(
             first_f, first = tf, t
         if tf > last_f:
             last_f, last = tf, t
-        rec((tf, fid, hash((fid, q, ev.params)), d, session))
+        rec((tf, fid, cache_key(q, ev.params), d, session))
     return RangeTotals(
         accs,
         {fid: fpr.by_id[fid] for fid in accs},

@@ -33,8 +33,7 @@ statements still waiting at the end of its range; the parent then drops the para
 run and reads the file in one pass (correct, just slower; logs with
 ``log_min_duration_statement`` alone never wait).
 
-Only where ``fork`` exists (the workers inherit the parsed prefix, and Python's string
-hash seed that the cache keys rely on).
+Only where ``fork`` exists (the workers inherit the parsed prefix).
 """
 
 from __future__ import annotations
