@@ -328,6 +328,7 @@ def _make_app() -> typer.Typer:
 # The command modules, in `perfkit --help` order, and the commands each one registers.
 _MODULES = (
     "analyze",
+    "merge",
     "pool",
     "db",
     "explain",
@@ -340,6 +341,7 @@ _MODULES = (
 )
 COMMANDS = {
     "analyze": "analyze",
+    "merge": "merge",
     "pool": "pool",
     "db": "db",
     "explain": "explain",

@@ -28,7 +28,33 @@ FORMATS_HELP = (
 )
 
 
-def _ttls(text: str) -> tuple[float, ...]:
+# the cache replay's and the tables' options, shared with `perfkit merge`
+TtlOpt = Annotated[
+    str,
+    typer.Option(
+        "--ttl",
+        metavar="TTL[,TTL...]",
+        help="Cache TTL(s) for the replay (30s, 5m; bare numbers are seconds); several "
+        "(1,10,60,300) are swept in one pass.",
+    ),
+]
+CacheEntriesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--cache-entries",
+        min=1,
+        help="Bound the simulated cache to N entries (LRU eviction); default: unbounded.",
+        show_default=False,
+    ),
+]
+NoReplayOpt = Annotated[bool, typer.Option("--no-replay", help="Skip the cache replay.")]
+TopOpt = Annotated[
+    int,
+    typer.Option("--top", min=0, help="Fingerprints shown in the tables (0 = all)."),
+]
+
+
+def ttls_option(text: str) -> tuple[float, ...]:
     from perfkit.errors import UsageError
     from perfkit.units import parse_duration, parse_list
 
@@ -116,29 +142,10 @@ def analyze_cmd(
         int,
         typer.Option("--slow-limit", min=0, help="Keep at most this many slow statements."),
     ] = 100,
-    ttl: Annotated[
-        str,
-        typer.Option(
-            "--ttl",
-            metavar="TTL[,TTL...]",
-            help="Cache TTL(s) for the replay (30s, 5m; bare numbers are seconds); several "
-            "(1,10,60,300) are swept in one pass.",
-        ),
-    ] = "60",
-    cache_entries: Annotated[
-        int | None,
-        typer.Option(
-            "--cache-entries",
-            min=1,
-            help="Bound the simulated cache to N entries (LRU eviction); default: unbounded.",
-            show_default=False,
-        ),
-    ] = None,
-    no_replay: Annotated[bool, typer.Option("--no-replay", help="Skip the cache replay.")] = False,
-    top: Annotated[
-        int,
-        typer.Option("--top", min=0, help="Fingerprints shown in the tables (0 = all)."),
-    ] = 20,
+    ttl: TtlOpt = "60",
+    cache_entries: CacheEntriesOpt = None,
+    no_replay: NoReplayOpt = False,
+    top: TopOpt = 20,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Fail on the first line that cannot be parsed."),
@@ -192,6 +199,27 @@ def analyze_cmd(
             show_default=False,
         ),
     ] = None,
+    partial_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--partial-out",
+            metavar="DIR",
+            help="Also write one mergeable partial per input into DIR (Parquet; "
+            "'perfkit merge DIR' gives this report again, or any time window of it).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="NAME",
+            help="With --partial-out: the server the logs come from (the cache replay "
+            "of a merge is per server); default: this machine's host name.",
+            show_default=False,
+        ),
+    ] = None,
     dsn: DsnOpt = None,
     statement_timeout: StatementTimeoutOpt = "30s",
     connect_timeout: ConnectTimeoutOpt = 5.0,
@@ -220,6 +248,8 @@ def analyze_cmd(
             html,
         )
         return
+    if server is not None and partial_out is None:
+        raise UsageError("--server", "names the server of --partial-out's partials")
     for given, name in ((interval, "--interval"), (snapshot, "--snapshot"), (dsn, "--dsn")):
         if given is not None:
             raise UsageError(name, "needs --from-stats (logs are read from files)")
@@ -243,7 +273,7 @@ def analyze_cmd(
         events=categories,
         slow_ms=slow_ms,
         slow_limit=slow_limit,
-        ttls=_ttls(ttl),
+        ttls=ttls_option(ttl),
         cache_entries=cache_entries,
         replay=not no_replay,
     )
@@ -255,7 +285,11 @@ def analyze_cmd(
         strict=strict,
         progress=progress(ctx),
         jobs=jobs,
+        partial_out=partial_out,
+        server=server,
     )
+    if partial_out is not None:
+        note(f"wrote {len(result.files)} partial(s) to {partial_out}", ctx)
     emit(to_document(result, top=top, debug=st.debug), fmt, output, ctx=ctx, html=html)
 
 

@@ -33,6 +33,7 @@ from perfkit.querylog.stats import (
 
 if TYPE_CHECKING:
     from perfkit.querylog.events import EventsResult
+    from perfkit.querylog.readers import LogStream
     from perfkit.report.progress import ProgressSink
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Summary",
     "analyze",
     "analyze_events",
+    "build_result",
 ]
 
 SCHEMA_VERSION = 1
@@ -241,7 +243,7 @@ def analyze_events(
     """Analyse ``events`` in one pass (see :func:`analyze` for files)."""
     acc = RunAccumulator(options or AnalyzeOptions(), has_timeline)
     acc.consume(events)
-    return _result(acc, skipped_lines=skipped_lines)
+    return build_result(acc, skipped_lines=skipped_lines)
 
 
 def analyze(
@@ -253,6 +255,8 @@ def analyze(
     strict: bool = False,
     progress: ProgressSink | None = None,
     jobs: int | None = 1,
+    partial_out: Path | None = None,
+    server: str | None = None,
 ) -> AnalyzeResult:
     """Read ``paths`` (``-`` = stdin, compressed files transparently) and analyse them.
 
@@ -260,6 +264,10 @@ def analyze(
     csvlog input (compressed or not) in ranges with that many worker processes; the
     result is the same as with ``jobs=1`` (see :mod:`perfkit.querylog.parallel`). Other
     inputs, and every input when one of them is stdin, are read in one pass.
+
+    ``partial_out`` (a directory) also gets one partial per input
+    (:mod:`perfkit.querylog.partial`, named ``server`` or this machine's host name):
+    each input is read in this process, as one range.
     """
     from perfkit.querylog.readers import read_logs
 
@@ -278,6 +286,8 @@ def analyze(
         FileSummary(f.path, f.format, f.prefix, f.prefix_inferred, f.compression)
         for f in stream.files
     )
+    if partial_out is not None:
+        return _with_partials(acc, stream, files, partial_out, server)
     if jobs is None:
         from perfkit.querylog.parallel import default_jobs
 
@@ -319,7 +329,7 @@ def analyze(
                 acc = RunAccumulator(opts, has_timeline=True)
                 stream.event_sink = acc.events
             else:
-                return _result(
+                return build_result(
                     pacc,
                     skipped_lines=stream.skipped_lines,
                     files=files,
@@ -332,7 +342,90 @@ def analyze(
                 if gc_enabled:
                     gc.enable()
     acc.consume(stream)
-    return _result(
+    return build_result(
+        acc,
+        skipped_lines=stream.skipped_lines,
+        files=files,
+        warnings=tuple(stream.warnings),
+        skipped_samples=tuple(stream.skipped_samples),
+        has_timeline=stream.has_timeline,
+        truncated=bool(getattr(stream, "truncated", False)),
+    )
+
+
+#: statements per partial (``--partial-out``): tens of MB while one is written
+PARTIAL_STATEMENTS = 250_000
+
+
+def _with_partials(
+    acc: RunAccumulator,
+    stream: LogStream,
+    files: tuple[FileSummary, ...],
+    out: Path,
+    server: str | None,
+) -> AnalyzeResult:
+    import itertools
+    import socket
+    import uuid
+
+    from perfkit.errors import UsageError
+    from perfkit.querylog.accumulator import consume_range
+    from perfkit.querylog.partial import PartialInput, partial_name, write_partial
+
+    opts = acc.opts
+    if opts.events:
+        raise UsageError("--partial-out", "partials hold statements: give no --events")
+    host = server or socket.gethostname()
+    # what opening the inputs told (an inferred prefix...), by input
+    planned: list[list[str]] = [[] for _ in stream.files]
+    for w in stream.warnings:
+        owner = next((i for i, f in enumerate(stream.files) if w.startswith(f"{f.path}:")), 0)
+        planned[owner].append(w)
+    run = uuid.uuid4().hex
+    for i, info in enumerate(stream.files):
+        if info.format in ("pgss-json", "pgss-csv"):
+            raise UsageError(
+                "--partial-out",
+                f"{info.path} is a pg_stat_statements export; partials hold statement logs",
+            )
+        events = stream.events_of(i)
+        order: float | None = None
+        for k in itertools.count():
+            # a partial per range of statements: memory stays bounded on any input
+            w0, s0, n0 = len(stream.warnings), len(stream.skipped_samples), stream.skipped_lines
+            totals = consume_range(
+                itertools.islice(events, PARTIAL_STATEMENTS), opts, acc.fingerprinter
+            )
+            if k and not totals.events:
+                break
+            acc.merge(totals)
+            if k == 0 and totals.first_f != math.inf:
+                order = totals.first_f
+            write_partial(
+                out / partial_name(i, info.path, k),
+                totals,
+                PartialInput(
+                    path=info.path,
+                    format=info.format,
+                    prefix=info.prefix,
+                    prefix_inferred=info.prefix_inferred,
+                    compression=info.compression,
+                    server=host,
+                    run=run,
+                    index=i,
+                    range=k,
+                    order=order,
+                    skipped_lines=stream.skipped_lines - n0,
+                    skipped_samples=tuple(stream.skipped_samples[s0:]),
+                    plan_warnings=tuple(planned[i]) if k == 0 else (),
+                    warnings=tuple(stream.warnings[w0:]),
+                    has_timeline=stream.has_timeline,
+                    truncated=bool(getattr(stream, "truncated", False)),
+                    slow_ms=opts.slow_ms,
+                    slow_limit=opts.slow_limit,
+                ),
+            )
+    return build_result(
         acc,
         skipped_lines=stream.skipped_lines,
         files=files,
@@ -346,7 +439,7 @@ def analyze(
 # --- the report -----------------------------------------------------------------------
 
 
-def _result(
+def build_result(
     acc: RunAccumulator,
     *,
     skipped_lines: int,

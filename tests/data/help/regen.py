@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 COMMANDS = (
     "",
     "analyze",
+    "merge",
     "pool",
     "explain",
     "suggest-indexes",
